@@ -256,14 +256,33 @@ function printExtensionValue(options: Message, ext: DescExtension): string {
   throw new Error(`option ${ext.typeName}: only message-typed extension options are supported`);
 }
 
-/** Protobuf text format, as used inside an option's aggregate value. */
+/**
+ * Protobuf text format, as used inside an option's aggregate value. Repeated
+ * fields are written as one `name: value` per element rather than as `[...]`
+ * lists: both are valid, and protobuf.js (@grpc/proto-loader) reads only the
+ * former.
+ */
 function printTextMessage(r: ReflectMessage): string {
   const parts: string[] = [];
   for (const field of r.fields) {
     if (!r.isSet(field)) continue;
-    parts.push(`${field.name}: ${printValue(r, field)}`);
+    if (field.fieldKind === "list") {
+      for (const item of printListItems(r, field)) parts.push(`${field.name}: ${item}`);
+    } else {
+      parts.push(`${field.name}: ${printValue(r, field)}`);
+    }
   }
   return `{ ${parts.join(" ")} }`;
+}
+
+function printListItems(r: ReflectMessage, field: ReflectMessage["fields"][number] & { fieldKind: "list" }): string[] {
+  const items: string[] = [];
+  for (const item of r.get(field)) {
+    if (field.listKind === "message") items.push(printTextMessage(item as ReflectMessage));
+    else if (field.listKind === "enum") items.push(field.enum.values.find((v) => v.number === item)?.name ?? String(item));
+    else items.push(printScalar(field.scalar, item));
+  }
+  return items;
 }
 
 function printValue(r: ReflectMessage, field: ReflectMessage["fields"][number]): string {
@@ -274,16 +293,8 @@ function printValue(r: ReflectMessage, field: ReflectMessage["fields"][number]):
       return field.enum.values.find((v) => v.number === r.get(field))?.name ?? String(r.get(field));
     case "message":
       return printTextMessage(r.get(field));
-    case "list": {
-      const list = r.get(field);
-      const items: string[] = [];
-      for (const item of list) {
-        if (field.listKind === "message") items.push(printTextMessage(item as ReflectMessage));
-        else if (field.listKind === "enum") items.push(field.enum.values.find((v) => v.number === item)?.name ?? String(item));
-        else items.push(printScalar(field.scalar, item));
-      }
-      return `[${items.join(", ")}]`;
-    }
+    case "list":
+      return `[${printListItems(r, field).join(", ")}]`;
     case "map":
       throw new Error(`${field.name}: map-valued options are not supported`);
   }
