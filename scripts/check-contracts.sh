@@ -13,17 +13,17 @@ echo "contracts: buf lint"
 "$buf" lint
 
 # `buf breaking --against .git#ref=...` would need .proto-deps inside the old
-# commit, which is never committed, so build the old contracts into an image
-# beside the current .proto-deps and compare against that.
+# commit, which is never committed, so lay the old contracts out as a
+# workspace beside the current .proto-deps and compare against that.
 if git rev-parse --verify --quiet HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto 2>/dev/null; then
   previous=$(mktemp -d)
   trap 'rm -rf "$previous"' EXIT
   git archive HEAD~1 proto | tar -x -C "$previous"
   cp -r .proto-deps "$previous/.proto-deps"
   printf 'version: v2\nmodules:\n  - path: proto\n  - path: .proto-deps\n' >"$previous/buf.yaml"
-  "$buf" build "$previous" -o "$previous/image.binpb"
+  printf '    breaking:\n      ignore:\n        - .proto-deps\n' >>"$previous/buf.yaml"
   echo "contracts: buf breaking against $(git rev-parse --short HEAD~1)"
-  "$buf" breaking --against "$previous/image.binpb"
+  "$buf" breaking --against "$previous"
 else
   echo "contracts: no previous commit with contracts; skipping buf breaking"
 fi
