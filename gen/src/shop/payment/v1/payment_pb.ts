@@ -400,6 +400,8 @@ export const PaymentFailureReasonSchema: GenEnum<PaymentFailureReason> = /*@__PU
  *                         backoff, then fails with PROCESSOR_UNAVAILABLE
  *   4000 0000 0000 0259   processor outage on the first two attempts, then
  *                         approved
+ *   4000 0000 0000 3063   approved after a 3-second processor delay (time
+ *                         to cancel the order while it is being charged)
  *
  * Any other number that passes the Luhn check is approved.
  *
