@@ -1,0 +1,94 @@
+// Typed clients for a service's declared dependencies, and nothing else.
+//
+// A service declares whom it calls as plain data:
+//
+//   export const dependencies = { catalog: CatalogService, identity: IdentityService };
+//
+// The same object is read by the mesh generator to emit the Istio
+// AuthorizationPolicies, so code and mesh agree on who may call whom: a client
+// for an undeclared service cannot be created here, and would be denied by the
+// mesh anyway.
+//
+// Calls use the Connect protocol over HTTP/2 with binary messages: Envoy reads
+// gRPC status only from response headers while connect-node sends it in
+// trailers; with Connect an Unavailable is a real HTTP 503 that Istio retries
+// and outlier detection can see.
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ConfigError } from "./config.ts";
+
+/** A service, or a manifest-style entry `{ service, methods? }` (see manifest.ts). */
+export type DependencyDeclaration = DescService | { readonly service: DescService };
+
+export type Dependencies = Readonly<Record<string, DependencyDeclaration>>;
+
+type ServiceOf<T> = T extends { readonly service: infer S extends DescService } ? S : T extends DescService ? T : never;
+
+export type DependencyClients<D extends Dependencies> = { readonly [K in keyof D]: Client<ServiceOf<D[K]>> };
+
+/** `catalog` -> `CATALOG_ADDR`; `userProfile` and `user-profile` -> `USER_PROFILE_ADDR`. */
+export function addressVariable(dependency: string): string {
+  return `${dependency.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[^A-Za-z0-9]+/g, "_").toUpperCase()}_ADDR`;
+}
+
+export interface DependencyClientOptions {
+  /** Where `<NAME>_ADDR` overrides are read from; defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** E.g. tracing and credential forwarding, added by later layers. */
+  interceptors?: Interceptor[];
+  /** Deadline for calls that pass none; callers should pass ctx.signal. */
+  defaultTimeoutMs?: number;
+}
+
+const sessionManagers = new WeakMap<object, Http2SessionManager[]>();
+
+/**
+ * One client per declared dependency. The address of each is `<NAME>_ADDR`
+ * from the environment, else the caller's default, e.g.
+ * `createDependencyClients(dependencies, { catalog: "http://127.0.0.1:50052" })`.
+ */
+export function createDependencyClients<D extends Dependencies>(
+  dependencies: D,
+  defaultAddresses: { readonly [K in keyof D]: string },
+  options: DependencyClientOptions = {},
+): DependencyClients<D> {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const clients: Record<string, Client<DescService>> = {};
+  const managers: Http2SessionManager[] = [];
+  for (const [name, declaration] of Object.entries(dependencies)) {
+    const service = "service" in declaration ? declaration.service : declaration;
+    const variable = addressVariable(name);
+    const fromEnv = env[variable];
+    const baseUrl = fromEnv || defaultAddresses[name];
+    if (!baseUrl || !URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
+      problems.push(
+        `${variable} must be an http(s) URL such as http://127.0.0.1:50052 (got ${JSON.stringify(baseUrl ?? "")})`,
+      );
+      continue;
+    }
+    // Our own session manager, so closeDependencyClients() can end the
+    // connections instead of waiting for their idle timeout.
+    const sessionManager = new Http2SessionManager(baseUrl);
+    managers.push(sessionManager);
+    const transport = createConnectTransport({
+      httpVersion: "2",
+      baseUrl,
+      useBinaryFormat: true,
+      sessionManager,
+      interceptors: options.interceptors,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+    });
+    clients[name] = createClient(service, transport);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  sessionManagers.set(clients, managers);
+  return clients as DependencyClients<D>;
+}
+
+/** Closes the HTTP/2 connections of clients made by createDependencyClients. */
+export function closeDependencyClients(clients: object): void {
+  for (const manager of sessionManagers.get(clients) ?? []) manager.abort();
+  sessionManagers.delete(clients);
+}

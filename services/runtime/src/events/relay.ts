@@ -1,0 +1,213 @@
+// OutboxRelay: publishes outbox rows to JetStream, at least once, in order.
+//
+// - Wakes on NOTIFY (enqueueEvent issues one per transaction) and polls as a
+//   fallback, so a missed notification (relay restarting, LISTEN connection
+//   dropped) delays an event by at most one poll interval.
+// - Takes unsent rows with FOR UPDATE SKIP LOCKED inside a transaction, so
+//   several replicas share the work without publishing the same row twice
+//   concurrently.
+// - Publishes with Nats-Msg-Id = event id and marks rows sent only after
+//   JetStream acked them. A crash between the ack and the commit leaves the
+//   rows unsent: the next relay republishes them with the same Nats-Msg-Id,
+//   JetStream's duplicate window drops them, and consumers' inboxes drop any
+//   that arrive after the window.
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import { asc, inArray, isNull, sql } from "drizzle-orm";
+import { outbox, type OutboxRow } from "../db/schema.ts";
+import type { Database } from "../db/database.ts";
+import type { EventBus, EventLogger } from "./bus.ts";
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER } from "./headers.ts";
+import { OUTBOX_CHANNEL } from "./outbox.ts";
+
+export interface OutboxRelayOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  db: Database<any>;
+  bus: EventBus;
+  /** Default OUTBOX_CHANNEL. */
+  channel?: string;
+  /** Fallback poll; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Rows per transaction; default 100. */
+  batchSize?: number;
+  /** PubAck timeout; default 5000 ms. */
+  publishTimeoutMs?: number;
+  logger?: EventLogger;
+  /**
+   * Called after JetStream acked a batch and before the rows are marked sent
+   * (inside the row-locking transaction). For metrics, and the fault-injection
+   * hook the crash tests use to SIGKILL the process at exactly that point.
+   */
+  afterPublish?: (events: Pick<OutboxRow, "id" | "subject" | "eventType">[]) => void | Promise<void>;
+}
+
+export interface OutboxRelayStats {
+  published: number;
+  duplicates: number;
+  failures: number;
+  lastError?: string;
+}
+
+export class OutboxRelay {
+  readonly stats: OutboxRelayStats = { published: 0, duplicates: 0, failures: 0 };
+  readonly #o: Required<Omit<OutboxRelayOptions, "afterPublish" | "logger">> & Pick<OutboxRelayOptions, "afterPublish">;
+  readonly #log: EventLogger;
+  #timer: NodeJS.Timeout | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #dirty = false;
+  #running: Promise<void> | undefined;
+  #started = false;
+  #stopped = false;
+
+  constructor(options: OutboxRelayOptions) {
+    this.#o = {
+      channel: OUTBOX_CHANNEL,
+      pollIntervalMs: 1000,
+      batchSize: 100,
+      publishTimeoutMs: 5000,
+      ...options,
+    };
+    this.#log = options.logger ?? options.bus.logger;
+  }
+
+  /** Starts listening and polling; resolves once LISTEN is active. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("OutboxRelay already started");
+    this.#started = true;
+    // onlisten runs on every (re)connect of the LISTEN connection: anything
+    // notified while it was down is picked up right away.
+    const listening = await this.#o.db.$client.listen(
+      this.#o.channel,
+      () => this.kick(),
+      () => this.kick(),
+    );
+    this.#unlisten = () => listening.unlisten();
+    this.#timer = setInterval(() => this.kick(), this.#o.pollIntervalMs);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  /** Asks for a publishing pass (coalesced with one already running). */
+  kick(): void {
+    if (this.#stopped) return;
+    this.#dirty = true;
+    this.#running ??= this.#drain().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Publishes everything unsent now, waiting for it (tests, shutdown). */
+  async flush(): Promise<void> {
+    while (this.#running) await this.#running;
+    await this.#publishAll(true);
+  }
+
+  /** Stops listening and polling, finishes the pass in flight, then flushes. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#unlisten?.().catch(() => {});
+    while (this.#running) await this.#running;
+    if (this.#started) await this.#publishAll(false);
+  }
+
+  /** Unsent rows (for a lag metric). */
+  async pending(): Promise<number> {
+    const [row] = await this.#o.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(isNull(outbox.publishedAt));
+    return row?.n ?? 0;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#dirty && !this.#stopped) {
+      this.#dirty = false;
+      await this.#publishAll(false);
+    }
+  }
+
+  async #publishAll(rethrow: boolean): Promise<void> {
+    try {
+      // A full batch means there may be more; a partial one (or a batch with
+      // failures) ends the pass: the next notification or poll resumes.
+      while ((await this.#publishBatch()) === this.#o.batchSize);
+    } catch (error) {
+      this.stats.lastError = String(error);
+      this.#log.error({ err: error }, "outbox relay pass failed");
+      if (rethrow) throw error;
+    }
+  }
+
+  /** Publishes one batch; returns how many rows were published. */
+  async #publishBatch(): Promise<number> {
+    const { db, bus, batchSize } = this.#o;
+    return db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(outbox)
+        .where(isNull(outbox.publishedAt))
+        .orderBy(asc(outbox.seq))
+        .limit(batchSize)
+        .for("update", { skipLocked: true });
+      if (rows.length === 0) return 0;
+
+      for (const type of new Set(rows.map((r) => r.eventType))) await bus.ensureStreamFor(type);
+
+      // Pipelined: one connection keeps publish order; all acks awaited.
+      const results = await Promise.allSettled(
+        rows.map((row) => {
+          const h = natsHeaders();
+          for (const [k, v] of Object.entries(row.headers ?? {})) h.set(k, v);
+          h.set(EVENT_ID_HEADER, row.id);
+          h.set(EVENT_TYPE_HEADER, row.eventType);
+          return bus.js.publish(row.subject, row.payload, {
+            msgID: row.id,
+            headers: h,
+            timeout: this.#o.publishTimeoutMs,
+          });
+        }),
+      );
+      const sent: OutboxRow[] = [];
+      const failed: { row: OutboxRow; error: string }[] = [];
+      results.forEach((r, i) => {
+        const row = rows[i]!;
+        if (r.status === "fulfilled") {
+          sent.push(row);
+          if (r.value.duplicate) this.stats.duplicates++;
+        } else {
+          failed.push({ row, error: String(r.reason) });
+          // Perhaps the stream was deleted: re-create it on the next pass.
+          bus.forgetStreamFor(row.eventType);
+        }
+      });
+
+      if (sent.length > 0) {
+        await this.#o.afterPublish?.(sent.map(({ id, subject, eventType }) => ({ id, subject, eventType })));
+        await tx
+          .update(outbox)
+          .set({ publishedAt: sql`now()` })
+          .where(
+            inArray(
+              outbox.id,
+              sent.map((r) => r.id),
+            ),
+          );
+      }
+      for (const { row, error } of failed) {
+        await tx
+          .update(outbox)
+          .set({ attempts: sql`${outbox.attempts} + 1`, lastError: error.slice(0, 2000) })
+          .where(inArray(outbox.id, [row.id]));
+      }
+      this.stats.published += sent.length;
+      if (failed.length > 0) {
+        this.stats.failures += failed.length;
+        this.stats.lastError = failed[0]!.error;
+        this.#log.warn({ failed: failed.length, error: failed[0]!.error }, "outbox publish failed; will retry");
+        return 0;
+      }
+      return rows.length;
+    });
+  }
+}

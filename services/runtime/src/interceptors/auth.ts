@@ -1,0 +1,52 @@
+// The auth-context hook: an interceptor that asks a pluggable `authenticate`
+// function who is calling and stores the answer under a typed context key, so
+// handlers read the verified caller from ctx.values instead of from headers.
+//
+// Verification itself (JWT against identity's JWKS) is plugged in later; the
+// default authenticates nobody. authenticate() may throw
+// ConnectError(Code.Unauthenticated) for a token that is present but invalid.
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+
+/** The verified caller of an RPC. */
+export interface Principal {
+  /** Stable user id (the JWT `sub`). */
+  readonly subject: string;
+  readonly roles: readonly string[];
+  /** The credential itself, forwarded on downstream calls so they verify it too. */
+  readonly token?: string;
+}
+
+export interface AuthRequest {
+  readonly header: Headers;
+  readonly service: DescService;
+  readonly method: DescMethod;
+}
+
+export type Authenticate = (req: AuthRequest) => Principal | undefined | Promise<Principal | undefined>;
+
+export const principalKey = createContextKey<Principal | undefined>(undefined, {
+  description: "verified caller of the current RPC",
+});
+
+export const anonymous: Authenticate = () => undefined;
+
+export function authInterceptor(authenticate: Authenticate = anonymous): Interceptor {
+  return (next) => async (req) => {
+    const principal = await authenticate(req);
+    if (principal) req.contextValues.set(principalKey, principal);
+    return next(req);
+  };
+}
+
+/** The caller, or undefined for an anonymous call. */
+export function principalOf(ctx: Pick<HandlerContext, "values">): Principal | undefined {
+  return ctx.values.get(principalKey);
+}
+
+/** The caller; anonymous calls fail with Unauthenticated. */
+export function requirePrincipal(ctx: Pick<HandlerContext, "values">): Principal {
+  const principal = principalOf(ctx);
+  if (!principal) throw new ConnectError("authentication required", Code.Unauthenticated);
+  return principal;
+}

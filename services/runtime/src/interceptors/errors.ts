@@ -1,0 +1,41 @@
+// Error normalisation: the only errors a client ever sees are ConnectErrors
+// that handler code raised on purpose. Anything else (a TypeError, a database
+// driver error with a connection string in it) becomes Code.Internal with a
+// generic message, and the real error goes to the log with the procedure name.
+//
+// Why an interceptor: connect-node would otherwise send `String(err)` to the
+// client for unary Connect calls, leaking internals.
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { procedureOf } from "./procedure.ts";
+
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const normalize = (err: unknown): ConnectError => {
+      if (err instanceof ConnectError) return err;
+      // The client went away or the deadline passed and the handler surfaced
+      // the AbortSignal's error: report why the call ended, not a server fault.
+      if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);
+      logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
+      return new ConnectError("internal error", Code.Internal);
+    };
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      // Stream handlers fail while the response is iterated, after next() returned.
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            throw normalize(err);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw normalize(err);
+    }
+  };
+}

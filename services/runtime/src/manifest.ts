@@ -1,0 +1,38 @@
+// A service's manifest: the one declaration of what a deployable is. The
+// runtime serves and connects from it, `npm start` launches from it, and the
+// mesh generator writes Deployments, Services and AuthorizationPolicies from
+// it, so code, launcher and mesh cannot disagree about names, ports or who may
+// call whom.
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
+
+/** A service this one calls, and (optionally) the only methods it calls. */
+export interface Dependency {
+  service: DescService;
+  /** Method names (`localName`s such as "getJwks"); all methods when omitted. */
+  methods?: readonly string[];
+}
+
+export interface ServiceManifest<Deps extends Record<string, Dependency> = Record<string, Dependency>> {
+  /** Deployable name: folder under services/, database name, service account. */
+  readonly name: string;
+  /** Default gRPC/Connect port (h2c); overridable with PORT. */
+  readonly port: number;
+  /** The Protobuf services this deployable serves (health and reflection come on top). */
+  readonly serves: readonly DescService[];
+  /** Services it calls; typed clients exist only for these. Keyed by the callee's deployable name. */
+  readonly dependsOn: Deps;
+  /** Events it publishes through its outbox. */
+  readonly publishes: readonly DescMessage[];
+  /** Events it consumes. */
+  readonly consumes: readonly DescMessage[];
+  /** Whether it owns a Postgres database. */
+  readonly database: boolean;
+}
+
+export function defineService<const Deps extends Record<string, Dependency>>(
+  manifest: ServiceManifest<Deps>,
+): ServiceManifest<Deps> {
+  return manifest;
+}
+
+export { addressVariable } from "./clients.ts";

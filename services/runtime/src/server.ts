@@ -1,0 +1,197 @@
+// The RPC server every service runs: Connect, gRPC and gRPC-Web on one
+// HTTP/2 cleartext (h2c) port, optionally also HTTP/1.1 on a second port for
+// browsers (which cannot speak h2c), with health, reflection, the standard
+// interceptor chain and graceful shutdown.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Validator } from "@bufbuild/protovalidate";
+import {
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
+import { accessLogInterceptor } from "./interceptors/access-log.ts";
+import { authInterceptor, type Authenticate } from "./interceptors/auth.ts";
+import { DEFAULT_TIMEOUT_MS, deadlineInterceptor } from "./interceptors/deadline.ts";
+import { errorInterceptor } from "./interceptors/errors.ts";
+import { validationInterceptor } from "./interceptors/validation.ts";
+import { createLogger, type Logger } from "./log.ts";
+import {
+  createReflectionV1,
+  createReflectionV1Alpha,
+  DescriptorIndex,
+  ServerReflection,
+  ServerReflectionV1Alpha,
+} from "./reflection.ts";
+
+export interface ServiceRegistration {
+  readonly service: DescService;
+  /** An implementation of `service`; build it with implement() to have it type-checked. */
+  readonly impl: object;
+}
+
+/** Pairs a service with its implementation, checked against the contract. */
+export function implement<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceRegistration {
+  return { service, impl };
+}
+
+export interface ServerOptions {
+  /** Service name, used in logs. */
+  name: string;
+  /** h2c port for gRPC, gRPC-Web and Connect; 0 picks a free one. */
+  port: number;
+  /** Defaults to 127.0.0.1; 0.0.0.0 in containers. */
+  host?: string;
+  /** Also serve HTTP/1.1 here (Connect and gRPC-Web only; gRPC needs HTTP/2). */
+  http1Port?: number;
+  services: readonly ServiceRegistration[];
+  /** Extra interceptors, run after auth and validation, right before the handler. */
+  interceptors?: readonly Interceptor[];
+  /** Resolves the caller of each RPC; see interceptors/auth.ts. */
+  authenticate?: Authenticate;
+  /** Deadline for unary and client-streaming calls without a shorter client deadline. */
+  defaultTimeoutMs?: number;
+  /** How long stop() waits for in-flight calls before cutting them off. */
+  drainTimeoutMs?: number;
+  logger?: Logger;
+  validator?: Validator;
+}
+
+export interface RunningServer {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly http1Port: number | undefined;
+  /** Base URL of the h2c listener, e.g. http://127.0.0.1:50052 */
+  readonly url: string;
+  readonly health: HealthRegistry;
+  /**
+   * Graceful shutdown: health NOT_SERVING, stop accepting, let in-flight calls
+   * finish (bounded by drainTimeoutMs), end Watch streams, close connections.
+   * Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+const neverAborted = new AbortController().signal;
+
+/**
+ * Aborted when the server starts draining. Long-lived streams (order Watch,
+ * notification Watch) end on it so they do not hold shutdown up until the
+ * drain timeout; unary handlers ignore it and simply finish.
+ */
+export const drainSignalKey = createContextKey<AbortSignal>(neverAborted, {
+  description: "aborted when the server starts draining",
+});
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  const logger = options.logger ?? createLogger(options.name);
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const health = new HealthRegistry(options.services.map((s) => s.service.typeName));
+  const draining = new AbortController();
+  // Aborts every handler's ctx.signal; used only once the drain timeout is up.
+  const hardStop = new AbortController();
+
+  // First is outermost: the access log sees the final, normalised code.
+  const appInterceptors: Interceptor[] = [
+    accessLogInterceptor(logger),
+    errorInterceptor(logger),
+    deadlineInterceptor(options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS),
+    authInterceptor(options.authenticate),
+    validationInterceptor(options.validator),
+    ...(options.interceptors ?? []),
+  ];
+  // Health probes arrive every few seconds and reflection is a debugging aid:
+  // neither is access-logged, validated or authenticated.
+  const platformInterceptors: Interceptor[] = [errorInterceptor(logger)];
+
+  const index = new DescriptorIndex([
+    ...options.services.map((s) => s.service),
+    Health,
+    ServerReflection,
+    ServerReflectionV1Alpha,
+  ]);
+  const handler = connectNodeAdapter({
+    shutdownSignal: hardStop.signal,
+    contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
+    routes(router) {
+      for (const { service, impl } of options.services) {
+        router.service(service, impl as Partial<ServiceImpl<typeof service>>, { interceptors: appInterceptors });
+      }
+      router.service(Health, createHealthService(health), { interceptors: platformInterceptors });
+      router.service(ServerReflection, createReflectionV1(index), { interceptors: platformInterceptors });
+      router.service(ServerReflectionV1Alpha, createReflectionV1Alpha(index), { interceptors: platformInterceptors });
+    },
+  });
+
+  const h2 = http2.createServer(handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const h1 = options.http1Port === undefined ? undefined : http.createServer(handler);
+
+  try {
+    await listen(h2, options.port, host);
+    if (h1) await listen(h1, options.http1Port!, host);
+  } catch (err) {
+    h2.close();
+    throw err;
+  }
+  const port = (h2.address() as AddressInfo).port;
+  const http1Port = h1 ? (h1.address() as AddressInfo).port : undefined;
+  logger.info({ host, port, http1Port, services: index.services() }, "listening");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= shutdown());
+
+  async function shutdown(): Promise<void> {
+    const started = Date.now();
+    logger.info({ drainTimeoutMs }, "draining");
+    health.setAll(ServingStatus.NOT_SERVING);
+    draining.abort();
+    health.close();
+    const closed = Promise.all([
+      new Promise<void>((resolve) => h2.close(() => resolve())),
+      h1 ? new Promise<void>((resolve) => h1.close(() => resolve())) : undefined,
+    ]);
+    // GOAWAY: clients open no new streams here; in-flight streams complete,
+    // then each session closes its socket.
+    for (const session of sessions) session.close();
+    h1?.closeIdleConnections();
+
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      logger.warn({ openSessions: sessions.size }, "drain timeout: cancelling remaining calls");
+      hardStop.abort();
+      for (const session of sessions) session.destroy();
+      h1?.closeAllConnections();
+      await closed;
+    }
+    logger.info({ durationMs: Date.now() - started }, "stopped");
+  }
+
+  return { name: options.name, host, port, http1Port, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, health, stop };
+}
+
+function listen(server: http.Server | http2.Http2Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

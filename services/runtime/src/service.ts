@@ -1,0 +1,228 @@
+// runService: what turns a manifest plus domain code into a running service.
+//
+//   await runService({
+//     manifest,
+//     migrations: new URL("../drizzle", import.meta.url),
+//     setup: ({ db, outbox, clients }) => ({
+//       services: [implement(CatalogService, catalogService(db, outbox))],
+//       subscriptions: [...],
+//     }),
+//   });
+//
+// In order: validated configuration, logger, the service's database (created
+// if missing, migrated under an advisory lock), NATS JetStream with the
+// streams it publishes to and consumes from, typed clients for its declared
+// dependencies, access-token verification, the domain's setup, the outbox
+// relay, the event consumers, and the RPC server with health and reflection.
+// SIGTERM/SIGINT stop it all in reverse order and exit 0.
+import type { DescMessage } from "@bufbuild/protobuf";
+import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
+import { z } from "zod";
+import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
+import { env, loadConfig } from "./config.ts";
+import { closeDatabase, openDatabase, type Database } from "./db/database.ts";
+import { migrate } from "./db/migrate.ts";
+import { deadLetterService } from "./dead-letter-service.ts";
+import { EventBus } from "./events/bus.ts";
+import { EventConsumer, type Subscription } from "./events/consumer.ts";
+import { EventNaming } from "./events/naming.ts";
+import { createOutbox, type Outbox } from "./events/outbox.ts";
+import { OutboxRelay } from "./events/relay.ts";
+import type { Authenticate } from "./interceptors/auth.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { Dependency, ServiceManifest } from "./manifest.ts";
+import { implement, startServer, type RunningServer, type ServiceRegistration } from "./server.ts";
+import { handleSignals, type StopFn } from "./shutdown.ts";
+import { bearerAuthenticator, tokenSettingsFromEnv, toJwk, TokenVerifier, type TokenSettings } from "./tokens.ts";
+
+/** What every service reads from its environment. */
+const baseConfigSchema = (manifest: ServiceManifest) =>
+  z.object({
+    PORT: env.port(manifest.port),
+    HOST: env.string("127.0.0.1"),
+    LOG_LEVEL: env.oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
+    DATABASE_URL: manifest.database ? env.url() : env.url("postgres://unused/unused"),
+    NATS_URL: env.url("nats://127.0.0.1:4222"),
+    JWT_ISSUER: env.string("shop-identity"),
+    JWT_AUDIENCE: env.string("shop"),
+  });
+
+export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
+
+type AnySchema = Record<string, unknown>;
+
+export interface ServiceContext<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
+  readonly manifest: ServiceManifest<Deps>;
+  readonly config: BaseConfig;
+  readonly logger: Logger;
+  /** The service's own database (only for manifests with `database: true`). */
+  readonly db: Database<TSchema>;
+  /** Writes events in the caller's transaction. */
+  readonly outbox: Outbox;
+  readonly bus: EventBus | undefined;
+  /** Typed clients for the manifest's dependencies, and only those. */
+  readonly clients: DependencyClients<Deps>;
+  readonly tokenSettings: TokenSettings;
+  /** Registers something to stop on shutdown (after the server, before the database). */
+  onStop(stop: StopFn): void;
+}
+
+export interface ServiceParts<TSchema extends AnySchema> {
+  services: ServiceRegistration[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  subscriptions?: Subscription<TSchema, any>[];
+  /**
+   * How callers are identified. Default: bearer JWTs verified against the
+   * keys from identity's GetJwks (identity itself passes its own).
+   */
+  authenticate?: Authenticate;
+  /** Started after the consumers (saga timeouts, seeders...). */
+  background?: { start(): Promise<void> | void; stop(): Promise<void> | void }[];
+}
+
+export interface ServiceDefinition<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
+  manifest: ServiceManifest<Deps>;
+  /** drizzle schema of the service's tables (for db.query). */
+  schema?: TSchema;
+  /** The service's drizzle-kit migrations folder. */
+  migrations?: URL;
+  setup(ctx: ServiceContext<Deps, TSchema>): Promise<ServiceParts<TSchema>> | ServiceParts<TSchema>;
+  /** Environment to read instead of process.env (tests). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface RunningService {
+  readonly server: RunningServer;
+  stop(): Promise<void>;
+}
+
+/** Starts the service and installs SIGTERM/SIGINT handling. */
+export async function runService<Deps extends Record<string, Dependency>, TSchema extends AnySchema>(
+  definition: ServiceDefinition<Deps, TSchema>,
+): Promise<RunningService> {
+  const running = await startService(definition);
+  handleSignals([running.stop], { logger: running.logger });
+  return running;
+}
+
+/** Starts the service without touching process signals (tests embed it this way). */
+export async function startService<Deps extends Record<string, Dependency>, TSchema extends AnySchema>(
+  definition: ServiceDefinition<Deps, TSchema>,
+): Promise<RunningService & { logger: Logger }> {
+  const { manifest } = definition;
+  const source = definition.env ?? process.env;
+  const config = loadConfig(baseConfigSchema(manifest), source);
+  const logger = createLogger(manifest.name, { level: config.LOG_LEVEL });
+  const stops: StopFn[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err }, "shutdown step failed");
+      }
+    }
+    stops.length = 0;
+  };
+
+  try {
+    let db: Database<TSchema> | undefined;
+    if (manifest.database) {
+      db = await openDatabase({
+        url: config.DATABASE_URL,
+        schema: definition.schema,
+        createIfMissing: true,
+        applicationName: manifest.name,
+      });
+      stops.push(() => closeDatabase(db!));
+      await migrate(db, definition.migrations ?? null);
+    }
+
+    const naming = EventNaming.fromEnv(source);
+    const eventTypes: DescMessage[] = [...manifest.publishes, ...manifest.consumes];
+    let bus: EventBus | undefined;
+    if (eventTypes.length > 0) {
+      bus = await EventBus.connect({ servers: config.NATS_URL, name: manifest.name, naming, logger });
+      stops.push(() => bus!.close());
+      // Publishers own their streams, but a consumer may start first: both
+      // make sure the stream exists (idempotent).
+      for (const type of eventTypes) await bus.ensureStreamFor(type);
+    }
+
+    const clients = createDependencyClients(manifest.dependsOn, {} as { [K in keyof Deps]: string }, { env: source });
+    stops.push(() => closeDependencyClients(clients));
+
+    const tokenSettings = tokenSettingsFromEnv(source);
+    const outbox = createOutbox({ naming });
+    const extraStops: StopFn[] = [];
+    const parts = await definition.setup({
+      manifest,
+      config,
+      logger,
+      db: db as Database<TSchema>,
+      outbox,
+      bus,
+      clients,
+      tokenSettings,
+      onStop: (stop) => extraStops.push(stop),
+    });
+    stops.push(...extraStops);
+
+    if (manifest.publishes.length > 0) {
+      const relay = new OutboxRelay({ db: db!, bus: bus!, logger });
+      await relay.start();
+      stops.push(() => relay.stop());
+    }
+
+    const services = [...parts.services];
+    if ((parts.subscriptions ?? []).length > 0) {
+      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger });
+      for (const sub of parts.subscriptions!) consumer.consume(sub);
+      await consumer.start();
+      stops.push(() => consumer.stop());
+    }
+    if (manifest.serves.includes(DeadLetterService)) {
+      services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));
+    }
+
+    for (const task of parts.background ?? []) {
+      await task.start();
+      stops.push(() => task.stop());
+    }
+
+    const authenticate = parts.authenticate ?? defaultAuthenticator(clients as DependencyClients<Record<string, Dependency>>, tokenSettings, manifest);
+    const server = await startServer({
+      name: manifest.name,
+      port: config.PORT,
+      host: config.HOST,
+      services,
+      authenticate,
+      logger,
+    });
+    // The server stops first: in-flight calls finish while the database and
+    // the bus are still there.
+    stops.push(() => server.stop());
+    logger.info({ url: server.url }, `${manifest.name} serving`);
+    return { server, logger, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function defaultAuthenticator(
+  clients: DependencyClients<Record<string, Dependency>>,
+  settings: TokenSettings,
+  manifest: ServiceManifest,
+): Authenticate | undefined {
+  const identity = clients.identity as { getJwks?: (req: object) => Promise<{ keys: Parameters<typeof toJwk>[0][] }> } | undefined;
+  if (!identity?.getJwks) {
+    if (manifest.name === "identity") return undefined;
+    throw new Error(`${manifest.name}: declare identity's getJwks as a dependency, or pass setup().authenticate`);
+  }
+  const verifier = new TokenVerifier({
+    settings,
+    fetchKeys: async () => ({ keys: (await identity.getJwks!({})).keys.map(toJwk) }),
+  });
+  return bearerAuthenticator(verifier);
+}

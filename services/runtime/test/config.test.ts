@@ -1,0 +1,53 @@
+// Start-up configuration errors must name the variable and the bad value.
+import { z } from "zod";
+import { describe, expect, it } from "vitest";
+import { ConfigError, env, loadConfig } from "../src/config.ts";
+
+const schema = z.object({
+  PORT: env.port(50052),
+  DATABASE_URL: env.url(),
+  LOG_LEVEL: env.oneOf(["debug", "info", "warn"], "info"),
+  OUTBOX_BATCH: env.int({ min: 1, max: 1000, default: 100 }),
+  TRACING: env.bool(false),
+});
+
+describe("loadConfig", () => {
+  it("parses and applies defaults", () => {
+    expect(loadConfig(schema, { DATABASE_URL: "postgres://127.0.0.1/catalog", PORT: "6000", TRACING: "true" })).toEqual({
+      PORT: 6000,
+      DATABASE_URL: "postgres://127.0.0.1/catalog",
+      LOG_LEVEL: "info",
+      OUTBOX_BATCH: 100,
+      TRACING: true,
+    });
+  });
+
+  it("names the variable, the rule and the value it got", () => {
+    expect(() => loadConfig(schema, { PORT: "abc", DATABASE_URL: "postgres://x/y" })).toThrow(
+      'Invalid environment: PORT must be an integer between 1 and 65535 (got "abc")',
+    );
+    expect(() => loadConfig(schema, { PORT: "70000", DATABASE_URL: "postgres://x/y" })).toThrow(/PORT must be an integer/);
+  });
+
+  it("reports every problem at once, missing variables included", () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, { LOG_LEVEL: "loud", OUTBOX_BATCH: "0" });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      "DATABASE_URL is required",
+      'LOG_LEVEL must be one of debug, info, warn (got "loud")',
+      'OUTBOX_BATCH must be an integer between 1 and 1000 (got "0")',
+    ]);
+  });
+
+  it("names the variable for plain zod schemas too", () => {
+    expect(() => loadConfig(z.object({ REGION: z.string().min(2) }), { REGION: "x" })).toThrow(
+      /^Invalid environment: REGION is invalid: .* \(got "x"\)$/,
+    );
+    expect(() => loadConfig(z.object({ REGION: z.string() }), {})).toThrow("Invalid environment: REGION is required");
+  });
+});
