@@ -1,0 +1,26 @@
+import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
+import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
+import { NotificationService } from "@shop/gen/shop/notification/v1/notification_pb";
+import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
+import { PaymentService } from "@shop/gen/shop/payment/v1/payment_pb";
+import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import { defineService } from "@shop/runtime/manifest";
+
+export const manifest = defineService({
+  name: "gateway",
+  // Browsers (HTTP/1.1) and gRPC clients (h2c) share this port.
+  port: 8080,
+  serves: [StorefrontService],
+  dependsOn: {
+    identity: { service: IdentityService, methods: ["register", "login", "getMe", "getJwks"] },
+    catalog: { service: CatalogService, methods: ["getProduct", "batchGetProducts", "listProducts", "searchProducts", "listCategories"] },
+    inventory: { service: InventoryService, methods: ["getStock", "batchGetStock"] },
+    payment: { service: PaymentService, methods: ["tokenizeCard"] },
+    order: { service: OrderService, methods: ["placeOrder", "getOrder", "listOrders", "cancelOrder", "watchOrder"] },
+    notification: { service: NotificationService, methods: ["listNotifications", "watchNotifications"] },
+  },
+  publishes: [],
+  consumes: [],
+  database: false,
+});
