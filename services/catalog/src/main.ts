@@ -1,19 +1,4 @@
-// The catalog process: products, categories and prices (see manifest.ts).
-import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
-import { implement } from "@shop/runtime/server";
 import { runService } from "@shop/runtime/service";
-import { catalogService } from "./catalog-service.ts";
-import { manifest } from "./manifest.ts";
-import * as schema from "./schema.ts";
-import { seedCatalogue } from "./seed.ts";
+import { definition } from "./service.ts";
 
-await runService({
-  manifest,
-  schema,
-  migrations: new URL("../drizzle", import.meta.url),
-  async setup({ db, outbox, logger }) {
-    const seeded = await seedCatalogue(db);
-    if (seeded > 0) logger.info({ products: seeded }, "seeded the demo catalogue");
-    return { services: [implement(CatalogService, catalogService(db, outbox))] };
-  },
-});
+await runService(definition);

@@ -1,0 +1,140 @@
+// The catalog as a real server on a real port with its own database: seeded
+// browsing, paging, search, and admin edits that publish their events.
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
+import { EventBus } from "@shop/runtime/events/index";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedCategories, seedProducts } from "../src/seed-catalogue.ts";
+import { bearer, eventually, startSystem, type TestSystem } from "../../../tests/support/system.ts";
+
+let system: TestSystem;
+beforeAll(async () => {
+  system = await startSystem(["identity", "catalog"]);
+});
+afterAll(() => system?.stop());
+
+const catalog = () => system.client(CatalogService);
+
+async function expectCode(call: Promise<unknown>, code: Code, fragment?: string): Promise<ConnectError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  expect(err, "the call should fail").toBeInstanceOf(ConnectError);
+  expect(Code[err!.code]).toBe(Code[code]);
+  if (fragment) expect(err!.rawMessage).toContain(fragment);
+  return err!;
+}
+
+describe("browsing the seeded catalogue", () => {
+  it("lists every category, ordered by name", async () => {
+    const { categories } = await catalog().listCategories({});
+    expect(categories.map((c) => c.id)).toEqual([...seedCategories].sort((a, b) => a.name.localeCompare(b.name)).map((c) => c.id));
+  });
+
+  it("pages through all products by name without gaps or repeats", async () => {
+    const seen: string[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await catalog().listProducts({ pageSize: 7, pageToken });
+      expect(page.products.length).toBeLessThanOrEqual(7);
+      seen.push(...page.products.map((p) => p.name));
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken !== "");
+    expect(seen).toHaveLength(seedProducts.length);
+    expect(new Set(seen).size).toBe(seedProducts.length);
+    expect(seen).toEqual([...seen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(pages).toBe(Math.ceil(seedProducts.length / 7));
+  });
+
+  it("filters by category", async () => {
+    const { products } = await catalog().listProducts({ categoryId: "garden", pageSize: 100 });
+    expect(products.length).toBe(seedProducts.filter((p) => p.categoryId === "garden").length);
+    expect(products.every((p) => p.categoryId === "garden")).toBe(true);
+  });
+
+  it("rejects a page token used with another filter", async () => {
+    const first = await catalog().listProducts({ categoryId: "garden", pageSize: 2 });
+    await expectCode(catalog().listProducts({ categoryId: "books", pageSize: 2, pageToken: first.nextPageToken }), Code.InvalidArgument, "page_token");
+    await expectCode(catalog().listProducts({ pageToken: "garbage" }), Code.InvalidArgument, "page_token");
+  });
+
+  it("searches with stemming, best match first", async () => {
+    const { products } = await catalog().searchProducts({ query: "kettles" });
+    expect(products[0]?.sku).toBe("KIT-KETTLE-01");
+    const none = await catalog().searchProducts({ query: "zeppelin" });
+    expect(none.products).toEqual([]);
+  });
+
+  it("gets one product, several at once, and reports unknown ids", async () => {
+    const [a, b] = seedProducts;
+    const { product } = await catalog().getProduct({ productId: a.id });
+    expect(product?.price).toMatchObject({ currencyCode: "EUR", amountMinor: BigInt(a.priceMinor) });
+    const batch = await catalog().batchGetProducts({ productIds: [b.id, "019b76da-0000-7000-8000-000000000000", a.id] });
+    expect(batch.products.map((p) => p.id)).toEqual([b.id, a.id]);
+    await expectCode(catalog().getProduct({ productId: "019b76da-0000-7000-8000-000000000000" }), Code.NotFound);
+  });
+
+  it("answers invalid input with InvalidArgument naming the field", async () => {
+    const err = await expectCode(catalog().getProduct({ productId: "not-a-uuid" }), Code.InvalidArgument);
+    expect(err.rawMessage).toContain("product_id");
+  });
+});
+
+describe("admin edits", () => {
+  const newProduct = {
+    sku: "TST-MUG-01",
+    name: "Test mug",
+    description: "A mug that only exists in tests",
+    categoryId: "home",
+    price: { currencyCode: "EUR", amountMinor: 1234n },
+    imageUrl: "/images/home.svg",
+  };
+
+  it("requires the admin role", async () => {
+    await expectCode(catalog().createProduct(newProduct), Code.Unauthenticated);
+    const customer = await system.signUp();
+    await expectCode(catalog().createProduct(newProduct, { headers: bearer(customer.token) }), Code.PermissionDenied);
+    await expectCode(catalog().createProduct(newProduct, { headers: bearer("not.a.jwt") }), Code.Unauthenticated);
+  });
+
+  it("creates and reprices a product, publishing ProductCreated and PriceChanged", async () => {
+    const headers = bearer(await system.adminToken());
+    const bus = await EventBus.connect({ naming: system.naming });
+    try {
+      const { product } = await catalog().createProduct(newProduct, { headers });
+      expect(product?.id).toMatch(/^[0-9a-f-]{36}$/);
+      await expectCode(catalog().createProduct(newProduct, { headers }), Code.AlreadyExists, "sku");
+
+      const updated = await catalog().updateProduct({ productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } }, { headers });
+      expect(updated.product?.price?.amountMinor).toBe(999n);
+      expect(updated.product?.name).toBe("Test mug");
+      // The same update again changes nothing and publishes nothing more.
+      await catalog().updateProduct({ productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } }, { headers });
+
+      const stream = system.naming.stream(ProductCreatedSchema);
+      const created = await eventually("ProductCreated in the stream", () =>
+        bus.jsm.streams.getMessage(stream, { last_by_subj: system.naming.subject(ProductCreatedSchema) }),
+      );
+      expect(fromBinary(ProductCreatedSchema, created.data).product?.sku).toBe("TST-MUG-01");
+      const info = await bus.jsm.streams.info(stream, { subjects_filter: ">" });
+      expect(info.state.subjects?.[system.naming.subject(PriceChangedSchema)]).toBe(1);
+      const changed = await bus.jsm.streams.getMessage(stream, { last_by_subj: system.naming.subject(PriceChangedSchema) });
+      const event = fromBinary(PriceChangedSchema, changed!.data);
+      expect([event.oldPrice?.amountMinor, event.newPrice?.amountMinor]).toEqual([1234n, 999n]);
+
+      await expectCode(
+        catalog().updateProduct({ productId: product!.id, price: { currencyCode: "USD", amountMinor: 999n } }, { headers }),
+        Code.InvalidArgument,
+        "currency",
+      );
+      await expectCode(catalog().createProduct({ ...newProduct, sku: "TST-MUG-02", categoryId: "nowhere" }, { headers }), Code.InvalidArgument, "category_id");
+    } finally {
+      await bus.close();
+    }
+  });
+});
