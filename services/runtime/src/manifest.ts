@@ -36,3 +36,17 @@ export function defineService<const Deps extends Record<string, Dependency>>(
 }
 
 export { addressVariable } from "./clients.ts";
+
+/**
+ * How Node runs every service, wherever it runs (npm start, Dockerfile,
+ * Deployments): TypeScript directly (transform, not just strip, because
+ * protobuf-es generates enums), and a small young generation plus a heap cap
+ * so an idle service does not hold on to memory V8 reserved while loading
+ * its modules (about 270 MB resident without these, about 125 MB with).
+ */
+export const SERVICE_NODE_FLAGS = [
+  "--experimental-transform-types",
+  "--disable-warning=ExperimentalWarning",
+  "--max-semi-space-size=2",
+  "--max-old-space-size=192",
+] as const;

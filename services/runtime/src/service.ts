@@ -31,7 +31,7 @@ import { OutboxRelay } from "./events/relay.ts";
 import type { Authenticate } from "./interceptors/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Dependency, ServiceManifest } from "./manifest.ts";
-import { implement, startServer, type RunningServer, type ServiceRegistration } from "./server.ts";
+import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
 import { bearerAuthenticator, tokenSettingsFromEnv, toJwk, TokenVerifier, type TokenSettings } from "./tokens.ts";
 
@@ -54,6 +54,8 @@ type AnySchema = Record<string, unknown>;
 export interface ServiceContext<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
   readonly manifest: ServiceManifest<Deps>;
   readonly config: BaseConfig;
+  /** The environment the service reads its settings from (process.env, or the definition's env in tests). */
+  readonly env: Record<string, string | undefined>;
   readonly logger: Logger;
   /** The service's own database (only for manifests with `database: true`). */
   readonly db: Database<TSchema>;
@@ -78,6 +80,8 @@ export interface ServiceParts<TSchema extends AnySchema> {
   authenticate?: Authenticate;
   /** Started after the consumers (saga timeouts, seeders...). */
   background?: { start(): Promise<void> | void; stop(): Promise<void> | void }[];
+  /** HTTP-level additions (the gateway: HTTP/1.1 on the same port, CORS, web app); see ServerOptions. */
+  http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler">;
 }
 
 export interface ServiceDefinition<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
@@ -158,6 +162,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
     const parts = await definition.setup({
       manifest,
       config,
+      env: source,
       logger,
       db: db as Database<TSchema>,
       outbox,
@@ -198,6 +203,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       services,
       authenticate,
       logger,
+      ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and
     // the bus are still there.
