@@ -1,0 +1,345 @@
+// The whole system as `npm start` runs it: plan (everything that can be
+// checked before starting anything), start (Postgres and NATS, databases,
+// services in waves until healthy) and an ordered stop. The CLI
+// (scripts/start.ts) and the start-up benchmark both drive it.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { ServiceManifest } from "@shop/runtime/manifest";
+import { Child, describeExit, type ExitInfo } from "./child.ts";
+import { LaunchError } from "./errors.ts";
+import { HealthTimeoutError, waitForHealthy } from "./health.ts";
+import { externalNats, findOnPath, NATS_BINARY, natsMissingMessage, startPrivateNats, type NatsHandle } from "./nats.ts";
+import { LAUNCHER, type LogSink } from "./output.ts";
+import { freePort, isPortFree, parsePort } from "./ports.ts";
+import { ensureServiceDatabases, externalPostgres, startEmbeddedPostgres, type PostgresHandle } from "./postgres.ts";
+import {
+  childEnv,
+  defaultMainFile,
+  discoverManifests,
+  NODE_FLAGS,
+  portVariable,
+  redact,
+  REPO_ROOT,
+  resolvePorts,
+  serviceAddress,
+  serviceDatabaseUrl,
+  startWaves,
+} from "./services.ts";
+
+/** Where Node keeps compiled code between runs (see childEnv). */
+export function compileCacheDir(dataDir: string): string {
+  return path.join(dataDir, "node-compile-cache");
+}
+
+/** Private ports tried first, away from the usual 5432/4222 of a machine-wide Postgres and NATS. */
+export const DEFAULT_POSTGRES_PORT = 54329;
+export const DEFAULT_NATS_PORT = 42229;
+/** How long services get to report SERVING. */
+export const HEALTH_TIMEOUT_MS = 60_000;
+/** How long a service gets to drain after SIGTERM before SIGKILL. */
+export const SERVICE_STOP_GRACE_MS = 10_000;
+
+export interface PlanOptions {
+  /** The user's environment; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Runtime data (Postgres cluster, JetStream store); default <repo>/.data. */
+  dataDir?: string;
+  servicesDir?: string;
+  /** A deployable's entry point; default services/<name>/src/main.ts. */
+  mainFile?: (name: string) => string;
+}
+
+export interface PlannedService {
+  manifest: ServiceManifest;
+  name: string;
+  port: number;
+  /** Base URL, e.g. http://127.0.0.1:50054. */
+  address: string;
+  main: string;
+}
+
+export type PostgresPlan =
+  | { kind: "external"; url: string }
+  | { kind: "embedded"; port: number; dataDir: string; note?: string };
+
+export type NatsPlan =
+  | { kind: "external"; url: string }
+  | { kind: "private"; binary: string; port: number; storeDir: string; note?: string };
+
+export interface Plan {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  /** Port of every deployable, launched or not. */
+  ports: Map<string, number>;
+  /** Deployables whose main.ts exists, in start order. */
+  services: PlannedService[];
+  /** Deployables with a manifest but no main.ts yet. */
+  missing: PlannedService[];
+  postgres: PostgresPlan;
+  nats: NatsPlan;
+}
+
+/**
+ * Decides what to run without starting anything, so every mistake the user
+ * can fix (no nats-server, a bad variable, a busy port) is reported at once.
+ */
+export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
+  const env = options.env ?? process.env;
+  const dataDir = options.dataDir ?? path.join(REPO_ROOT, ".data");
+  const mainFile = options.mainFile ?? ((name: string) => defaultMainFile(name, options.servicesDir));
+
+  const manifests = await discoverManifests(options.servicesDir);
+  const ports = resolvePorts(manifests, env);
+  const planned = manifests.map((manifest): PlannedService => {
+    const port = ports.get(manifest.name)!;
+    return { manifest, name: manifest.name, port, address: serviceAddress(port), main: mainFile(manifest.name) };
+  });
+  const services = planned.filter((s) => existsSync(s.main));
+  const missing = planned.filter((s) => !existsSync(s.main));
+
+  let nats: NatsPlan;
+  if (env.NATS_URL) {
+    nats = { kind: "external", url: env.NATS_URL };
+  } else {
+    const binary = findOnPath(NATS_BINARY, env.PATH);
+    if (!binary) throw new LaunchError(natsMissingMessage());
+    nats = { kind: "private", binary, storeDir: path.join(dataDir, "nats"), ...(await privatePort("NATS_PORT", env, DEFAULT_NATS_PORT)) };
+  }
+
+  let postgres: PostgresPlan;
+  if (env.DATABASE_URL) {
+    serviceDatabaseUrl(env.DATABASE_URL, "check"); // throws a readable error for a malformed URL
+    postgres = { kind: "external", url: env.DATABASE_URL };
+  } else {
+    postgres = { kind: "embedded", dataDir: path.join(dataDir, "postgres"), ...(await privatePort("POSTGRES_PORT", env, DEFAULT_POSTGRES_PORT)) };
+  }
+
+  const busy: PlannedService[] = [];
+  for (const service of services) if (!(await isPortFree(service.port))) busy.push(service);
+  if (busy.length > 0) {
+    throw new LaunchError(
+      `port already in use: ${busy.map((s) => `${s.name} ${s.port}`).join(", ")}. ` +
+        `Is another npm start still running? Stop it, or move services with ${busy.map((s) => `${portVariable(s.name)}=<port>`).join(" ")}.`,
+    );
+  }
+  return { env, dataDir, ports, services, missing, postgres, nats };
+}
+
+/** Port for a private server: the variable if set (must be free), else `preferred`, else any free one. */
+async function privatePort(variable: string, env: NodeJS.ProcessEnv, preferred: number): Promise<{ port: number; note?: string }> {
+  if (env[variable]) {
+    const port = parsePort(variable, env[variable], preferred);
+    if (!(await isPortFree(port))) throw new LaunchError(`${variable}=${port}, but that port is already in use`);
+    return { port };
+  }
+  if (await isPortFree(preferred)) return { port: preferred };
+  const port = await freePort();
+  return { port, note: `port ${preferred} is in use, so ${port} (set ${variable} to choose)` };
+}
+
+export interface StartOptions {
+  sink: LogSink;
+  /** Aborting stops whatever has started and rejects (Ctrl-C during start-up). */
+  signal?: AbortSignal;
+  healthTimeoutMs?: number;
+}
+
+export interface RunningService extends PlannedService {
+  child: Child;
+  /** Milliseconds from startSystem() until it reported SERVING. */
+  healthyAfterMs: number;
+}
+
+export interface Timings {
+  /** Postgres and NATS ready (started concurrently). */
+  infraMs: number;
+  postgresMs: number;
+  natsMs: number;
+  /** Databases created/checked. */
+  databasesMs: number;
+  /** Everything healthy, from the start of startSystem(). */
+  totalMs: number;
+}
+
+/** A process that ended while the system was up, or while it was starting. */
+export class ChildExitedError extends Error {
+  override name = "ChildExitedError";
+  constructor(readonly exit: ExitInfo) {
+    super(`${exit.name} ${describeExit(exit)}`);
+  }
+}
+
+export class RunningSystem {
+  readonly plan: Plan;
+  readonly services: RunningService[] = [];
+  postgres: PostgresHandle | undefined;
+  nats: NatsHandle | undefined;
+  timings: Timings = { infraMs: 0, postgresMs: 0, natsMs: 0, databasesMs: 0, totalMs: 0 };
+  /** Resolves with the first process that exits on its own (never during stop()). */
+  readonly unexpectedExit: Promise<ExitInfo>;
+
+  readonly #died = new AbortController();
+  #resolveExit!: (exit: ExitInfo) => void;
+  #stopping: Promise<string[]> | undefined;
+  readonly #lastResort = () => this.#signalAll();
+
+  constructor(plan: Plan) {
+    this.plan = plan;
+    this.unexpectedExit = new Promise((resolve) => (this.#resolveExit = resolve));
+    // If the launcher itself exits without stop() (a crash), children in
+    // their own process groups would outlive it: signal them on the way out.
+    process.on("exit", this.#lastResort);
+  }
+
+  /** Aborts when a child dies; start-up waits on it. */
+  get diedSignal(): AbortSignal {
+    return this.#died.signal;
+  }
+
+  watch(child: Child): void {
+    void child.exited.then((exit) => {
+      if (this.#stopping) return;
+      this.#died.abort(new ChildExitedError(exit));
+      this.#resolveExit(exit);
+    });
+  }
+
+  /**
+   * Services first (SIGTERM, SIGKILL after the grace period) so they drain
+   * while Postgres and NATS are still up, then NATS and Postgres. Idempotent.
+   * Resolves with the names of processes that had to be SIGKILLed.
+   */
+  stop(): Promise<string[]> {
+    this.#stopping ??= (async () => {
+      const killed: string[] = [];
+      await Promise.all(
+        this.services.map(async (s) => {
+          const exit = await s.child.stop([{ signal: "SIGTERM", graceMs: SERVICE_STOP_GRACE_MS }]);
+          if (exit.killed) killed.push(s.name);
+        }),
+      );
+      await Promise.all([this.nats?.stop(), this.postgres?.stop()]);
+      for (const infra of [this.nats?.child, this.postgres?.child]) {
+        if (infra && (await infra.exited).signal === "SIGKILL") killed.push(infra.name);
+      }
+      process.removeListener("exit", this.#lastResort);
+      return killed;
+    })();
+    return this.#stopping;
+  }
+
+  #signalAll(): void {
+    for (const s of this.services) s.child.signal("SIGTERM");
+    this.nats?.child?.signal("SIGTERM");
+    this.postgres?.child?.signal("SIGINT");
+  }
+}
+
+/**
+ * Starts Postgres and NATS (concurrently), creates the databases, then the
+ * services wave by wave, each wave until SERVING. On any failure (or abort)
+ * stops what was started and rejects; ChildExitedError if a process died,
+ * HealthTimeoutError if services did not become healthy in time.
+ */
+export async function startSystem(plan: Plan, options: StartOptions): Promise<RunningSystem> {
+  const { sink } = options;
+  const system = new RunningSystem(plan);
+  const started = performance.now();
+  const since = () => performance.now() - started;
+  const signal = options.signal ? AbortSignal.any([options.signal, system.diedSignal]) : system.diedSignal;
+  // If Postgres fails to start there is no point waiting for NATS, and vice versa.
+  const infraFailed = new AbortController();
+  const infraSignal = AbortSignal.any([signal, infraFailed.signal]);
+  try {
+    const postgres = (async () => {
+      if (plan.postgres.kind === "external") return externalPostgres(plan.postgres.url);
+      if (plan.postgres.note) sink.line(LAUNCHER, `postgres: ${plan.postgres.note}`);
+      const handle = await startEmbeddedPostgres({ dataDir: plan.postgres.dataDir, port: plan.postgres.port, sink, signal: infraSignal });
+      system.timings.postgresMs = since();
+      return handle;
+    })().then(
+      (handle) => {
+        system.postgres = handle;
+        if (handle.child) system.watch(handle.child);
+      },
+      (error: unknown) => {
+        infraFailed.abort(error);
+        throw error;
+      },
+    );
+    const nats = (async () => {
+      if (plan.nats.kind === "external") return externalNats(plan.nats.url);
+      if (plan.nats.note) sink.line(LAUNCHER, `nats: ${plan.nats.note}`);
+      const handle = await startPrivateNats({ binary: plan.nats.binary, port: plan.nats.port, storeDir: plan.nats.storeDir, sink, signal: infraSignal });
+      system.timings.natsMs = since();
+      return handle;
+    })().then(
+      (handle) => {
+        system.nats = handle;
+        if (handle.child) system.watch(handle.child);
+      },
+      (error: unknown) => {
+        infraFailed.abort(error);
+        throw error;
+      },
+    );
+    // allSettled first: if one fails, the other must have finished starting
+    // before stop() so that it is stopped too.
+    const infra = await Promise.allSettled([postgres, nats]);
+    // The first failure is the cause; the other one only saw the abort.
+    if (infraFailed.signal.aborted) throw infraFailed.signal.reason;
+    for (const result of infra) if (result.status === "rejected") throw result.reason;
+    system.timings.infraMs = since();
+
+    const owners = plan.services.filter((s) => s.manifest.database).map((s) => s.name);
+    try {
+      await ensureServiceDatabases(system.postgres!.serverUrl, owners);
+    } catch (error) {
+      if (plan.postgres.kind === "embedded") throw error;
+      // The user's server may not let us CREATE DATABASE; the services may still manage.
+      sink.line(LAUNCHER, `warning: could not create the service databases on ${redact(plan.postgres.url)}: ${(error as Error).message}`, "stderr");
+    }
+    system.timings.databasesMs = since();
+
+    const natsUrl = system.nats!.url;
+    const databaseServerUrl = system.postgres!.serverUrl;
+    const healthTimeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
+    const servicesStarted = performance.now();
+    for (const wave of startWaves(plan.services)) {
+      for (const service of wave) {
+        const child = new Child({
+          name: service.name,
+          // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
+          command: process.execPath,
+          args: [...NODE_FLAGS, service.main],
+          env: childEnv(service.manifest, { ports: plan.ports, databaseServerUrl, natsUrl, env: plan.env, compileCacheDir: compileCacheDir(plan.dataDir) }),
+          cwd: REPO_ROOT,
+          sink,
+        });
+        system.services.push({ ...service, child, healthyAfterMs: NaN });
+        system.watch(child);
+      }
+      const remaining = healthTimeoutMs - (performance.now() - servicesStarted);
+      await waitForHealthy(wave, {
+        timeoutMs: Math.max(remaining, 0),
+        signal,
+        onHealthy: (name) => {
+          const ms = since();
+          system.services.find((s) => s.name === name)!.healthyAfterMs = ms;
+          sink.line(LAUNCHER, `${name} is healthy (${(ms / 1000).toFixed(1)} s)`);
+        },
+      }).catch((error: unknown) => {
+        if (!(error instanceof HealthTimeoutError)) throw error;
+        const notStarted = plan.services.filter((p) => !system.services.some((s) => s.name === p.name)).map((p) => p.name);
+        throw new HealthTimeoutError(healthTimeoutMs, error.unhealthy, notStarted);
+      });
+    }
+    system.timings.totalMs = since();
+    return system;
+  } catch (error) {
+    // A dead child aborts `signal` with ChildExitedError; report that rather than the abort.
+    const reason = system.diedSignal.aborted && !options.signal?.aborted ? system.diedSignal.reason : error;
+    await system.stop();
+    throw reason;
+  }
+}
