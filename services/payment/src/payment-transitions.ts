@@ -1,0 +1,99 @@
+// The moves a payment makes once its charge has an outcome, each with the
+// event it publishes, written in the caller's transaction on a row the caller
+// has locked (SELECT ... FOR UPDATE) and checked to be in the right state.
+// Being the only writers of final states, these are where "captured once,
+// refunded once" is decided.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { eq } from "drizzle-orm";
+import { PaymentFailedSchema, PaymentCapturedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
+import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
+import type { DbOrTx, Outbox } from "@shop/runtime/events/outbox";
+import type { CardProcessor } from "./card-processor.ts";
+import { markCardTokenUsed } from "./card-tokens.ts";
+import { payments, type FailureReasonName, type PaymentRow } from "./schema.ts";
+
+export class PaymentTransitions {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly processor: CardProcessor,
+  ) {}
+
+  /**
+   * PENDING → CAPTURED, and straight on to REFUNDED if the order was
+   * cancelled while the charge was in flight.
+   */
+  async capture(tx: DbOrTx, locked: PaymentRow, charge: { chargeId: string; attempts: number }): Promise<PaymentRow> {
+    assertStatus(locked, "PENDING");
+    const now = new Date();
+    const [captured] = await tx
+      .update(payments)
+      .set({
+        status: "CAPTURED",
+        processorChargeId: charge.chargeId,
+        attempts: Math.max(locked.attempts, charge.attempts),
+        capturedAt: now,
+        updatedAt: now,
+      })
+      .where(eq(payments.id, locked.id))
+      .returning();
+    await markCardTokenUsed(tx, locked.orderId, now);
+    await this.outbox.enqueue(tx, PaymentCapturedSchema, {
+      paymentId: captured.id,
+      orderId: captured.orderId,
+      amount: moneyOf(captured),
+      capturedAt: timestampFromDate(now),
+    });
+    return captured.cancelRequestedAt ? this.refund(tx, captured) : captured;
+  }
+
+  /** PENDING → FAILED. */
+  async fail(tx: DbOrTx, locked: PaymentRow, reason: FailureReasonName, attempts: number): Promise<PaymentRow> {
+    assertStatus(locked, "PENDING");
+    const now = new Date();
+    const [failed] = await tx
+      .update(payments)
+      .set({ status: "FAILED", failureReason: reason, attempts: Math.max(locked.attempts, attempts), failedAt: now, updatedAt: now })
+      .where(eq(payments.id, locked.id))
+      .returning();
+    // A token that reached the processor is spent, whatever the answer.
+    await markCardTokenUsed(tx, locked.orderId, now);
+    await this.outbox.enqueue(tx, PaymentFailedSchema, {
+      paymentId: failed.id,
+      orderId: failed.orderId,
+      userId: failed.userId,
+      reason: PaymentFailureReason[reason],
+      failedAt: timestampFromDate(now),
+    });
+    return failed;
+  }
+
+  /**
+   * CAPTURED → REFUNDED. The processor's refund is idempotent per charge, so
+   * if this transaction rolls back after it, doing it again refunds nothing
+   * more.
+   */
+  async refund(tx: DbOrTx, locked: PaymentRow): Promise<PaymentRow> {
+    assertStatus(locked, "CAPTURED");
+    const { refundedAt } = await this.processor.refund(locked.processorChargeId!);
+    const [refunded] = await tx
+      .update(payments)
+      .set({ status: "REFUNDED", refundedAt, updatedAt: new Date() })
+      .where(eq(payments.id, locked.id))
+      .returning();
+    await this.outbox.enqueue(tx, PaymentRefundedSchema, {
+      paymentId: refunded.id,
+      orderId: refunded.orderId,
+      amount: moneyOf(refunded),
+      refundedAt: timestampFromDate(refundedAt),
+    });
+    return refunded;
+  }
+}
+
+function assertStatus(row: PaymentRow, expected: PaymentRow["status"]): void {
+  if (row.status !== expected) throw new Error(`payment ${row.id} is ${row.status}, expected ${expected}`);
+}
+
+export function moneyOf(row: PaymentRow): { currencyCode: string; amountMinor: bigint } {
+  return { currencyCode: row.currencyCode ?? "", amountMinor: row.amountMinor ?? 0n };
+}
