@@ -1,0 +1,92 @@
+// Applies a saga decision to an order whose row the caller has locked
+// (SELECT ... FOR UPDATE) in the current transaction: the row, a timeline
+// entry, the events to publish (outbox) and the change notification all
+// commit together or not at all.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { eq, sql } from "drizzle-orm";
+import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/gen/shop/order/v1/events_pb";
+import type { DbOrTx, Outbox } from "@shop/runtime/events/outbox";
+import { notifyOrderChanged } from "./order-change-feed.ts";
+import { money } from "./order-reads.ts";
+import { waitingFor, type Transition, type WaitingFor } from "./saga.ts";
+import { orders, orderTimeline, type OrderRow, type OrderStatusName } from "./schema.ts";
+import { reasonName, statusName } from "./status-mapping.ts";
+
+export interface Timeouts {
+  pendingTimeoutMs: number;
+  paymentTimeoutMs: number;
+}
+
+export interface TransitionDeps {
+  outbox: Outbox;
+  timeouts: Timeouts;
+}
+
+/** `deadline_at` for an order entering a state: the database's clock, so replicas' clocks do not matter. */
+export function deadlineFor(waiting: WaitingFor | null, timeouts: Timeouts) {
+  if (waiting === null) return null;
+  const ms = waiting === "stock" ? timeouts.pendingTimeoutMs : timeouts.paymentTimeoutMs;
+  return sql`clock_timestamp() + ${ms}::double precision * interval '1 millisecond'`;
+}
+
+export async function recordTimeline(tx: DbOrTx, orderId: string, status: OrderStatusName, description: string): Promise<void> {
+  await tx.insert(orderTimeline).values({ orderId, status, description });
+}
+
+/** Returns the order row after the transition (the same row if nothing changed). */
+export async function applyTransition(tx: DbOrTx, deps: TransitionDeps, order: OrderRow, transition: Transition): Promise<OrderRow> {
+  if (transition.kind === "unchanged" || transition.kind === "refused") return order;
+
+  if (transition.kind === "note") {
+    const [updated] = await tx
+      .update(orders)
+      .set({ version: sql`${orders.version} + 1`, updatedAt: sql`clock_timestamp()` })
+      .where(eq(orders.id, order.id))
+      .returning();
+    await recordTimeline(tx, order.id, order.status, transition.description);
+    await notifyOrderChanged(tx, order.id);
+    return updated;
+  }
+
+  const status = statusName(transition.status);
+  const [updated] = await tx
+    .update(orders)
+    .set({
+      status,
+      ...(transition.cancellation && {
+        cancellationReason: reasonName(transition.cancellation.reason),
+        cancellationDetail: transition.cancellation.detail,
+      }),
+      deadlineAt: deadlineFor(waitingFor(transition.status), deps.timeouts),
+      version: sql`${orders.version} + 1`,
+      updatedAt: sql`clock_timestamp()`,
+    })
+    .where(eq(orders.id, order.id))
+    .returning();
+  await recordTimeline(tx, order.id, status, transition.description);
+
+  const at = timestampFromDate(updated.updatedAt);
+  for (const emission of transition.emit) {
+    switch (emission.type) {
+      case "OrderConfirmed":
+        await deps.outbox.enqueue(tx, OrderConfirmedSchema, {
+          orderId: order.id,
+          userId: order.userId,
+          total: money(order.currency, order.totalMinor),
+          confirmedAt: at,
+        });
+        break;
+      case "OrderCancelled":
+        await deps.outbox.enqueue(tx, OrderCancelledSchema, {
+          orderId: order.id,
+          userId: order.userId,
+          reason: emission.reason,
+          detail: emission.detail,
+          cancelledAt: at,
+        });
+        break;
+    }
+  }
+  await notifyOrderChanged(tx, order.id);
+  return updated;
+}

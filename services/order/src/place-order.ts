@@ -1,0 +1,135 @@
+// PlaceOrder: check the customer (identity) and the prices (catalog), then
+// store the order PENDING, its first timeline entry and its OrderPlaced event
+// in one transaction.
+//
+// Idempotency: (user, idempotency_key) is unique. A retry of the same request
+// finds the order placed the first time; the same key with a different
+// request (lines or card token) fails FailedPrecondition. Two concurrent
+// first attempts both pass the checks, but only one insert wins the unique
+// constraint; the other re-reads the winner's order and answers with it.
+import { ConnectError, Code, type Client, type HandlerContext } from "@connectrpc/connect";
+import { and, eq } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import type { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import type { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
+import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
+import type { Order, PlaceOrderRequest } from "@shop/gen/shop/order/v1/order_pb";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { requirePrincipal } from "@shop/runtime/authorization";
+import type { Principal } from "@shop/runtime/interceptors/auth";
+import { forwardToken } from "@shop/runtime/tokens";
+import type { Outbox } from "@shop/runtime/events/outbox";
+import { deadlineFor, recordTimeline, type Timeouts } from "./apply-transition.ts";
+import { money, readOrder, type OrderDatabase } from "./order-reads.ts";
+import { priceOrder, type CatalogProduct, type PricedOrder } from "./pricing.ts";
+import { requestFingerprint } from "./request-fingerprint.ts";
+import { orderLines, orders, type OrderRow } from "./schema.ts";
+
+export interface PlaceOrderDeps {
+  db: OrderDatabase;
+  outbox: Outbox;
+  timeouts: Timeouts;
+  identity: Client<typeof IdentityService>;
+  catalog: Client<typeof CatalogService>;
+}
+
+export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, ctx: HandlerContext): Promise<Order> {
+  const principal = requirePrincipal(ctx);
+  const fingerprint = requestFingerprint(req);
+
+  // A retry of a request that already succeeded needs neither identity nor
+  // catalog (and works while they are down).
+  const earlier = await findByKey(deps.db, principal.subject, req.idempotencyKey);
+  if (earlier) return sameRequestOrFail(deps.db, earlier, fingerprint);
+
+  await checkCustomer(deps.identity, principal, ctx.signal);
+  const priced = priceOrder(req.lines, await fetchProducts(deps.catalog, req.lines.map((l) => l.productId), ctx.signal));
+
+  const orderId = uuidv7();
+  const placed = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(orders)
+      .values({
+        id: orderId,
+        userId: principal.subject,
+        status: "PENDING",
+        totalMinor: priced.totalMinor,
+        currency: priced.currency,
+        idempotencyKey: req.idempotencyKey,
+        requestFingerprint: fingerprint,
+        deadlineAt: deadlineFor("stock", deps.timeouts),
+      })
+      .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+      .returning();
+    // Lost the race to a concurrent attempt with the same key (ON CONFLICT
+    // waited for it to commit).
+    if (!row) return undefined;
+    await tx.insert(orderLines).values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })));
+    await recordTimeline(tx, orderId, "PENDING", "order placed; waiting for stock to be reserved");
+    await deps.outbox.enqueue(tx, OrderPlacedSchema, orderPlacedEvent(row, priced, req.cardToken));
+    return row;
+  });
+  if (!placed) {
+    const winner = await findByKey(deps.db, principal.subject, req.idempotencyKey);
+    if (!winner) throw new Error("idempotency key conflict without a stored order");
+    return sameRequestOrFail(deps.db, winner, fingerprint);
+  }
+  return (await readOrder(deps.db, orderId))!;
+}
+
+function orderPlacedEvent(row: OrderRow, priced: PricedOrder, cardToken: string) {
+  return {
+    orderId: row.id,
+    userId: row.userId,
+    lines: priced.lines.map((l) => ({
+      productId: l.productId,
+      productName: l.productName,
+      quantity: l.quantity,
+      unitPrice: money(priced.currency, l.unitPriceMinor),
+      lineTotal: money(priced.currency, l.unitPriceMinor * BigInt(l.quantity)),
+    })),
+    total: money(priced.currency, priced.totalMinor),
+    cardToken,
+    placedAt: timestampFromDate(row.createdAt),
+  };
+}
+
+async function findByKey(db: OrderDatabase, userId: string, idempotencyKey: string): Promise<OrderRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
+  return row;
+}
+
+async function sameRequestOrFail(db: OrderDatabase, existing: OrderRow, fingerprint: string): Promise<Order> {
+  if (existing.requestFingerprint !== fingerprint) {
+    throw new ConnectError("idempotency_key was already used for a different order", Code.FailedPrecondition);
+  }
+  return (await readOrder(db, existing.id))!;
+}
+
+/** The caller must be a user identity knows; asked with the caller's own token. */
+async function checkCustomer(identity: PlaceOrderDeps["identity"], principal: Principal, signal: AbortSignal): Promise<void> {
+  try {
+    await identity.getUser({ userId: principal.subject }, { headers: forwardToken(principal), signal });
+  } catch (err) {
+    const code = ConnectError.from(err).code;
+    if (code === Code.NotFound || code === Code.Unauthenticated) {
+      throw new ConnectError("the account this access token was issued for does not exist", Code.Unauthenticated);
+    }
+    if (code === Code.PermissionDenied) {
+      throw new ConnectError("this account may not place orders", Code.PermissionDenied);
+    }
+    throw new ConnectError("cannot check the account right now (identity unavailable); nothing was placed, try again", Code.Unavailable);
+  }
+}
+
+async function fetchProducts(catalog: PlaceOrderDeps["catalog"], productIds: string[], signal: AbortSignal): Promise<CatalogProduct[]> {
+  try {
+    const { products } = await catalog.batchGetProducts({ productIds }, { signal });
+    return products;
+  } catch {
+    throw new ConnectError("cannot price the order right now (catalog unavailable); nothing was placed, try again", Code.Unavailable);
+  }
+}

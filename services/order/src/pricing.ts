@@ -1,0 +1,54 @@
+// Prices an order from the catalog's products: the client sends product ids
+// and quantities only, never prices.
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export interface RequestedLine {
+  productId: string;
+  quantity: number;
+}
+
+/** The catalog's view of a product, as much as pricing needs. */
+export interface CatalogProduct {
+  id: string;
+  name: string;
+  price?: { currencyCode: string; amountMinor: bigint };
+}
+
+export interface PricedLine {
+  productId: string;
+  productName: string;
+  quantity: number;
+  unitPriceMinor: bigint;
+}
+
+export interface PricedOrder {
+  lines: PricedLine[];
+  currency: string;
+  totalMinor: bigint;
+}
+
+/**
+ * Lines in the order requested, with the catalog's names and prices. NotFound
+ * naming every unknown product; InvalidArgument if the products are priced in
+ * more than one currency (an order is charged in one).
+ */
+export function priceOrder(requested: readonly RequestedLine[], products: readonly CatalogProduct[]): PricedOrder {
+  const byId = new Map(products.map((p) => [p.id.toLowerCase(), p]));
+  const unknown = requested.filter((l) => !byId.get(l.productId.toLowerCase())?.price).map((l) => l.productId);
+  if (unknown.length > 0) {
+    throw new ConnectError(`${unknown.length === 1 ? "product" : "products"} not found: ${unknown.join(", ")}`, Code.NotFound);
+  }
+  const lines = requested.map((l) => {
+    const product = byId.get(l.productId.toLowerCase())!;
+    return { productId: product.id, productName: product.name, quantity: l.quantity, unitPriceMinor: product.price!.amountMinor };
+  });
+  const currencies = [...new Set(requested.map((l) => byId.get(l.productId.toLowerCase())!.price!.currencyCode))];
+  if (currencies.length > 1) {
+    throw new ConnectError(
+      `lines: the products are priced in different currencies (${currencies.sort().join(", ")}); place one order per currency`,
+      Code.InvalidArgument,
+    );
+  }
+  const totalMinor = lines.reduce((sum, l) => sum + l.unitPriceMinor * BigInt(l.quantity), 0n);
+  return { lines, currency: currencies[0]!, totalMinor };
+}

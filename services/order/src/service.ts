@@ -1,0 +1,45 @@
+// The order deployable: orders and the saga that takes each one to exactly
+// one terminal state (see manifest.ts and saga.ts).
+import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
+import { implement } from "@shop/runtime/server";
+import type { ServiceDefinition } from "@shop/runtime/service";
+import { manifest } from "./manifest.ts";
+import { OrderChangeFeed } from "./order-change-feed.ts";
+import { orderService } from "./order-service.ts";
+import { sagaSubscription } from "./saga-consumer.ts";
+import * as schema from "./schema.ts";
+import { loadOrderSettings } from "./settings.ts";
+import { TimeoutSweeper } from "./timeout-sweeper.ts";
+
+export const definition = {
+  manifest,
+  schema,
+  migrations: new URL("../drizzle", import.meta.url),
+  async setup({ db, outbox, clients, logger, onStop }) {
+    // startService calls setup on the definition it was given, which carries
+    // the environment tests pass in (definition.env); else the process's.
+    const settings = loadOrderSettings(this.env ?? process.env);
+    const timeouts = { pendingTimeoutMs: settings.pendingTimeoutMs, paymentTimeoutMs: settings.paymentTimeoutMs };
+    const feed = new OrderChangeFeed(db.$client);
+    await feed.start();
+    onStop(() => feed.stop());
+    return {
+      services: [
+        implement(
+          OrderService,
+          orderService({
+            db,
+            outbox,
+            timeouts,
+            identity: clients.identity,
+            catalog: clients.catalog,
+            feed,
+            pollIntervalMs: settings.watchPollMs,
+          }),
+        ),
+      ],
+      subscriptions: [sagaSubscription({ outbox, timeouts })],
+      background: [new TimeoutSweeper({ db, deps: { outbox, timeouts }, intervalMs: settings.sweepIntervalMs, logger })],
+    };
+  },
+} satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;

@@ -1,0 +1,31 @@
+// The order service's own environment variables (on top of the runtime's).
+import { z } from "zod";
+import { env, loadConfig } from "@shop/runtime/config";
+
+const settingsSchema = z.object({
+  /** How long an order may wait for inventory to reserve (or reject) its stock. */
+  ORDER_PENDING_TIMEOUT_MS: env.int({ min: 1, default: 60_000 }),
+  /** How long an order with reserved stock may wait for the payment outcome. */
+  ORDER_PAYMENT_TIMEOUT_MS: env.int({ min: 1, default: 120_000 }),
+  /** How often the timeout sweeper looks for overdue orders. */
+  ORDER_SWEEP_INTERVAL_MS: env.int({ min: 10, default: 1000 }),
+  /** WatchOrder re-reads the order at least this often, in case a notification was missed. */
+  ORDER_WATCH_POLL_MS: env.int({ min: 10, default: 5000 }),
+});
+
+export interface OrderSettings {
+  pendingTimeoutMs: number;
+  paymentTimeoutMs: number;
+  sweepIntervalMs: number;
+  watchPollMs: number;
+}
+
+export function loadOrderSettings(source: Record<string, string | undefined>): OrderSettings {
+  const c = loadConfig(settingsSchema, source);
+  return {
+    pendingTimeoutMs: c.ORDER_PENDING_TIMEOUT_MS,
+    paymentTimeoutMs: c.ORDER_PAYMENT_TIMEOUT_MS,
+    sweepIntervalMs: c.ORDER_SWEEP_INTERVAL_MS,
+    watchPollMs: c.ORDER_WATCH_POLL_MS,
+  };
+}

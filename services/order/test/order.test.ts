@@ -1,0 +1,457 @@
+// The order service against real identity and catalog, real Postgres and
+// JetStream. Inventory and payment are driven from here: the test publishes
+// their events the way their relays would and watches what order publishes.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext, type Client } from "@connectrpc/connect";
+import postgres from "postgres";
+import { CatalogService, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { StockCommittedSchema, StockRejectedSchema, StockRejectionReason, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
+import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
+import { CancellationReason, OrderService, OrderStatus, WatchOrderRequestSchema, type Order } from "@shop/gen/shop/order/v1/order_pb";
+import { PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
+import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
+import { closeDatabase, openDatabase } from "@shop/runtime/db/database";
+import { EventBus } from "@shop/runtime/events/bus";
+import { principalKey } from "@shop/runtime/interceptors/auth";
+import { bearer, eventually, NATS_URL, startSystem, uniqueId, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import { OrderChangeFeed } from "../src/order-change-feed.ts";
+import * as schema from "../src/schema.ts";
+import { watchOrder } from "../src/watch-order.ts";
+import { OrderEventLog, orderCaughtUp, publishEvent } from "./event-traffic.ts";
+
+let system: TestSystem;
+let bus: EventBus;
+let log: OrderEventLog;
+let orders: Client<typeof OrderService>;
+let catalog: Client<typeof CatalogService>;
+let products: Product[];
+let alice: Account;
+let bob: Account;
+
+const auth = (account: Account | string) => ({ headers: bearer(typeof account === "string" ? account : account.token) });
+
+async function codeOf(call: Promise<unknown> | (() => Promise<unknown>)): Promise<{ code: Code; message: string }> {
+  try {
+    await (typeof call === "function" ? call() : call);
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, message: e.rawMessage };
+  }
+  throw new Error("expected the call to fail");
+}
+
+function place(account: Account, lines: { productId: string; quantity: number }[], options: { key?: string; cardToken?: string } = {}) {
+  return orders
+    .placeOrder({ idempotencyKey: options.key ?? uniqueId("key"), lines, cardToken: options.cardToken ?? "tok_visa_approve" }, auth(account))
+    .then((r) => r.order!);
+}
+
+async function get(orderId: string, account: Account | string = alice): Promise<Order> {
+  return (await orders.getOrder({ orderId }, auth(account))).order!;
+}
+
+/** Waits until the order satisfies `check` (the consumer applies events asynchronously). */
+function orderWhen(orderId: string, what: string, check: (o: Order) => boolean, account: Account = alice): Promise<Order> {
+  return eventually(what, async () => {
+    const order = await get(orderId, account);
+    return check(order) ? order : undefined;
+  });
+}
+
+/** Reads order's own database (the outbox), to count what a placement wrote. */
+async function orderPlacedRows(orderId: string): Promise<number> {
+  const sql = postgres(system.databaseUrl("order"), { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql<{ payload: Uint8Array }[]>`select payload from outbox where event_type = ${OrderPlacedSchema.typeName}`;
+    return rows.filter((r) => fromBinary(OrderPlacedSchema, r.payload).orderId === orderId).length;
+  } finally {
+    await sql.end();
+  }
+}
+
+const reserved = (order: Order) =>
+  publishEvent(bus, StockReservedSchema, {
+    orderId: order.id,
+    userId: order.userId,
+    lines: order.lines.map((l) => ({ productId: l.productId, quantity: BigInt(l.quantity) })),
+    amount: order.total,
+    cardToken: "tok_visa_approve",
+  });
+const captured = (order: Order, options = {}) =>
+  publishEvent(bus, PaymentCapturedSchema, { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total }, options);
+
+beforeAll(async () => {
+  system = await startSystem(["identity", "catalog", "order"]);
+  bus = await EventBus.connect({ servers: NATS_URL, naming: system.naming });
+  log = await OrderEventLog.open(bus);
+  orders = system.client(OrderService);
+  catalog = system.client(CatalogService);
+  products = (await catalog.listProducts({ pageSize: 5 })).products;
+  alice = await system.signUp("Alice");
+  bob = await system.signUp("Bob");
+});
+
+afterAll(async () => {
+  await log?.close();
+  await bus?.close();
+  await system?.stop();
+});
+
+describe("PlaceOrder", () => {
+  it("stores the order PENDING, priced from the catalog, and publishes OrderPlaced", async () => {
+    const [a, b] = products;
+    const order = await place(alice, [
+      { productId: a.id, quantity: 2 },
+      { productId: b.id, quantity: 1 },
+    ], { cardToken: "tok_card_1" });
+
+    expect(order.status).toBe(OrderStatus.PENDING);
+    expect(order.userId).toBe(alice.userId);
+    expect(order.lines.map((l) => [l.productId, l.productName, l.quantity, l.unitPrice?.amountMinor, l.lineTotal?.amountMinor])).toEqual([
+      [a.id, a.name, 2, a.price!.amountMinor, a.price!.amountMinor * 2n],
+      [b.id, b.name, 1, b.price!.amountMinor, b.price!.amountMinor],
+    ]);
+    expect(order.total).toMatchObject({ currencyCode: a.price!.currencyCode, amountMinor: a.price!.amountMinor * 2n + b.price!.amountMinor });
+    expect(order.timeline.map((t) => t.status)).toEqual([OrderStatus.PENDING]);
+
+    const [placed] = await eventually("OrderPlaced", () => (log.of("shop.order.v1.OrderPlaced", order.id).length ? log.of("shop.order.v1.OrderPlaced", order.id) : undefined));
+    expect(placed.userId).toBe(alice.userId);
+    expect(placed.cardToken).toBe("tok_card_1");
+    expect(placed.total).toEqual(order.total);
+    expect(placed.lines).toEqual(order.lines);
+    expect(placed.placedAt).toBeDefined();
+  });
+
+  it("answers a retry with the same key and request with the same order, once, even concurrently", async () => {
+    const key = uniqueId("key");
+    const lines = [{ productId: products[0].id, quantity: 1 }];
+    const attempts = await Promise.all(Array.from({ length: 6 }, () => place(alice, lines, { key })));
+    const ids = new Set(attempts.map((o) => o.id));
+    expect(ids.size).toBe(1);
+    const again = await place(alice, [...lines], { key });
+    expect(again.id).toBe(attempts[0].id);
+    expect(await orderPlacedRows(again.id)).toBe(1);
+  });
+
+  it("treats the same lines listed in another order as the same request", async () => {
+    const key = uniqueId("key");
+    const first = await place(alice, [{ productId: products[0].id, quantity: 1 }, { productId: products[1].id, quantity: 2 }], { key });
+    const second = await place(alice, [{ productId: products[1].id, quantity: 2 }, { productId: products[0].id, quantity: 1 }], { key });
+    expect(second.id).toBe(first.id);
+  });
+
+  it("refuses the same key with a different request (FailedPrecondition), lines or card alike", async () => {
+    const key = uniqueId("key");
+    await place(alice, [{ productId: products[0].id, quantity: 1 }], { key });
+    for (const attempt of [
+      () => place(alice, [{ productId: products[0].id, quantity: 2 }], { key }),
+      () => place(alice, [{ productId: products[0].id, quantity: 1 }], { key, cardToken: "tok_other" }),
+    ]) {
+      expect(await codeOf(attempt)).toEqual({ code: Code.FailedPrecondition, message: "idempotency_key was already used for a different order" });
+    }
+  });
+
+  it("keys are per customer: another customer's key does not collide", async () => {
+    const key = uniqueId("key");
+    const a = await place(alice, [{ productId: products[0].id, quantity: 1 }], { key });
+    const b = await place(bob, [{ productId: products[0].id, quantity: 3 }], { key });
+    expect(b.id).not.toBe(a.id);
+    expect(b.userId).toBe(bob.userId);
+  });
+
+  it("names unknown products (NotFound) and stores nothing", async () => {
+    const customer = await system.signUp();
+    const missing = "019b0000-0000-7000-8000-000000000001";
+    const failure = await codeOf(place(customer, [{ productId: products[0].id, quantity: 1 }, { productId: missing, quantity: 1 }]));
+    expect(failure.code).toBe(Code.NotFound);
+    expect(failure.message).toContain(missing);
+    expect((await orders.listOrders({}, auth(customer))).orders).toEqual([]);
+  });
+
+  it("refuses products priced in different currencies (InvalidArgument)", async () => {
+    const admin = await system.adminToken();
+    const { product: dollars } = await catalog.createProduct(
+      { sku: uniqueId("USD").toUpperCase().replace(/_/g, "-"), name: "Imported mug", categoryId: products[0].categoryId, price: { currencyCode: "USD", amountMinor: 1200n } },
+      auth(admin),
+    );
+    const failure = await codeOf(place(alice, [{ productId: products[0].id, quantity: 1 }, { productId: dollars!.id, quantity: 1 }]));
+    expect(failure.code).toBe(Code.InvalidArgument);
+    expect(failure.message).toMatch(/^lines: .*different currencies/);
+  });
+
+  it("needs a signed-in caller", async () => {
+    const failure = await codeOf(orders.placeOrder({ idempotencyKey: uniqueId("key"), lines: [{ productId: products[0].id, quantity: 1 }], cardToken: "tok" }));
+    expect(failure.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("the saga", () => {
+  it("StockReserved → AWAITING_PAYMENT, PaymentCaptured → CONFIRMED + OrderConfirmed, StockCommitted → timeline", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await reserved(order);
+    await orderWhen(order.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
+    await captured(order);
+    const confirmed = await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
+    expect(confirmed.timeline.map((t) => [t.status, t.description])).toEqual([
+      [OrderStatus.PENDING, "order placed; waiting for stock to be reserved"],
+      [OrderStatus.AWAITING_PAYMENT, "stock reserved; waiting for payment"],
+      [OrderStatus.CONFIRMED, "payment captured; order confirmed"],
+    ]);
+    const [event] = await eventually("OrderConfirmed", () => (log.of("shop.order.v1.OrderConfirmed", order.id).length ? log.of("shop.order.v1.OrderConfirmed", order.id) : undefined));
+    expect(event).toMatchObject({ userId: alice.userId, total: order.total });
+
+    await publishEvent(bus, StockCommittedSchema, { orderId: order.id, lines: [] });
+    const committed = await orderWhen(order.id, "stock committed entry", (o) => o.timeline.length === 4);
+    expect(committed.status).toBe(OrderStatus.CONFIRMED);
+    expect(committed.timeline.at(-1)).toMatchObject({ status: OrderStatus.CONFIRMED, description: "reserved stock committed" });
+  });
+
+  it("StockRejected → CANCELLED (OUT_OF_STOCK) naming the missing items, + OrderCancelled", async () => {
+    const order = await place(alice, [{ productId: products[2].id, quantity: 5 }]);
+    await publishEvent(bus, StockRejectedSchema, {
+      orderId: order.id,
+      reason: StockRejectionReason.INSUFFICIENT_STOCK,
+      unavailable: [{ productId: products[2].id, quantity: 3n }],
+    });
+    const cancelled = await orderWhen(order.id, "CANCELLED", (o) => o.status === OrderStatus.CANCELLED);
+    expect(cancelled.cancellationReason).toBe(CancellationReason.OUT_OF_STOCK);
+    expect(cancelled.cancellationDetail).toBe(`not enough stock: ${products[2].name} (5 ordered, 3 available)`);
+    const [event] = await eventually("OrderCancelled", () => (log.of("shop.order.v1.OrderCancelled", order.id).length ? log.of("shop.order.v1.OrderCancelled", order.id) : undefined));
+    expect(event).toMatchObject({ userId: alice.userId, reason: CancellationReason.OUT_OF_STOCK, detail: cancelled.cancellationDetail });
+  });
+
+  it("PaymentFailed → CANCELLED (PAYMENT_FAILED) with the reason, + OrderCancelled", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await reserved(order);
+    await orderWhen(order.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
+    await publishEvent(bus, PaymentFailedSchema, { paymentId: uniqueId("pay"), orderId: order.id, userId: alice.userId, reason: PaymentFailureReason.CARD_DECLINED });
+    const cancelled = await orderWhen(order.id, "CANCELLED", (o) => o.status === OrderStatus.CANCELLED);
+    expect(cancelled).toMatchObject({ cancellationReason: CancellationReason.PAYMENT_FAILED, cancellationDetail: "card declined" });
+    expect(cancelled.timeline.at(-1)).toMatchObject({ status: OrderStatus.CANCELLED, description: "cancelled: card declined" });
+    await eventually("OrderCancelled", () => log.of("shop.order.v1.OrderCancelled", order.id).some((e) => e.reason === CancellationReason.PAYMENT_FAILED && e.detail === "card declined"));
+  });
+
+  it("replayed and duplicated events change nothing", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const reservedId = await reserved(order);
+    await orderWhen(order.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
+    const capturedId = await captured(order);
+    const confirmed = await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
+
+    // The very same events again (past JetStream's de-duplication): the inbox drops them.
+    await publishEvent(bus, StockReservedSchema, { orderId: order.id, userId: order.userId }, { eventId: reservedId, msgId: uniqueId("replay") });
+    await captured(order, { eventId: capturedId, msgId: uniqueId("replay") });
+    await eventually("order consumers caught up", () => orderCaughtUp(bus));
+    expect(await get(order.id)).toEqual(confirmed);
+
+    // The same facts under new event ids: noted on the timeline, nothing else.
+    await reserved(order);
+    await captured(order);
+    const noted = await orderWhen(order.id, "two notes", (o) => o.timeline.length === confirmed.timeline.length + 2);
+    expect(noted.status).toBe(OrderStatus.CONFIRMED);
+    expect(noted.timeline.slice(-2).map((t) => t.description).sort()).toEqual([
+      "ignored payment capture: the order is already CONFIRMED",
+      "ignored stock reservation: the order is already CONFIRMED",
+    ]);
+    await eventually("order consumers caught up", () => orderCaughtUp(bus));
+    expect(log.of("shop.order.v1.OrderConfirmed", order.id)).toHaveLength(1);
+  });
+
+  it("a payment captured after the order was cancelled is noted and does not confirm it", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await orders.cancelOrder({ orderId: order.id }, auth(alice));
+    await captured(order);
+    const noted = await orderWhen(order.id, "note", (o) => o.timeline.some((t) => t.description.startsWith("ignored payment capture")));
+    expect(noted.status).toBe(OrderStatus.CANCELLED);
+    expect(noted.cancellationReason).toBe(CancellationReason.CUSTOMER_REQUESTED);
+    await publishEvent(bus, PaymentRefundedSchema, { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total });
+    await orderWhen(order.id, "refund entry", (o) => o.timeline.at(-1)?.description === "payment refunded");
+    await eventually("order consumers caught up", () => orderCaughtUp(bus));
+    expect(log.of("shop.order.v1.OrderConfirmed", order.id)).toHaveLength(0);
+  });
+
+  it("a payment outcome that overtakes the stock reservation still confirms the order", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await captured(order);
+    await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
+    await reserved(order);
+    const late = await orderWhen(order.id, "late reservation noted", (o) => o.timeline.at(-1)?.description.startsWith("ignored stock reservation") ?? false);
+    expect(late.status).toBe(OrderStatus.CONFIRMED);
+  });
+});
+
+describe("CancelOrder", () => {
+  it("cancels a PENDING or AWAITING_PAYMENT order (CUSTOMER_REQUESTED) + OrderCancelled; again returns it unchanged", async () => {
+    const pending = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const awaiting = await place(alice, [{ productId: products[1].id, quantity: 1 }]);
+    await reserved(awaiting);
+    await orderWhen(awaiting.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
+
+    for (const order of [pending, awaiting]) {
+      const { order: cancelled } = await orders.cancelOrder({ orderId: order.id }, auth(alice));
+      expect(cancelled).toMatchObject({
+        status: OrderStatus.CANCELLED,
+        cancellationReason: CancellationReason.CUSTOMER_REQUESTED,
+        cancellationDetail: "cancelled by the customer",
+      });
+      const { order: again } = await orders.cancelOrder({ orderId: order.id }, auth(alice));
+      expect(again).toEqual(cancelled);
+      await eventually("OrderCancelled", () => log.of("shop.order.v1.OrderCancelled", order.id).length === 1);
+    }
+  });
+
+  it("refuses to cancel a CONFIRMED order (FailedPrecondition)", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await captured(order);
+    await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
+    expect((await codeOf(orders.cancelOrder({ orderId: order.id }, auth(alice)))).code).toBe(Code.FailedPrecondition);
+    expect((await get(order.id)).status).toBe(OrderStatus.CONFIRMED);
+  });
+
+  it("lets an admin cancel a customer's order", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const { order: cancelled } = await orders.cancelOrder({ orderId: order.id }, auth(await system.adminToken()));
+    expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, cancellationDetail: "cancelled by an administrator" });
+  });
+});
+
+describe("someone else's order", () => {
+  it("is NotFound for GetOrder, CancelOrder and WatchOrder, and unchanged", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    expect((await codeOf(orders.getOrder({ orderId: order.id }, auth(bob)))).code).toBe(Code.NotFound);
+    expect((await codeOf(orders.cancelOrder({ orderId: order.id }, auth(bob)))).code).toBe(Code.NotFound);
+    expect(
+      (
+        await codeOf(async () => {
+          for await (const _ of orders.watchOrder({ orderId: order.id }, auth(bob)));
+        })
+      ).code,
+    ).toBe(Code.NotFound);
+    expect((await get(order.id)).status).toBe(OrderStatus.PENDING);
+    // An admin may read it.
+    expect((await get(order.id, await system.adminToken())).id).toBe(order.id);
+  });
+
+  it("answers a made-up id the same way", async () => {
+    expect((await codeOf(orders.getOrder({ orderId: "019b0000-0000-7000-8000-00000000abcd" }, auth(bob)))).code).toBe(Code.NotFound);
+  });
+});
+
+describe("WatchOrder", () => {
+  it("streams PENDING → AWAITING_PAYMENT → CONFIRMED and ends", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const statuses: OrderStatus[] = [];
+    let last: Order | undefined;
+    for await (const { order: seen } of orders.watchOrder({ orderId: order.id }, { ...auth(alice), signal: AbortSignal.timeout(30_000) })) {
+      last = seen!;
+      if (statuses.at(-1) !== seen!.status) statuses.push(seen!.status);
+      if (seen!.status === OrderStatus.PENDING && statuses.length === 1) await reserved(order);
+      if (seen!.status === OrderStatus.AWAITING_PAYMENT && statuses.length === 2) await captured(order);
+    }
+    expect(statuses).toEqual([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT, OrderStatus.CONFIRMED]);
+    expect(last!.timeline).toHaveLength(3);
+  });
+
+  it("still sees changes when notifications are lost (slow poll)", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const db = await openDatabase({ url: system.databaseUrl("order"), schema });
+    const ctx = createHandlerContext({
+      service: OrderService,
+      method: OrderService.method.watchOrder,
+      protocolName: "test",
+      requestMethod: "POST",
+      url: "http://test/",
+      contextValues: createContextValues().set(principalKey, { subject: alice.userId, roles: ["customer"] }),
+    });
+    try {
+      // A feed that never started listening: nothing is ever notified.
+      const deaf = new OrderChangeFeed(db.$client);
+      const stream = watchOrder({ db, feed: deaf, pollIntervalMs: 100 }, create(WatchOrderRequestSchema, { orderId: order.id }), ctx);
+      expect((await stream.next()).value?.order?.status).toBe(OrderStatus.PENDING);
+      await reserved(order);
+      expect((await stream.next()).value?.order?.status).toBe(OrderStatus.AWAITING_PAYMENT);
+      ctx.abort();
+      expect((await stream.next()).done).toBe(true);
+    } finally {
+      await closeDatabase(db);
+    }
+  });
+
+  it("sends a terminal order once and ends", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    await orders.cancelOrder({ orderId: order.id }, auth(alice));
+    const seen: Order[] = [];
+    for await (const res of orders.watchOrder({ orderId: order.id }, auth(alice))) seen.push(res.order!);
+    expect(seen.map((o) => o.status)).toEqual([OrderStatus.CANCELLED]);
+  });
+});
+
+describe("ListOrders", () => {
+  it("pages through the caller's orders, newest first, with tokens bound to the caller", async () => {
+    const customer = await system.signUp();
+    const placed: string[] = [];
+    for (let i = 0; i < 5; i++) placed.push((await place(customer, [{ productId: products[0].id, quantity: i + 1 }])).id);
+    await place(bob, [{ productId: products[0].id, quantity: 1 }]);
+
+    const pages: string[][] = [];
+    let token = "";
+    do {
+      const res = await orders.listOrders({ pageSize: 2, pageToken: token }, auth(customer));
+      pages.push(res.orders.map((o) => o.id));
+      expect(res.orders.every((o) => o.userId === customer.userId && o.timeline.length === 1)).toBe(true);
+      token = res.nextPageToken;
+    } while (token);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    expect(pages.flat()).toEqual([...placed].reverse());
+
+    const first = await orders.listOrders({ pageSize: 2 }, auth(customer));
+    expect((await codeOf(orders.listOrders({ pageSize: 2, pageToken: first.nextPageToken }, auth(bob)))).code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("when a dependency is down", () => {
+  it("PlaceOrder fails Unavailable when identity cannot be asked", async () => {
+    const customer = await system.signUp();
+    // Let order cache identity's keys, so that only the customer check fails.
+    await orders.listOrders({}, auth(customer));
+    await system.stopService("identity");
+    try {
+      const failure = await codeOf(place(customer, [{ productId: products[0].id, quantity: 1 }]));
+      expect(failure.code).toBe(Code.Unavailable);
+      expect(failure.message).toContain("identity");
+    } finally {
+      await system.restart("identity");
+    }
+    expect((await orders.listOrders({}, auth(customer))).orders).toEqual([]);
+  });
+
+  it("PlaceOrder fails Unavailable and stores nothing; a retry after recovery places the order", async () => {
+    const customer = await system.signUp();
+    const key = uniqueId("key");
+    const lines = [{ productId: products[0].id, quantity: 1 }];
+    await system.stopService("catalog");
+    try {
+      const failure = await codeOf(place(customer, lines, { key }));
+      expect(failure.code).toBe(Code.Unavailable);
+      expect(failure.message).toContain("catalog");
+      expect((await orders.listOrders({}, auth(customer))).orders).toEqual([]);
+    } finally {
+      await system.restart("catalog");
+    }
+    expect((await place(customer, lines, { key })).status).toBe(OrderStatus.PENDING);
+  });
+});
+
+describe("shutdown", () => {
+  it("ends open watches with Unavailable when the server drains", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const received: Order[] = [];
+    const watching = codeOf(async () => {
+      for await (const res of orders.watchOrder({ orderId: order.id }, auth(alice))) received.push(res.order!);
+    });
+    await eventually("the first message", () => received.length === 1);
+    await system.stopService("order");
+    expect((await watching).code).toBe(Code.Unavailable);
+  });
+});
