@@ -21,7 +21,7 @@ import type { Database } from "@shop/runtime/db/database";
 import type { Outbox } from "@shop/runtime/events/outbox";
 import { v7 as uuidv7 } from "uuid";
 import type { AccessTokens, IssuedToken } from "./access-tokens.ts";
-import { fieldViolation } from "./field-violation.ts";
+import { fieldViolation } from "@shop/runtime/field-violation";
 import { claimSignInAttempt, recordSignInSuccess } from "./login-throttle.ts";
 import { hashPassword, needsRehash, verifyPassword } from "./password-hash.ts";
 import { passwordProblem } from "./password-policy.ts";

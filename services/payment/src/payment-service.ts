@@ -7,7 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { and, asc, eq, ne } from "drizzle-orm";
-import { PaymentFailureReason, PaymentSchema, PaymentService, PaymentStatus, type Payment } from "@shop/gen/shop/payment/v1/payment_pb";
+import { PaymentFailureReason, PaymentSchema, PaymentService, PaymentStatus, TokenizeCardRequestSchema, type Payment } from "@shop/gen/shop/payment/v1/payment_pb";
+import { fieldViolation } from "@shop/runtime/field-violation";
 import { isAdmin, requireOwnerOrAdmin, requirePrincipal } from "@shop/runtime/authorization";
 import type { Database } from "@shop/runtime/db/database";
 import { cardBrand, expiredField, passesLuhn } from "./card-details.ts";
@@ -41,11 +42,14 @@ export function paymentService(db: Database<typeof schema>): ServiceImpl<typeof 
     async tokenizeCard(req, ctx) {
       const principal = requirePrincipal(ctx);
       if (!passesLuhn(req.cardNumber)) {
-        throw new ConnectError("card_number: not a valid card number (Luhn check failed)", Code.InvalidArgument);
+        throw fieldViolation(TokenizeCardRequestSchema.field.cardNumber, "card_number.luhn", "not a valid card number (Luhn check failed)");
       }
       const now = new Date();
       const expired = expiredField(req.expMonth, req.expYear, now);
-      if (expired) throw new ConnectError(`${expired}: the card has expired`, Code.InvalidArgument);
+      if (expired) {
+        const field = expired === "exp_year" ? TokenizeCardRequestSchema.field.expYear : TokenizeCardRequestSchema.field.expMonth;
+        throw fieldViolation(field, "card.expired", "the card has expired");
+      }
       // The CVC is checked by the contract's pattern and deliberately not kept.
       const brand = cardBrand(req.cardNumber);
       const token = await issueCardToken(db, {

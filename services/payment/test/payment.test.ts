@@ -3,6 +3,7 @@
 // simulated processor and outbox relay running in a real server with its own
 // database; identity issues the customers' tokens.
 import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { count, eq, isNull } from "drizzle-orm";
 import { StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
@@ -181,7 +182,7 @@ describe("TokenizeCard", () => {
   });
 
   it("rejects a number that fails the Luhn check, naming card_number", async () => {
-    await expectConnectError(
+    const err = await expectConnectError(
       paymentsApi().tokenizeCard(
         { cardNumber: "4242424242424241", expMonth: 12, expYear: nextYear, cvc: "123", cardholderName: "Alice" },
         { headers: bearer(alice.token) },
@@ -189,6 +190,9 @@ describe("TokenizeCard", () => {
       Code.InvalidArgument,
       "card_number",
     );
+    // The same field violation detail as the contract's own rules, so forms can show it by the field.
+    const [violations] = err.findDetails(ViolationsSchema);
+    expect(violations?.violations.map((v) => v.field?.elements.map((e) => e.fieldName).join("."))).toEqual(["card_number"]);
   });
 
   it("rejects an expired card, naming the field that makes it expired", async () => {
