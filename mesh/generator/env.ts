@@ -3,7 +3,7 @@
 // mesh tests ("every variable a service requires is set in its Deployment")
 // and the manifest smoke test; services/runtime may import `requiredEnv` too.
 import type { IIoK8sApiCoreV1EnvVar } from "kubernetes-models/v1/EnvVar";
-import { addressVariable, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
+import { addressVariable, defaultMetricsPort, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
 import { meshConfig } from "./config.ts";
 
 /** Where a variable's value comes from in the cluster. */
@@ -39,7 +39,7 @@ export function requiredEnv(manifest: ServiceManifest): string[] {
 }
 
 /** Optional variables the Deployments also set. */
-export const OPTIONAL_ENV = ["LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"] as const;
+export const OPTIONAL_ENV = ["METRICS_PORT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"] as const;
 
 /** The shared, non-secret settings every Deployment reads from (mesh/base: ConfigMap shop-config). */
 export const SHARED_CONFIG_MAP = "shop-config";
@@ -78,6 +78,8 @@ export function deploymentEnv(
   const env: IIoK8sApiCoreV1EnvVar[] = [
     { name: "PORT", value: String(manifest.port) },
     { name: "HOST", value: "0.0.0.0" },
+    // The runtime's default too; explicit so the container port and the scrape annotation visibly agree.
+    { name: "METRICS_PORT", value: String(defaultMetricsPort(manifest.port)) },
     fromConfig("NATS_URL"),
   ];
   if (manifest.database) env.push(fromSecret("DATABASE_URL", databaseSecret(manifest.name), "url"));

@@ -8,12 +8,31 @@ import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { SERVICE_NODE_FLAGS, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
+import { defaultMetricsPort, SERVICE_NODE_FLAGS, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
 import { meshConfig, versionsOf } from "./config.ts";
 import { deploymentEnv, SHARED_CONFIG_MAP, sharedConfigDefaults } from "./env.ts";
 
-/** Name of the (only) port every deployable serves: gRPC, gRPC-Web and Connect over h2c. */
+/** Name of the port every deployable serves RPCs on: gRPC, gRPC-Web and Connect over h2c. */
 export const PORT_NAME = "grpc";
+
+/** Name of the Prometheus scrape port (GET /metrics); `http-` tells Istio it is plain HTTP. */
+export const METRICS_PORT_NAME = "http-metrics";
+export const METRICS_PATH = "/metrics";
+
+/** The metrics port a deployable serves on (the runtime's default rule, also set as METRICS_PORT). */
+export function metricsPort(m: ServiceManifest): number {
+  return defaultMetricsPort(m.port);
+}
+
+/**
+ * Prometheus' scrape annotations. With Istio's default metrics merging the
+ * sidecar agent scrapes this port on localhost and serves the app's metrics
+ * with its own on :15020 (rewriting these annotations), so scraping works
+ * under STRICT mTLS without an AuthorizationPolicy for the metrics port.
+ */
+export function scrapeAnnotations(m: ServiceManifest): Record<string, string> {
+  return { "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPort(m)), "prometheus.io/path": METRICS_PATH };
+}
 
 export const ns = meshConfig.namespace;
 
@@ -77,7 +96,10 @@ export function service(m: ServiceManifest): IService {
     metadata: { name: m.name, namespace: ns, labels: commonLabels(m.name) },
     spec: {
       selector: { app: m.name },
-      ports: [{ name: PORT_NAME, port: m.port, targetPort: PORT_NAME, protocol: "TCP", appProtocol: "grpc" }],
+      ports: [
+        { name: PORT_NAME, port: m.port, targetPort: PORT_NAME, protocol: "TCP", appProtocol: "grpc" },
+        { name: METRICS_PORT_NAME, port: metricsPort(m), targetPort: METRICS_PORT_NAME, protocol: "TCP", appProtocol: "http" },
+      ],
     },
   };
 }
@@ -94,7 +116,10 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
     imagePullPolicy: "IfNotPresent",
     workingDir: meshConfig.workdir,
     command: serviceCommand(m.name),
-    ports: [{ name: PORT_NAME, containerPort: m.port, protocol: "TCP" }],
+    ports: [
+      { name: PORT_NAME, containerPort: m.port, protocol: "TCP" },
+      { name: METRICS_PORT_NAME, containerPort: metricsPort(m), protocol: "TCP" },
+    ],
     env: deploymentEnv(m, all, version),
     // Start-up applies migrations and connects to NATS: up to two minutes before liveness counts.
     startupProbe: grpcProbe(m.port, 2, 60),
@@ -122,7 +147,7 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
       template: {
         metadata: {
           labels,
-          annotations: { "proxy.istio.io/config": PROXY_CONFIG },
+          annotations: { "proxy.istio.io/config": PROXY_CONFIG, ...scrapeAnnotations(m) },
         },
         spec: {
           serviceAccountName: m.name,

@@ -7,7 +7,7 @@ import { calledMethods, methodPath } from "../../mesh/generator/contracts.ts";
 import { requiredEnv } from "../../mesh/generator/env.ts";
 import { EDGE, jwksUri, routeMethods, storefrontPaths } from "../../mesh/generator/istio.ts";
 import { serviceCommand } from "../../mesh/generator/workloads.ts";
-import { addressVariable } from "../../services/runtime/src/manifest.ts";
+import { addressVariable, defaultMetricsPort } from "../../services/runtime/src/manifest.ts";
 import { type Any, deploymentsOf, manifests, named, ofKind, overlays, render } from "./fixtures.ts";
 
 const ns = meshConfig.namespace;
@@ -94,8 +94,18 @@ describe.each(overlays)("%s", (overlay) => {
         expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
         expect(c.securityContext.capabilities.drop).toEqual(["ALL"]);
         expect(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory).toBeTruthy();
-        expect(c.ports).toEqual([{ name: "grpc", containerPort: m.port, protocol: "TCP" }]);
+        expect(c.ports).toEqual([
+          { name: "grpc", containerPort: m.port, protocol: "TCP" },
+          { name: "http-metrics", containerPort: defaultMetricsPort(m.port), protocol: "TCP" },
+        ]);
         expect(c.env.find((e: Any) => e.name === "PORT").value).toBe(String(m.port));
+        // The runtime serves /metrics on METRICS_PORT; the port and Prometheus' annotations agree with it.
+        expect(c.env.find((e: Any) => e.name === "METRICS_PORT").value).toBe(String(defaultMetricsPort(m.port)));
+        expect(d.spec.template.metadata.annotations).toMatchObject({
+          "prometheus.io/scrape": "true",
+          "prometheus.io/port": String(defaultMetricsPort(m.port)),
+          "prometheus.io/path": "/metrics",
+        });
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
           expect(c[probe]?.grpc, `${d.metadata.name} ${probe}`).toEqual({ port: m.port });
         }
@@ -120,7 +130,12 @@ describe.each(overlays)("%s", (overlay) => {
         }
       }
       const m = byName.get(s.metadata.name);
-      if (m) expect(s.spec.ports).toEqual([{ name: "grpc", port: m.port, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" }]);
+      if (m) {
+        expect(s.spec.ports).toEqual([
+          { name: "grpc", port: m.port, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+          { name: "http-metrics", port: defaultMetricsPort(m.port), targetPort: "http-metrics", protocol: "TCP", appProtocol: "http" },
+        ]);
+      }
     }
   });
 

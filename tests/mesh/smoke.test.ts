@@ -75,6 +75,8 @@ function localEnv(container: Any, ports: Map<string, number>, name: string): Rec
   env.PORT = String(ports.get(name));
   env.NATS_URL = NATS_URL;
   delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // The Deployment's fixed metrics port could be taken on this machine (npm start).
+  env.METRICS_PORT = "0";
   if (env.DATABASE_URL) env.DATABASE_URL = databaseUrl(name);
   for (const dep of manifests) {
     const variable = addressVariable(dep.name);

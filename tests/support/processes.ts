@@ -64,6 +64,9 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info",
+    // No metrics endpoints: the default (PORT + 1000) could land on a port
+    // another system running in parallel has just been given.
+    METRICS_PORT: "0",
     ...options.env,
   };
   const healthTimeoutMs = options.healthTimeoutMs ?? 90_000;

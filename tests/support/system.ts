@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
+import type { DestinationStream } from "pino";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
@@ -59,6 +60,8 @@ export interface TestSystem {
   readonly naming: EventNaming;
   readonly env: Record<string, string>;
   url(name: ServiceName): string;
+  /** The service's Prometheus endpoint, e.g. http://127.0.0.1:41234/metrics (startSystem's `metrics` option). */
+  metricsUrl(name: ServiceName): string;
   databaseUrl(name: ServiceName): string;
   /** A Connect client (binary, HTTP/2) for a service, found by which deployable serves it. */
   client<S extends DescService>(service: S): Client<S>;
@@ -83,14 +86,25 @@ async function loadDefinition(name: ServiceName): Promise<Definition> {
   return module.definition;
 }
 
-export async function startSystem(names: ServiceName[], options: { env?: Record<string, string> } = {}): Promise<TestSystem> {
+export interface SystemOptions {
+  /** Added to every service's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+  env?: Record<string, string>;
+  /** Serve each service's /metrics on a free port (default: no metrics endpoints). */
+  metrics?: boolean;
+  /** Every service's log lines go here instead of stdout. */
+  logs?: DestinationStream;
+}
+
+export async function startSystem(names: ServiceName[], options: SystemOptions = {}): Promise<TestSystem> {
   const id = uniqueId();
   const naming = new EventNaming({ subjectPrefix: id, streamPrefix: id.toUpperCase() });
   const definitions = new Map<ServiceName, Definition>();
   const ports = new Map<ServiceName, number>();
+  const metricsPorts = new Map<ServiceName, number>();
   for (const name of names) {
     definitions.set(name, await loadDefinition(name));
     ports.set(name, await freePort());
+    if (options.metrics) metricsPorts.set(name, await freePort());
   }
   const url = (name: ServiceName) => {
     const port = ports.get(name);
@@ -105,11 +119,14 @@ export async function startSystem(names: ServiceName[], options: { env?: Record<
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    // The default (PORT + 1000) could collide between test files running at once.
+    METRICS_PORT: "0",
     ...options.env,
   };
   const envFor = (name: ServiceName): Record<string, string> => {
     const manifest = definitions.get(name)!.manifest;
     const env: Record<string, string> = { ...sharedEnv, PORT: String(ports.get(name)), HOST: "127.0.0.1" };
+    if (metricsPorts.has(name)) env.METRICS_PORT = String(metricsPorts.get(name));
     if (manifest.database) env.DATABASE_URL = databaseUrl(name);
     for (const dependency of Object.keys(manifest.dependsOn)) {
       // A dependency not started in this system points at a closed port: calls fail Unavailable.
@@ -120,7 +137,7 @@ export async function startSystem(names: ServiceName[], options: { env?: Record<
 
   const running = new Map<ServiceName, RunningService>();
   const start = async (name: ServiceName) => {
-    running.set(name, await startService({ ...definitions.get(name)!, env: envFor(name) } as never));
+    running.set(name, await startService({ ...definitions.get(name)!, env: envFor(name), logDestination: options.logs } as never));
   };
   const stopService = async (name: ServiceName) => {
     await running.get(name)?.stop();
@@ -150,6 +167,11 @@ export async function startSystem(names: ServiceName[], options: { env?: Record<
     naming,
     env: sharedEnv,
     url,
+    metricsUrl(name) {
+      const port = metricsPorts.get(name);
+      if (port === undefined) throw new Error(`${name} has no metrics endpoint: start the system with { metrics: true }`);
+      return `http://127.0.0.1:${port}/metrics`;
+    },
     databaseUrl,
     client,
     async signUp(displayName = "Test Customer") {

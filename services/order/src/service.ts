@@ -5,6 +5,7 @@ import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
 import { manifest } from "./manifest.ts";
 import { OrderChangeFeed } from "./order-change-feed.ts";
+import { recordOrderOutcomes } from "./order-metrics.ts";
 import { orderService } from "./order-service.ts";
 import { sagaSubscription } from "./saga-consumer.ts";
 import * as schema from "./schema.ts";
@@ -15,11 +16,12 @@ export const definition = {
   manifest,
   schema,
   migrations: new URL("../drizzle", import.meta.url),
-  async setup({ db, outbox, clients, logger, onStop }) {
+  async setup({ db, outbox, clients, logger, telemetry, onStop }) {
     // startService calls setup on the definition it was given, which carries
     // the environment tests pass in (definition.env); else the process's.
     const settings = loadOrderSettings(this.env ?? process.env);
     const timeouts = { pendingTimeoutMs: settings.pendingTimeoutMs, paymentTimeoutMs: settings.paymentTimeoutMs };
+    recordOrderOutcomes(telemetry);
     const feed = new OrderChangeFeed(db.$client);
     await feed.start();
     onStop(() => feed.stop());

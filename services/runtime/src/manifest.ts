@@ -50,3 +50,17 @@ export const SERVICE_NODE_FLAGS = [
   "--max-semi-space-size=2",
   "--max-old-space-size=192",
 ] as const;
+
+/**
+ * Where a deployable serves Prometheus metrics unless METRICS_PORT says
+ * otherwise: its RPC port + 1000 (order 50054 → 51054, gateway 8080 → 9080),
+ * so `npm start`'s distinct RPC ports give distinct metrics ports and the
+ * mesh generator derives the same number. 0 (disabled) when that would not
+ * be a valid port.
+ */
+export function defaultMetricsPort(rpcPort: number): number {
+  const port = rpcPort + METRICS_PORT_OFFSET;
+  return port <= 65535 ? port : 0;
+}
+
+export const METRICS_PORT_OFFSET = 1000;

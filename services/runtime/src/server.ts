@@ -1,7 +1,8 @@
 // The RPC server every service runs: Connect, gRPC and gRPC-Web on one
-// HTTP/2 cleartext (h2c) port, optionally also HTTP/1.1 on a second port for
-// browsers (which cannot speak h2c), with health, reflection, the standard
-// interceptor chain and graceful shutdown.
+// HTTP/2 cleartext (h2c) port, optionally also HTTP/1.1 for browsers (which
+// cannot speak h2c), on a second port or on the same one (see
+// protocol-sniffer.ts), with health, reflection, the standard interceptor
+// chain and graceful shutdown.
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -21,6 +22,9 @@ import { DEFAULT_TIMEOUT_MS, deadlineInterceptor } from "./interceptors/deadline
 import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { DualProtocolListener } from "./protocol-sniffer.ts";
+import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
+import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
   createReflectionV1,
   createReflectionV1Alpha,
@@ -49,6 +53,18 @@ export interface ServerOptions {
   host?: string;
   /** Also serve HTTP/1.1 here (Connect and gRPC-Web only; gRPC needs HTTP/2). */
   http1Port?: number;
+  /**
+   * Also serve HTTP/1.1 on `port` itself, next to h2c, each connection told
+   * apart by its first bytes (the gateway: browsers and gRPC clients on one
+   * origin). Excludes http1Port.
+   */
+  http1OnSamePort?: boolean;
+  /**
+   * Wraps the Connect request handler for every request on every listener,
+   * e.g. to add CORS or to answer paths that are not RPCs (the gateway's web
+   * app and JWKS). Requests it passes on reach the RPC routes unchanged.
+   */
+  httpHandler?: (rpc: HttpHandler) => HttpHandler;
   services: readonly ServiceRegistration[];
   /** Extra interceptors, run after auth and validation, right before the handler. */
   interceptors?: readonly Interceptor[];
@@ -60,7 +76,15 @@ export interface ServerOptions {
   drainTimeoutMs?: number;
   logger?: Logger;
   validator?: Validator;
+  /** Server spans and RPC metrics for the services' calls (not health or reflection). */
+  telemetry?: ServiceTelemetry;
 }
+
+/** A request listener for both the http and the http2 (compatibility API) servers. */
+export type HttpHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 export interface RunningServer {
   readonly name: string;
@@ -98,8 +122,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Aborts every handler's ctx.signal; used only once the drain timeout is up.
   const hardStop = new AbortController();
 
-  // First is outermost: the access log sees the final, normalised code.
+  // First is outermost: telemetry and the access log see the final,
+  // normalised code; the access log runs inside the server span, so its line
+  // carries the trace id.
   const appInterceptors: Interceptor[] = [
+    ...(options.telemetry ? [rpcServerTelemetry(options.telemetry)] : []),
     accessLogInterceptor(logger),
     errorInterceptor(logger),
     deadlineInterceptor(options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS),
@@ -130,23 +157,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const h2 = http2.createServer(handler);
+  if (options.http1OnSamePort && options.http1Port !== undefined) {
+    throw new Error("startServer: http1OnSamePort and http1Port exclude each other");
+  }
+  const requestHandler: HttpHandler = options.httpHandler ? options.httpHandler(handler as HttpHandler) : (handler as HttpHandler);
+  const h2 = http2.createServer(requestHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  const h1 = options.http1Port === undefined ? undefined : http.createServer(handler);
+  const wantsHttp1 = options.http1Port !== undefined || options.http1OnSamePort === true;
+  const h1 = wantsHttp1 ? http.createServer(requestHandler) : undefined;
+  const shared = options.http1OnSamePort ? new DualProtocolListener(h2, h1!) : undefined;
 
   try {
-    await listen(h2, options.port, host);
-    if (h1) await listen(h1, options.http1Port!, host);
+    if (shared) await shared.listen(options.port, host);
+    else await listen(h2, options.port, host);
+    if (h1 && !shared) await listen(h1, options.http1Port!, host);
   } catch (err) {
     h2.close();
+    shared?.server.close();
     throw err;
   }
-  const port = (h2.address() as AddressInfo).port;
-  const http1Port = h1 ? (h1.address() as AddressInfo).port : undefined;
+  const port = ((shared?.server ?? h2).address() as AddressInfo).port;
+  const http1Port = shared ? port : h1 ? (h1.address() as AddressInfo).port : undefined;
   logger.info({ host, port, http1Port, services: index.services() }, "listening");
 
   let stopping: Promise<void> | undefined;
@@ -158,10 +193,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     health.setAll(ServingStatus.NOT_SERVING);
     draining.abort();
     health.close();
-    const closed = Promise.all([
-      new Promise<void>((resolve) => h2.close(() => resolve())),
-      h1 ? new Promise<void>((resolve) => h1.close(() => resolve())) : undefined,
-    ]);
+    // With a shared port neither h2 nor h1 listens: the shared listener
+    // resolves once every connection of both protocols has closed.
+    const closed = shared
+      ? shared.close()
+      : Promise.all([
+          new Promise<void>((resolve) => h2.close(() => resolve())),
+          h1 ? new Promise<void>((resolve) => h1.close(() => resolve())) : undefined,
+        ]);
     // GOAWAY: clients open no new streams here; in-flight streams complete,
     // then each session closes its socket.
     for (const session of sessions) session.close();
@@ -178,6 +217,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       hardStop.abort();
       for (const session of sessions) session.destroy();
       h1?.closeAllConnections();
+      shared?.destroyHttp1();
       await closed;
     }
     logger.info({ durationMs: Date.now() - started }, "stopped");

@@ -13,14 +13,18 @@
 // if missing, migrated under an advisory lock), NATS JetStream with the
 // streams it publishes to and consumes from, typed clients for its declared
 // dependencies, access-token verification, the domain's setup, the outbox
-// relay, the event consumers, and the RPC server with health and reflection.
+// relay, the event consumers, the RPC server with health and reflection, and
+// the metrics endpoint. Telemetry (telemetry/*) is wired through all of them:
+// server and client spans and RPC metrics, publish and process spans for
+// events, query spans, event backlog gauges.
 // SIGTERM/SIGINT stop it all in reverse order and exit 0.
 import type { DescMessage } from "@bufbuild/protobuf";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
+import type { DestinationStream } from "pino";
 import { z } from "zod";
 import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
 import { env, loadConfig } from "./config.ts";
-import { closeDatabase, openDatabase, type Database } from "./db/database.ts";
+import { closeDatabase, databaseNameOf, openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
 import { EventBus } from "./events/bus.ts";
@@ -33,6 +37,13 @@ import { createLogger, type Logger } from "./log.ts";
 import type { Dependency, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
+import { withQuerySpans, type DatabaseTarget } from "./telemetry/db-query-spans.ts";
+import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-backlog-metrics.ts";
+import { eventProcessTelemetry } from "./telemetry/event-process-telemetry.ts";
+import { eventPublishTelemetry } from "./telemetry/event-publish-telemetry.ts";
+import { rpcClientTelemetry } from "./telemetry/rpc-client-telemetry.ts";
+import { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
+import { telemetrySettings } from "./telemetry/settings.ts";
 import { bearerAuthenticator, tokenSettingsFromEnv, toJwk, TokenVerifier, type TokenSettings } from "./tokens.ts";
 
 /** What every service reads from its environment. */
@@ -65,6 +76,8 @@ export interface ServiceContext<Deps extends Record<string, Dependency>, TSchema
   /** Typed clients for the manifest's dependencies, and only those. */
   readonly clients: DependencyClients<Deps>;
   readonly tokenSettings: TokenSettings;
+  /** Tracer and meter for domain spans and metrics, and onEventPublished (see telemetry/). */
+  readonly telemetry: ServiceTelemetry;
   /** Registers something to stop on shutdown (after the server, before the database). */
   onStop(stop: StopFn): void;
 }
@@ -93,6 +106,8 @@ export interface ServiceDefinition<Deps extends Record<string, Dependency>, TSch
   setup(ctx: ServiceContext<Deps, TSchema>): Promise<ServiceParts<TSchema>> | ServiceParts<TSchema>;
   /** Environment to read instead of process.env (tests). */
   env?: Record<string, string | undefined>;
+  /** Where log lines go instead of stdout (tests read them back). */
+  logDestination?: DestinationStream;
 }
 
 export interface RunningService {
@@ -116,8 +131,13 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
   const { manifest } = definition;
   const source = definition.env ?? process.env;
   const config = loadConfig(baseConfigSchema(manifest), source);
-  const logger = createLogger(manifest.name, { level: config.LOG_LEVEL });
-  const stops: StopFn[] = [];
+  const logger = createLogger(manifest.name, { level: config.LOG_LEVEL, destination: definition.logDestination });
+  const telemetry = new ServiceTelemetry(
+    telemetrySettings(source, { name: manifest.name, port: config.PORT, host: config.HOST }),
+    logger,
+  );
+  // Pushed first, so it runs last: spans made while stopping are flushed too.
+  const stops: StopFn[] = [() => telemetry.shutdown()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
       try {
@@ -137,6 +157,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
         schema: definition.schema,
         createIfMissing: true,
         applicationName: manifest.name,
+        ...(telemetry.tracing ? { instrument: (client) => withQuerySpans(client, telemetry.tracer, databaseTarget(config.DATABASE_URL)) } : {}),
       });
       stops.push(() => closeDatabase(db!));
       await migrate(db, definition.migrations ?? null);
@@ -153,7 +174,10 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       for (const type of eventTypes) await bus.ensureStreamFor(type);
     }
 
-    const clients = createDependencyClients(manifest.dependsOn, {} as { [K in keyof Deps]: string }, { env: source });
+    const clients = createDependencyClients(manifest.dependsOn, {} as { [K in keyof Deps]: string }, {
+      env: source,
+      interceptors: [rpcClientTelemetry(telemetry)],
+    });
     stops.push(() => closeDependencyClients(clients));
 
     const tokenSettings = tokenSettingsFromEnv(source);
@@ -169,22 +193,25 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       bus,
       clients,
       tokenSettings,
+      telemetry,
       onStop: (stop) => extraStops.push(stop),
     });
     stops.push(...extraStops);
 
     if (manifest.publishes.length > 0) {
-      const relay = new OutboxRelay({ db: db!, bus: bus!, logger });
+      const relay = new OutboxRelay({ db: db!, bus: bus!, logger, aroundPublish: eventPublishTelemetry(telemetry) });
       await relay.start();
       stops.push(() => relay.stop());
+      outboxBacklogMetrics(telemetry.meter, db!, logger);
     }
 
     const services = [...parts.services];
     if ((parts.subscriptions ?? []).length > 0) {
-      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger });
+      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...eventProcessTelemetry(telemetry) });
       for (const sub of parts.subscriptions!) consumer.consume(sub);
       await consumer.start();
       stops.push(() => consumer.stop());
+      consumerBacklogMetrics(telemetry.meter, { db: db!, bus: bus!, consumers: consumer.jetStreamConsumers, logger });
     }
     if (manifest.serves.includes(DeadLetterService)) {
       services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));
@@ -203,17 +230,25 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       services,
       authenticate,
       logger,
+      telemetry,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and
     // the bus are still there.
     stops.push(() => server.stop());
+    await telemetry.startMetricsEndpoint();
+    stops.push(() => telemetry.stopMetricsEndpoint());
     logger.info({ url: server.url }, `${manifest.name} serving`);
     return { server, logger, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+function databaseTarget(url: string): DatabaseTarget {
+  const u = new URL(url);
+  return { database: databaseNameOf(url), host: u.hostname, port: Number(u.port || 5432) };
 }
 
 function defaultAuthenticator(

@@ -25,6 +25,8 @@ export interface OpenDatabaseOptions<TSchema extends Record<string, unknown>> {
   adminDatabase?: string;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
+  /** Wraps the postgres.js client drizzle uses (query spans, see telemetry/db-query-spans.ts). */
+  instrument?: (client: Sql) => Sql;
 }
 
 // The URL each database was opened with: migrate() opens its own dedicated
@@ -37,7 +39,8 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
   if (options.createIfMissing) {
     await ensureDatabase(options.url, { adminDatabase: options.adminDatabase });
   }
-  const client = postgres(options.url, clientOptions({ max: options.max ?? 10, applicationName: options.applicationName }));
+  const raw = postgres(options.url, clientOptions({ max: options.max ?? 10, applicationName: options.applicationName }));
+  const client = options.instrument ? options.instrument(raw) : raw;
   const db = drizzle({ client, schema: options.schema ?? ({} as TSchema) }) as Database<TSchema>;
   urls.set(db, options.url);
   return db;

@@ -32,6 +32,7 @@ import type { Database, Transaction } from "../db/database.ts";
 import { ensureConsumer, type EventBus, type EventLogger } from "./bus.ts";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, MSG_ID_HEADER, REPLAY_OF_HEADER } from "./headers.ts";
 import { parkDeadLetter } from "./dead-letters.ts";
+import { withoutQueryParameters } from "../log-redaction.ts";
 
 export interface EventMeta {
   /** The event id the inbox keys on. */
@@ -176,6 +177,11 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
     return this.#routes.map((r) => r.name);
   }
 
+  /** Each JetStream consumer with its stream (lag metrics read their info). */
+  get jetStreamConsumers(): { stream: string; name: string }[] {
+    return this.#routes.map((r) => ({ stream: r.stream, name: r.name }));
+  }
+
   /** Creates/updates streams and durable consumers, then starts pulling. */
   async start(): Promise<void> {
     if (this.#started) throw new Error("EventConsumer already started");
@@ -310,7 +316,9 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
         return "processed" as const;
       });
     } catch (error) {
-      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      // Without drizzle's "params: ..." line: bound values (tokens, hashes)
+      // belong neither in the dead-letter table nor in the log.
+      const text = withoutQueryParameters(error instanceof Error ? (error.stack ?? error.message) : String(error));
       if (error instanceof Exhausted || meta.deliveryCount >= route.maxDeliver) {
         return this.#deadLetter(route, msg, meta, text);
       }

@@ -12,8 +12,9 @@
 //   JetStream's duplicate window drops them, and consumers' inboxes drop any
 //   that arrive after the window.
 import { headers as natsHeaders } from "@nats-io/nats-core";
+import type { PubAck } from "@nats-io/jetstream";
 import { asc, inArray, isNull, sql } from "drizzle-orm";
-import { outbox, type OutboxRow } from "../db/schema.ts";
+import { outbox, type EventHeaders, type OutboxRow } from "../db/schema.ts";
 import type { Database } from "../db/database.ts";
 import type { EventBus, EventLogger } from "./bus.ts";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER } from "./headers.ts";
@@ -38,7 +39,18 @@ export interface OutboxRelayOptions {
    * hook the crash tests use to SIGKILL the process at exactly that point.
    */
   afterPublish?: (events: Pick<OutboxRow, "id" | "subject" | "eventType">[]) => void | Promise<void>;
+  /**
+   * Wraps the publishing of each event (telemetry: a publish span whose
+   * trace context `publish` adds to the message headers, and metrics).
+   */
+  aroundPublish?: (event: OutboxEvent, publish: PublishEvent) => Promise<PubAck>;
 }
+
+/** An outbox row being published. */
+export type OutboxEvent = Pick<OutboxRow, "id" | "subject" | "eventType" | "headers" | "payload" | "createdAt">;
+
+/** Publishes the event with `extraHeaders` on top of its stored headers. */
+export type PublishEvent = (extraHeaders?: EventHeaders) => Promise<PubAck>;
 
 export interface OutboxRelayStats {
   published: number;
@@ -49,7 +61,8 @@ export interface OutboxRelayStats {
 
 export class OutboxRelay {
   readonly stats: OutboxRelayStats = { published: 0, duplicates: 0, failures: 0 };
-  readonly #o: Required<Omit<OutboxRelayOptions, "afterPublish" | "logger">> & Pick<OutboxRelayOptions, "afterPublish">;
+  readonly #o: Required<Omit<OutboxRelayOptions, "afterPublish" | "aroundPublish" | "logger">> &
+    Pick<OutboxRelayOptions, "afterPublish" | "aroundPublish">;
   readonly #log: EventLogger;
   #timer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
@@ -157,15 +170,18 @@ export class OutboxRelay {
       // Pipelined: one connection keeps publish order; all acks awaited.
       const results = await Promise.allSettled(
         rows.map((row) => {
-          const h = natsHeaders();
-          for (const [k, v] of Object.entries(row.headers ?? {})) h.set(k, v);
-          h.set(EVENT_ID_HEADER, row.id);
-          h.set(EVENT_TYPE_HEADER, row.eventType);
-          return bus.js.publish(row.subject, row.payload, {
-            msgID: row.id,
-            headers: h,
-            timeout: this.#o.publishTimeoutMs,
-          });
+          const publish: PublishEvent = (extraHeaders = {}) => {
+            const h = natsHeaders();
+            for (const [k, v] of Object.entries({ ...row.headers, ...extraHeaders })) h.set(k, v);
+            h.set(EVENT_ID_HEADER, row.id);
+            h.set(EVENT_TYPE_HEADER, row.eventType);
+            return bus.js.publish(row.subject, row.payload, {
+              msgID: row.id,
+              headers: h,
+              timeout: this.#o.publishTimeoutMs,
+            });
+          };
+          return this.#o.aroundPublish ? this.#o.aroundPublish(row, publish) : publish();
         }),
       );
       const sent: OutboxRow[] = [];

@@ -1,0 +1,50 @@
+// Client side of every call to a declared dependency: a CLIENT span, child of
+// whatever is active (the RPC or event handler making the call), whose
+// context goes out in the traceparent header; and the client RED metrics.
+// Dependency clients speak the Connect protocol (see clients.ts).
+import type { Interceptor } from "@connectrpc/connect";
+import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
+import { codeOf, connectCodeName, grpcCodeName, runObservedCall } from "./rpc-call-end.ts";
+import { RpcMetrics } from "./rpc-metrics.ts";
+import { serverAddressOf } from "./rpc-server-telemetry.ts";
+import {
+  ATTR_RPC_CONNECT_RPC_ERROR_CODE,
+  ATTR_RPC_METHOD,
+  ATTR_RPC_RESPONSE_STATUS_CODE,
+  ATTR_RPC_SERVICE,
+  ATTR_RPC_SYSTEM,
+} from "./semconv.ts";
+import type { ServiceTelemetry } from "./service-telemetry.ts";
+import { injectIntoRequestHeaders } from "./trace-context.ts";
+
+export function rpcClientTelemetry(telemetry: ServiceTelemetry): Interceptor {
+  const metrics = new RpcMetrics(telemetry.meter, "client");
+  return (next) => async (req) => {
+    const started = performance.now();
+    const base: Attributes = {
+      [ATTR_RPC_SYSTEM]: "connect_rpc",
+      [ATTR_RPC_SERVICE]: req.service.typeName,
+      [ATTR_RPC_METHOD]: req.method.name,
+    };
+    const parent = context.active();
+    const span = telemetry.tracer.startSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      { kind: SpanKind.CLIENT, attributes: { ...base, ...serverAddressOf(req.url) } },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    injectIntoRequestHeaders(ctx, req.header);
+    const onEnd = (error?: unknown) => {
+      const code = codeOf(error);
+      const status = grpcCodeName(code);
+      span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, status);
+      if (code !== 0) {
+        span.setAttribute(ATTR_RPC_CONNECT_RPC_ERROR_CODE, connectCodeName(code));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: status });
+      }
+      span.end();
+      metrics.record({ ...base, [ATTR_RPC_RESPONSE_STATUS_CODE]: status }, (performance.now() - started) / 1000);
+    };
+    return runObservedCall(ctx, req.signal, () => next(req), onEnd);
+  };
+}
