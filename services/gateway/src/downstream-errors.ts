@@ -1,0 +1,80 @@
+// What the browser may learn from an internal service's error. Errors about
+// the caller's request (bad field, unknown order, taken email...) pass through
+// with their code, message and field violations, because the web app shows
+// them to the user. Anything else (Internal, Unknown, DataLoss, a broken
+// connection) says only that something went wrong on our side; the detail
+// stays in the gateway's log.
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "@shop/runtime/log";
+
+/** Codes that describe the caller's request rather than our health. */
+const CLIENT_ERROR_CODES: ReadonlySet<Code> = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.FailedPrecondition,
+  Code.ResourceExhausted,
+  Code.OutOfRange,
+  Code.Aborted,
+]);
+
+/** The only error detail forwarded: protovalidate's field violations, which forms map onto fields. */
+const FORWARDED_DETAIL_TYPES: ReadonlySet<string> = new Set(["buf.validate.Violations"]);
+
+export const GENERIC_INTERNAL_MESSAGE = "something went wrong on our side; please try again";
+export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable; please try again shortly";
+
+/** The error the gateway's caller sees for `err`, thrown by a downstream call (or by the gateway itself). */
+export function toCallerError(err: unknown, logger: Logger, procedure: string): ConnectError {
+  const error = ConnectError.from(err);
+  if (CLIENT_ERROR_CODES.has(error.code)) {
+    const forwarded = new ConnectError(error.rawMessage, error.code);
+    forwarded.details.push(...error.details.filter((d) => FORWARDED_DETAIL_TYPES.has("desc" in d ? d.desc.typeName : d.type)));
+    return forwarded;
+  }
+  switch (error.code) {
+    case Code.Canceled:
+      return new ConnectError("the call was cancelled", Code.Canceled);
+    case Code.DeadlineExceeded:
+      return new ConnectError("the call took too long", Code.DeadlineExceeded);
+    case Code.Unavailable:
+      logger.warn({ procedure, code: Code[error.code], err: error.rawMessage }, "a downstream service is unavailable");
+      return new ConnectError(GENERIC_UNAVAILABLE_MESSAGE, Code.Unavailable);
+    default:
+      logger.error({ procedure, code: Code[error.code], err }, "downstream call failed");
+      return new ConnectError(GENERIC_INTERNAL_MESSAGE, Code.Internal);
+  }
+}
+
+/**
+ * `impl` with every method's errors passed through toCallerError: unary
+ * methods when they reject, streaming ones when their stream fails.
+ */
+export function withCallerErrors<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ServiceImpl<S> {
+  const wrapped: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const handler = (impl as Record<string, (...args: unknown[]) => unknown>)[method.localName];
+    const procedure = `/${service.typeName}/${method.name}`;
+    const translate = (err: unknown) => toCallerError(err, logger, procedure);
+    wrapped[method.localName] =
+      method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming"
+        ? async function* (...args: unknown[]) {
+            try {
+              yield* handler.apply(impl, args) as AsyncIterable<unknown>;
+            } catch (err) {
+              throw translate(err);
+            }
+          }
+        : async (...args: unknown[]) => {
+            try {
+              return await handler.apply(impl, args);
+            } catch (err) {
+              throw translate(err);
+            }
+          };
+  }
+  return wrapped as ServiceImpl<S>;
+}

@@ -1,0 +1,4 @@
+import { runService } from "@shop/runtime/service";
+import { definition } from "./service.ts";
+
+await runService(definition);

@@ -1,0 +1,42 @@
+// The gateway deployable (see manifest.ts): the storefront API for browsers
+// (Connect over HTTP/1.1) and gRPC clients (h2c) on one port, plus the web
+// app and the JWKS on the same origin. No database, no events.
+import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import { implement } from "@shop/runtime/server";
+import type { ServiceDefinition } from "@shop/runtime/service";
+import { toJwk, TokenVerifier } from "@shop/runtime/tokens";
+import { callerAuthenticator } from "./caller-auth.ts";
+import { loadGatewayConfig } from "./config.ts";
+import { CorsPolicy } from "./cors.ts";
+import { withCallerErrors } from "./downstream-errors.ts";
+import { gatewayRoutes } from "./http-routes.ts";
+import { JwksDocument } from "./jwks-document.ts";
+import { manifest } from "./manifest.ts";
+import { StaticFiles } from "./static-files.ts";
+import { storefrontService } from "./storefront-service.ts";
+import { ensureWebBuild } from "./web-build.ts";
+
+export const definition = {
+  manifest,
+  async setup({ clients, env, logger, tokenSettings }) {
+    const config = loadGatewayConfig(env);
+    const distDir = await ensureWebBuild({ logger, production: env.NODE_ENV === "production" });
+    const verifier = new TokenVerifier({
+      settings: tokenSettings,
+      fetchKeys: async () => ({ keys: (await clients.identity.getJwks({})).keys.map(toJwk) }),
+    });
+    return {
+      services: [implement(StorefrontService, withCallerErrors(StorefrontService, storefrontService(clients), logger))],
+      authenticate: callerAuthenticator(verifier),
+      http: {
+        http1OnSamePort: true,
+        httpHandler: gatewayRoutes({
+          cors: new CorsPolicy(config.corsOrigins),
+          jwks: new JwksDocument(clients.identity, logger),
+          web: new StaticFiles(distDir),
+          logger,
+        }),
+      },
+    };
+  },
+} satisfies ServiceDefinition<typeof manifest.dependsOn, Record<string, never>>;

@@ -1,0 +1,117 @@
+// StorefrontService: the public API, implemented by calling the internal
+// services with the caller's token (forwardToken) and composing where the
+// browser needs it (products come with live stock). It stores nothing.
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import { requirePrincipal } from "@shop/runtime/authorization";
+import type { DependencyClients } from "@shop/runtime/clients";
+import { forwardToken } from "@shop/runtime/tokens";
+import type { manifest } from "./manifest.ts";
+import { withStock } from "./product-views.ts";
+import { relayStream } from "./stream-relay.ts";
+
+export type GatewayClients = DependencyClients<typeof manifest.dependsOn>;
+
+/** Call options for a downstream call made on behalf of the caller. */
+function asCaller(ctx: HandlerContext) {
+  return { headers: forwardToken(requirePrincipal(ctx)), signal: ctx.signal };
+}
+
+export function storefrontService(clients: GatewayClients): ServiceImpl<typeof StorefrontService> {
+  const { identity, catalog, inventory, payment, order, notification } = clients;
+  return {
+    async signUp({ email, password, displayName }, ctx) {
+      const res = await identity.register({ email, password, displayName }, { signal: ctx.signal });
+      return { session: { user: res.user, accessToken: res.accessToken } };
+    },
+
+    async signIn({ email, password }, ctx) {
+      const res = await identity.login({ email, password }, { signal: ctx.signal });
+      return { session: { user: res.user, accessToken: res.accessToken } };
+    },
+
+    async getMe(_req, ctx) {
+      const { user } = await identity.getMe({}, asCaller(ctx));
+      return { user };
+    },
+
+    async listCategories(_req, ctx) {
+      const { categories } = await catalog.listCategories({}, { signal: ctx.signal });
+      return { categories };
+    },
+
+    async listProducts({ categoryId, pageSize, pageToken }, ctx) {
+      const page = await catalog.listProducts({ categoryId, pageSize, pageToken }, { signal: ctx.signal });
+      return { products: await withStock(inventory, page.products, ctx.signal), nextPageToken: page.nextPageToken };
+    },
+
+    async searchProducts({ query, pageSize, pageToken }, ctx) {
+      const page = await catalog.searchProducts({ query, pageSize, pageToken }, { signal: ctx.signal });
+      return { products: await withStock(inventory, page.products, ctx.signal), nextPageToken: page.nextPageToken };
+    },
+
+    async getProduct({ productId }, ctx) {
+      const { product } = await catalog.getProduct({ productId }, { signal: ctx.signal });
+      const [view] = await withStock(inventory, product ? [product] : [], ctx.signal);
+      return { product: view };
+    },
+
+    async tokenizeCard(req, ctx) {
+      const res = await payment.tokenizeCard(
+        {
+          cardNumber: req.cardNumber,
+          expMonth: req.expMonth,
+          expYear: req.expYear,
+          cvc: req.cvc,
+          cardholderName: req.cardholderName,
+        },
+        asCaller(ctx),
+      );
+      return { cardToken: res.cardToken, cardBrand: res.cardBrand, cardLast4: res.cardLast4 };
+    },
+
+    async placeOrder({ idempotencyKey, lines, cardToken }, ctx) {
+      const res = await order.placeOrder(
+        { idempotencyKey, cardToken, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) },
+        asCaller(ctx),
+      );
+      return { order: res.order };
+    },
+
+    async cancelOrder({ orderId }, ctx) {
+      return { order: (await order.cancelOrder({ orderId }, asCaller(ctx))).order };
+    },
+
+    async getOrder({ orderId }, ctx) {
+      return { order: (await order.getOrder({ orderId }, asCaller(ctx))).order };
+    },
+
+    async listOrders({ pageSize, pageToken }, ctx) {
+      const res = await order.listOrders({ pageSize, pageToken }, asCaller(ctx));
+      return { orders: res.orders, nextPageToken: res.nextPageToken };
+    },
+
+    async *watchOrder({ orderId }, ctx) {
+      const { headers } = asCaller(ctx);
+      yield* relayStream(
+        ctx,
+        (signal) => order.watchOrder({ orderId }, { headers, signal }),
+        (res) => ({ order: res.order }),
+      );
+    },
+
+    async listNotifications({ pageSize, pageToken }, ctx) {
+      const res = await notification.listNotifications({ pageSize, pageToken }, asCaller(ctx));
+      return { notifications: res.notifications, nextPageToken: res.nextPageToken };
+    },
+
+    async *watchNotifications(_req, ctx) {
+      const { headers } = asCaller(ctx);
+      yield* relayStream(
+        ctx,
+        (signal) => notification.watchNotifications({}, { headers, signal }),
+        (res) => ({ notification: res.notification }),
+      );
+    },
+  };
+}
