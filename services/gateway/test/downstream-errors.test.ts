@@ -1,0 +1,161 @@
+// What a browser may learn from a failed call: toCallerError and
+// withCallerErrors on their own, fed the ConnectErrors a downstream call
+// can fail with (errors the real services rarely produce on purpose, such as
+// Internal carrying a connection string). Client errors pass through with
+// their message and field violations only; everything else becomes a generic
+// Internal (or Unavailable), with the detail in the gateway's log alone.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { StringValueSchema } from "@bufbuild/protobuf/wkt";
+import { ViolationsSchema, type Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { errorToJson } from "@connectrpc/connect/protocol-connect";
+import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import { createLogger } from "@shop/runtime/log";
+import { describe, expect, it } from "vitest";
+import { LogSink } from "../../../tests/observability/log-sink.ts";
+import { GENERIC_INTERNAL_MESSAGE, GENERIC_UNAVAILABLE_MESSAGE, toCallerError, withCallerErrors } from "../src/downstream-errors.ts";
+
+const SECRET = "password=hunter2 host=10.1.2.3";
+const PROCEDURE = "/shop.storefront.v1.StorefrontService/GetOrder";
+
+function gatewayLogger() {
+  const sink = new LogSink();
+  return { sink, logger: createLogger("gateway", { level: "info", destination: sink }) };
+}
+
+const passwordViolation = (): Violations =>
+  create(ViolationsSchema, {
+    violations: [{ field: { elements: [{ fieldName: "password", fieldNumber: 2 }] }, ruleId: "password.policy", message: "must not be one character repeated" }],
+  });
+
+/** Everything of an error a caller can see: the Connect error body (details decoded) and the headers. */
+function visible(err: ConnectError): string {
+  const body = errorToJson(err, undefined) as { details?: { value: string }[] };
+  const details = (body.details ?? []).map((d) => Buffer.from(d.value, "base64").toString("latin1"));
+  return [JSON.stringify(body), ...details, JSON.stringify([...err.metadata])].join("\n");
+}
+
+describe("toCallerError: server faults", () => {
+  it.each([
+    ["Internal", new ConnectError(`query failed: ${SECRET}`, Code.Internal, { "x-debug": SECRET })],
+    ["DataLoss", new ConnectError(`page checksum mismatch at ${SECRET}`, Code.DataLoss)],
+    ["Unknown", new ConnectError(`unexpected: ${SECRET}`, Code.Unknown)],
+    ["Unimplemented", new ConnectError(`no such method on ${SECRET}`, Code.Unimplemented)],
+    ["a thrown Error", new Error(`ECONNREFUSED ${SECRET}`)],
+    ["a thrown string", `boom ${SECRET}`],
+  ])("%s becomes a generic Internal, without the detail, which goes to the log", (_name, thrown) => {
+    const { sink, logger } = gatewayLogger();
+    const err = toCallerError(thrown, logger, PROCEDURE);
+    expect(err.code).toBe(Code.Internal);
+    expect(err.rawMessage).toBe(GENERIC_INTERNAL_MESSAGE);
+    expect(err.details).toEqual([]);
+    expect([...err.metadata]).toEqual([]);
+    for (const leak of ["hunter2", "10.1.2.3", "ECONNREFUSED", " at "]) expect(visible(err)).not.toContain(leak);
+
+    const [line] = sink.records();
+    expect(line).toMatchObject({ level: "error", procedure: PROCEDURE, msg: "downstream call failed" });
+    expect(JSON.stringify(line.err)).toContain("10.1.2.3");
+  });
+
+  it("field violations on a server fault are dropped with the rest", () => {
+    const thrown = new ConnectError(`boom ${SECRET}`, Code.Internal, undefined, [{ desc: ViolationsSchema, value: passwordViolation() }]);
+    const err = toCallerError(thrown, gatewayLogger().logger, PROCEDURE);
+    expect(err.findDetails(ViolationsSchema)).toEqual([]);
+  });
+
+  it("Unavailable stays Unavailable, with a generic message and the address only in the log", () => {
+    const { sink, logger } = gatewayLogger();
+    const err = toCallerError(new ConnectError("connect ECONNREFUSED 10.1.2.3:50056", Code.Unavailable), logger, PROCEDURE);
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.rawMessage).toBe(GENERIC_UNAVAILABLE_MESSAGE);
+    expect(visible(err)).not.toContain("10.1.2.3");
+    expect(sink.records()[0]).toMatchObject({ level: "warn", procedure: PROCEDURE, code: "Unavailable", err: "connect ECONNREFUSED 10.1.2.3:50056" });
+  });
+
+  it.each([
+    [Code.Canceled, "the call was cancelled"],
+    [Code.DeadlineExceeded, "the call took too long"],
+  ])("%s keeps its code with a message of its own", (code, message) => {
+    const err = toCallerError(new ConnectError(`stream reset by ${SECRET}`, code), gatewayLogger().logger, PROCEDURE);
+    expect(err.code).toBe(code);
+    expect(err.rawMessage).toBe(message);
+  });
+});
+
+describe("toCallerError: client errors", () => {
+  it.each([
+    Code.InvalidArgument,
+    Code.NotFound,
+    Code.AlreadyExists,
+    Code.PermissionDenied,
+    Code.Unauthenticated,
+    Code.FailedPrecondition,
+    Code.ResourceExhausted,
+    Code.OutOfRange,
+    Code.Aborted,
+  ])("code %s passes through with its message, but not its metadata, and is not logged", (code) => {
+    const { sink, logger } = gatewayLogger();
+    const err = toCallerError(new ConnectError("order 0197 is already confirmed", code, { "x-internal-host": "10.1.2.3" }), logger, PROCEDURE);
+    expect(err.code).toBe(code);
+    expect(err.rawMessage).toBe("order 0197 is already confirmed");
+    expect([...err.metadata]).toEqual([]);
+    expect(sink.lines).toEqual([]);
+  });
+
+  it("keeps field violations (as sent, or as received off the wire) and drops every other detail", () => {
+    const violations = passwordViolation();
+    const other = create(StringValueSchema, { value: SECRET });
+    for (const details of [
+      [{ desc: ViolationsSchema, value: violations }, { desc: StringValueSchema, value: other }],
+      [
+        { type: ViolationsSchema.typeName, value: toBinary(ViolationsSchema, violations) },
+        { type: StringValueSchema.typeName, value: toBinary(StringValueSchema, other) },
+      ],
+    ]) {
+      const thrown = new ConnectError("password: must not be one character repeated [password.policy]", Code.InvalidArgument);
+      thrown.details.push(...details);
+      const err = toCallerError(thrown, gatewayLogger().logger, PROCEDURE);
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toBe("password: must not be one character repeated [password.policy]");
+      expect(err.details).toHaveLength(1);
+      const [passed] = err.findDetails(ViolationsSchema);
+      expect(passed.violations[0]).toMatchObject({ ruleId: "password.policy", message: "must not be one character repeated" });
+      expect(passed.violations[0].field?.elements[0].fieldName).toBe("password");
+      expect(visible(err)).not.toContain("hunter2");
+    }
+  });
+});
+
+describe("withCallerErrors", () => {
+  // Plain functions standing in for StorefrontService handlers; only the wrapping is under test.
+  const impl = {
+    async getOrder() {
+      throw new ConnectError(`query failed: ${SECRET}`, Code.Internal);
+    },
+    async listOrders() {
+      throw new ConnectError("order not found", Code.NotFound);
+    },
+    async *watchOrder() {
+      yield { order: { id: "0197" } };
+      throw new ConnectError(`relay broke: ${SECRET}`, Code.DataLoss);
+    },
+  };
+  const wrapped = withCallerErrors(StorefrontService, impl as never, gatewayLogger().logger) as unknown as typeof impl;
+
+  it("translates a unary method's rejection", async () => {
+    await expect(wrapped.getOrder()).rejects.toMatchObject({ code: Code.Internal, rawMessage: GENERIC_INTERNAL_MESSAGE });
+    await expect(wrapped.listOrders()).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "order not found" });
+  });
+
+  it("translates a stream's failure after the messages it relayed", async () => {
+    const stream = wrapped.watchOrder();
+    expect((await stream.next()).value).toEqual({ order: { id: "0197" } });
+    const err = await stream.next().then(
+      () => undefined,
+      (e: unknown) => e as ConnectError,
+    );
+    expect(err).toBeInstanceOf(ConnectError);
+    expect(err).toMatchObject({ code: Code.Internal, rawMessage: GENERIC_INTERNAL_MESSAGE });
+    expect(visible(err!)).not.toContain("hunter2");
+  });
+});
