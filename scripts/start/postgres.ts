@@ -12,7 +12,7 @@ import { Child, describeExit, raceTimeout } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { LOOPBACK } from "./ports.ts";
-import { databaseName, withDatabase } from "./services.ts";
+import { databaseName, REPO_ROOT, withDatabase } from "./services.ts";
 
 /** Credentials of the embedded cluster: a loopback-only development database. */
 export const EMBEDDED_USER = "shop";
@@ -164,7 +164,12 @@ async function initialiseCluster(dataDir: string): Promise<void> {
   try {
     await pg.initialise();
   } catch (error) {
-    throw new LaunchError(`could not create the Postgres cluster in ${dataDir}: ${(error as Error).message}\n${log.join("")}`);
+    // As root, Postgres runs as the unprivileged "postgres" account, which
+    // must be able to reach both the binaries in node_modules and dataDir.
+    const unreachable = isRoot() && /EACCES|Permission denied/i.test(`${(error as Error).message}${log.join("")}`)
+      ? ` Running as root, Postgres runs as the "postgres" user, which cannot reach ${REPO_ROOT} or ${dataDir} (a parent directory is not traversable, e.g. /root). Run npm start as a normal user, make the directories reachable (chmod o+x on each parent), or set DATABASE_URL to use your own Postgres.`
+      : "";
+    throw new LaunchError(`could not create the Postgres cluster in ${dataDir}: ${(error as Error).message}.${unreachable}\n${log.join("")}`);
   }
 }
 
