@@ -5,7 +5,7 @@
 // creates the order's payment, so two orders can never charge one token, while
 // a retried or resumed charge of the same order still finds its card.
 import { randomBytes } from "node:crypto";
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lt } from "drizzle-orm";
 import type { DbOrTx } from "@shop/runtime/events/outbox";
 import { cardTokens, type CardTokenRow } from "./schema.ts";
 
@@ -74,12 +74,26 @@ export async function claimedCardToken(db: DbOrTx, orderId: string): Promise<Car
   return row;
 }
 
-/** Marks the order's token used (in the transaction that records the charge's final state). */
+/**
+ * Marks the order's token used and erases its card number (in the
+ * transaction that records the charge's final state): nothing charges with
+ * it again, so the number need not be kept.
+ */
 export async function markCardTokenUsed(db: DbOrTx, orderId: string, at: Date): Promise<void> {
   await db
     .update(cardTokens)
-    .set({ usedAt: at })
+    .set({ usedAt: at, cardNumber: null })
     .where(and(eq(cardTokens.orderId, orderId), isNull(cardTokens.usedAt)));
+}
+
+/** Erases the card numbers of tokens that expired without paying for an order. */
+export async function eraseExpiredCardNumbers(db: DbOrTx, now: Date): Promise<number> {
+  const erased = await db
+    .update(cardTokens)
+    .set({ cardNumber: null })
+    .where(and(isNull(cardTokens.orderId), lt(cardTokens.expiresAt, now), isNotNull(cardTokens.cardNumber)))
+    .returning({ token: cardTokens.token });
+  return erased.length;
 }
 
 /**

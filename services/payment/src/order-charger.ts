@@ -120,7 +120,8 @@ export class OrderCharger {
   /** Step 2: the processor call, with bounded retries for outages. */
   private async charge(payment: PaymentRow): Promise<ChargeOutcome> {
     const card = await claimedCardToken(this.db, payment.orderId);
-    if (!card) return { kind: "failed", reason: "INVALID_CARD_TOKEN", attempts: payment.attempts };
+    // No number: the token's charge already ended (or it expired) and it was erased.
+    if (!card?.cardNumber) return { kind: "failed", reason: "INVALID_CARD_TOKEN", attempts: payment.attempts };
     for (;;) {
       try {
         const result = await this.processor.charge({

@@ -11,6 +11,7 @@
 import { and, eq, lt } from "drizzle-orm";
 import type { Database } from "@shop/runtime/db/database";
 import type { Logger } from "@shop/runtime/log";
+import { eraseExpiredCardNumbers } from "./card-tokens.ts";
 import type { OrderCharger } from "./order-charger.ts";
 import * as schema from "./schema.ts";
 import { payments } from "./schema.ts";
@@ -55,6 +56,8 @@ export class PendingPaymentRecovery {
 
   /** One pass; returns how many payments it picked up. */
   async sweep(): Promise<number> {
+    // Card numbers of tokens that expired unused are not kept either.
+    await eraseExpiredCardNumbers(this.db, new Date());
     const threshold = new Date(Date.now() - this.options.staleAfterMs);
     const stale = await this.db
       .select({ id: payments.id })

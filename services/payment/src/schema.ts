@@ -54,17 +54,19 @@ export type PaymentRow = typeof payments.$inferSelect;
 
 /**
  * Single-use card tokens. `card_number` is the full PAN, kept only because
- * this simulation has no external vault: a real deployment would hand the
- * number to the processor's vault and store just the processor's reference.
- * The CVC is never stored. The PAN lives only in this database and is never
- * logged or returned.
+ * this simulation has no external vault (a real deployment would hand the
+ * number to the processor's vault and store just its reference), and only
+ * until the token's charge reaches its final state or the token expires: it
+ * is then erased (NULL). The CVC is never stored. The PAN lives only in this
+ * database and is never logged or returned.
  */
 export const cardTokens = pgTable("card_tokens", {
   token: text("token").primaryKey(),
   userId: uuid("user_id").notNull(),
   brand: text("brand").notNull(),
   last4: text("last4").notNull(),
-  cardNumber: text("card_number").notNull(),
+  /** Erased (NULL) once the token is used or has expired. */
+  cardNumber: text("card_number"),
   expMonth: integer("exp_month").notNull(),
   expYear: integer("exp_year").notNull(),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

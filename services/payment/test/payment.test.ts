@@ -23,6 +23,7 @@ import { OrderCharger } from "../src/order-charger.ts";
 import { PaymentTransitions } from "../src/payment-transitions.ts";
 import { PendingPaymentRecovery } from "../src/pending-payment-recovery.ts";
 import * as schema from "../src/schema.ts";
+import { eraseExpiredCardNumbers } from "../src/card-tokens.ts";
 import { cardTokens, payments, processorCharges, type PaymentRow } from "../src/schema.ts";
 import { paymentCaughtUp, PaymentEventLog, publishEvent } from "./payment-traffic.ts";
 
@@ -167,6 +168,16 @@ describe("TokenizeCard", () => {
     expect(row).toMatchObject({ userId: alice.userId, brand: "mastercard", last4: "4444", orderId: null, usedAt: null });
   });
 
+  it("erases the card numbers of tokens that expired unused", async () => {
+    const expired = await tokenize(alice, CARDS.approved);
+    const fresh = await tokenize(alice, CARDS.approved);
+    await db.update(cardTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(cardTokens.token, expired));
+    expect(await eraseExpiredCardNumbers(db, new Date())).toBeGreaterThanOrEqual(1);
+    const numberOf = async (token: string) => (await db.select().from(cardTokens).where(eq(cardTokens.token, token)))[0].cardNumber;
+    expect(await numberOf(expired)).toBeNull();
+    expect(await numberOf(fresh)).toBe(CARDS.approved);
+  });
+
   it("names the brand from the number", async () => {
     const brandOf = async (cardNumber: string) =>
       (
@@ -242,6 +253,8 @@ describe("charging on StockReserved", () => {
     const [tokenRow] = await db.select().from(cardTokens).where(eq(cardTokens.token, token));
     expect(tokenRow.orderId).toBe(orderId);
     expect(tokenRow.usedAt).not.toBeNull();
+    // Once the charge is final the full card number is not kept.
+    expect(tokenRow.cardNumber).toBeNull();
 
     const api = paymentsApi();
     const { payment: read } = await api.getPayment({ paymentId: payment.id }, { headers: bearer(alice.token) });

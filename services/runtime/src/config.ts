@@ -32,9 +32,14 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: Env = process
       : raw === undefined
         ? "is required"
         : `is invalid: ${issue.message}`;
-    return `${name} ${message}${raw === undefined ? "" : ` (got ${JSON.stringify(raw)})`}`;
+    return `${name} ${message}${raw === undefined ? "" : ` (got ${JSON.stringify(withoutCredentials(raw))})`}`;
   });
   throw new ConfigError(problems);
+}
+
+/** A value as it may be shown in an error: URL credentials (user:password@) hidden. */
+function withoutCredentials(raw: string): string {
+  return raw.replace(/\/\/[^@/\s]*@/, "//***@");
 }
 
 /** A variable parsed by `parse`; empty counts as unset, so `FOO=` falls back to the default. */

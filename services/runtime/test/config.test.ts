@@ -29,6 +29,19 @@ describe("loadConfig", () => {
     expect(() => loadConfig(schema, { PORT: "70000", DATABASE_URL: "postgres://x/y" })).toThrow(/PORT must be an integer/);
   });
 
+  it("never shows the credentials of a URL it cannot parse", () => {
+    const broken = "postgres://shop:pa#ss@db:54a32/catalog";
+    let message = "";
+    try {
+      loadConfig(schema, { DATABASE_URL: broken });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("DATABASE_URL must be a URL");
+    expect(message).toContain("//***@db:54a32/catalog");
+    expect(message).not.toContain("pa#ss");
+  });
+
   it("reports every problem at once, missing variables included", () => {
     let error: unknown;
     try {

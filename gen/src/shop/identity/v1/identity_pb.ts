@@ -461,10 +461,12 @@ export const IdentityService: GenService<{
     output: typeof RegisterResponseSchema;
   },
   /**
-   * Exchanges email and password for an access token. Failed attempts are
-   * throttled per account: RESOURCE_EXHAUSTED while an account is locked out.
-   * Wrong email and wrong password both answer UNAUTHENTICATED, so the
-   * response does not reveal which accounts exist.
+   * Exchanges email and password for an access token. Wrong email and wrong
+   * password both answer UNAUTHENTICATED with the same message and timing.
+   * Failed attempts are throttled per account: after 5 in a row the account
+   * is locked (30 s, doubling up to 15 min) and answers RESOURCE_EXHAUSTED,
+   * even for the right password. A lockout therefore shows that an account
+   * exists; stopping password guessing is judged worth more than hiding that.
    *
    * @generated from rpc shop.identity.v1.IdentityService.Login
    */

@@ -66,7 +66,8 @@ export type Payment = Message<"shop.payment.v1.Payment"> & {
   cardBrand: string;
 
   /**
-   * Last four digits of the card; the full number is never stored.
+   * Last four digits of the card. The full number is never returned and is
+   * erased once the charge is final.
    *
    * @generated from field: string card_last4 = 7;
    */
@@ -411,7 +412,8 @@ export const PaymentService: GenService<{
   /**
    * Exchanges card details for a single-use token to pass to PlaceOrder, so
    * that card numbers never leave the payment service. The token expires
-   * after 30 minutes.
+   * after 30 minutes; the number is erased when the token's charge is final
+   * or the token expires unused. The CVC is never stored.
    *
    * @generated from rpc shop.payment.v1.PaymentService.TokenizeCard
    */

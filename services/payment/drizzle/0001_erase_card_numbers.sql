@@ -1,0 +1,1 @@
+ALTER TABLE "card_tokens" ALTER COLUMN "card_number" DROP NOT NULL;
