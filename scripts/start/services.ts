@@ -163,6 +163,7 @@ export function redact(url: string): string {
     if (u.password) u.password = "***";
     return u.toString();
   } catch {
-    return url;
+    // Unparseable (e.g. an unescaped "#" in the password): hide any credentials anyway.
+    return url.replace(/\/\/[^@/]*@/, "//***@");
   }
 }
