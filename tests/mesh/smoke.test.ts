@@ -15,10 +15,6 @@
 //     machine's Postgres; <DEP>_ADDR -> the dependency's local port;
 //     OTEL_EXPORTER_OTLP_ENDPOINT unset (no collector here); events get a
 //     private subject/stream prefix so the run touches no one else's streams.
-//
-// A service whose services/<name>/src/main.ts does not exist yet is skipped,
-// and says so in its test name. Once every service exists this becomes strict
-// (remove the skip).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -40,8 +36,8 @@ const base = render("mesh/base") as Any[];
 const devSecrets = render("mesh/base/dev") as Any[];
 const sharedConfig = named(base, "ConfigMap", "shop-config").data as Record<string, string>;
 
-const present = manifests.filter((m) => existsSync(join(repoRoot, "services", m.name, "src", "main.ts")));
-const missing = manifests.filter((m) => !present.includes(m));
+// Every deployable with a manifest must have an entry point its Deployment can run.
+const present = manifests;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -164,10 +160,9 @@ describe("manifest smoke test: each service starts with its Deployment's command
     }
   });
 
-  for (const m of missing) {
-    // Skipped until the service exists; the lead makes this strict once all do.
-    it.skip(`${m.name}: skipped — services/${m.name}/src/main.ts does not exist yet`, () => {});
-  }
+  it("finds an entry point for every deployable", () => {
+    expect(manifests.filter((m) => !existsSync(join(repoRoot, "services", m.name, "src", "main.ts"))).map((m) => m.name)).toEqual([]);
+  });
 
   for (const m of present) {
     it(`${m.name}: answers SERVING to the gRPC health probe, then exits 0 on SIGTERM`, async () => {
