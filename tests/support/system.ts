@@ -204,22 +204,4 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
   };
 }
 
-/** Polls until `check` returns something truthy; fails after `timeoutMs` naming `what`. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  { timeoutMs = 30_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { eventually } from "./eventually.ts";

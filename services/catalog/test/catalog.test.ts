@@ -6,6 +6,7 @@ import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
 import { EventBus } from "@shop/runtime/events/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectCode } from "../../../tests/support/expect-code.ts";
 import { seedCategories, seedProducts } from "../src/seed-catalogue.ts";
 import { bearer, eventually, startSystem, type TestSystem } from "../../../tests/support/system.ts";
 
@@ -16,17 +17,6 @@ beforeAll(async () => {
 afterAll(() => system?.stop());
 
 const catalog = () => system.client(CatalogService);
-
-async function expectCode(call: Promise<unknown>, code: Code, fragment?: string): Promise<ConnectError> {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  expect(err, "the call should fail").toBeInstanceOf(ConnectError);
-  expect(Code[err!.code]).toBe(Code[code]);
-  if (fragment) expect(err!.rawMessage).toContain(fragment);
-  return err!;
-}
 
 describe("browsing the seeded catalogue", () => {
   it("lists every category, ordered by name", async () => {

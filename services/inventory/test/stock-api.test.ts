@@ -5,6 +5,7 @@ import { seedProducts } from "@shop/catalog/seed-catalogue";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectCode } from "../../../tests/support/expect-code.ts";
 import { bearer, startSystem, type TestSystem } from "../../../tests/support/system.ts";
 
 let system: TestSystem;
@@ -14,17 +15,6 @@ beforeAll(async () => {
 afterAll(() => system?.stop());
 
 const inventory = () => system.client(InventoryService);
-
-async function expectCode(call: Promise<unknown>, code: Code, fragment?: string): Promise<ConnectError> {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  expect(err, "the call should fail").toBeInstanceOf(ConnectError);
-  expect(Code[err!.code]).toBe(Code[code]);
-  if (fragment) expect(err!.rawMessage).toContain(fragment);
-  return err!;
-}
 
 describe("reading stock", () => {
   it("starts with the demo catalogue's opening stock", async () => {

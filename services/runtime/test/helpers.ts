@@ -15,6 +15,7 @@ import {
 } from "../src/db/index.ts";
 import { EventBus, EventNaming } from "../src/events/index.ts";
 import * as fixtureSchema from "./fixtures/schema.ts";
+import { eventually } from "../../../tests/support/eventually.ts";
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -57,30 +58,13 @@ export async function createTestBus(): Promise<{ bus: EventBus; naming: EventNam
   };
 }
 
-/**
- * Polls `check` until it returns something truthy, or fails after
- * `timeoutMs` with `what` in the message. Never a fixed sleep: the test
- * proceeds the moment the condition holds.
- */
-export async function waitFor<T>(
+/** The shared poller (tests/support/eventually.ts), with tighter defaults for these fast local checks. */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T> | T,
   { timeoutMs = 20_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return eventually(what, check, { timeoutMs, intervalMs });
 }
 
 export async function countEffects(db: TestDatabase, consumer: string, eventId?: string): Promise<number> {
