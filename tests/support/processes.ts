@@ -5,9 +5,7 @@
 // run beside each other and beside a running `npm start`. Processes can be
 // SIGKILLed and restarted to prove the saga survives crashes.
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
+import type { Client } from "@connectrpc/connect";
 import { dropDatabase, withDatabase } from "@shop/runtime/db/database";
 import { EventBus, EventNaming } from "@shop/runtime/events/index";
 import type { ServiceManifest } from "@shop/runtime/manifest";
@@ -15,7 +13,8 @@ import { Child } from "../../scripts/start/child.ts";
 import { waitForHealthy } from "../../scripts/start/health.ts";
 import type { LogSink } from "../../scripts/start/output.ts";
 import { childEnv, defaultMainFile, discoverManifests, NODE_FLAGS, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
-import { ADMIN_DATABASE_URL, ADMIN_EMAIL, ADMIN_PASSWORD, freePort, NATS_URL, uniqueId, type Account, type ServiceName } from "./system.ts";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
+import { ADMIN_DATABASE_URL, freePort, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
 
 export interface LogLine {
   service: string;
@@ -113,14 +112,10 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     throw err;
   }
 
-  const sessions: Http2SessionManager[] = [];
-  const client = <S extends DescService>(service: S): Client<S> => {
+  const access = shopAccess((service) => {
     const owner = manifests.find((m) => m.serves.includes(service)) ?? fail(`no deployable serves ${service.typeName}`);
-    const sessionManager = new Http2SessionManager(url(owner.name as ServiceName));
-    sessions.push(sessionManager);
-    return createClient(service, createConnectTransport({ baseUrl: url(owner.name as ServiceName), httpVersion: "2", useBinaryFormat: true, sessionManager }));
-  };
-  let adminToken: string | undefined;
+    return url(owner.name as ServiceName);
+  });
 
   return {
     id,
@@ -128,17 +123,9 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     logs,
     url,
     databaseUrl,
-    client,
-    async signUp(displayName = "E2E Customer") {
-      const email = `${uniqueId("user")}@shop.test`;
-      const password = "correct horse battery staple";
-      const res = await client(IdentityService).register({ email, password, displayName });
-      return { userId: res.user!.id, email, password, token: res.accessToken!.token };
-    },
-    async adminToken() {
-      adminToken ??= (await client(IdentityService).login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).accessToken!.token;
-      return adminToken;
-    },
+    client: access.client,
+    signUp: access.signUp,
+    adminToken: access.adminToken,
     async kill(name) {
       await children.get(name)?.stop([]); // no graceful step: straight to SIGKILL
     },
@@ -148,7 +135,7 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
       await waitHealthy([launch(manifest)]);
     },
     async stop() {
-      for (const s of sessions) s.abort();
+      access.close();
       await stopAll();
     },
   };

@@ -12,9 +12,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { DestinationStream } from "pino";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
+import type { Client } from "@connectrpc/connect";
 import { addressVariable } from "@shop/runtime/clients";
 import { dropDatabase, withDatabase } from "@shop/runtime/db/database";
 import { EventBus, EventNaming } from "@shop/runtime/events/index";
@@ -23,8 +21,9 @@ import { startService, type RunningService } from "@shop/runtime/service";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-export const ADMIN_EMAIL = "admin@shop.test";
-export const ADMIN_PASSWORD = "admin-password-for-tests";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
+
+export { ADMIN_EMAIL, ADMIN_PASSWORD, type Account };
 
 export type ServiceName = "identity" | "catalog" | "inventory" | "payment" | "order" | "notification" | "gateway";
 
@@ -48,12 +47,6 @@ export function bearer(token: string): Headers {
   return new Headers({ authorization: `Bearer ${token}` });
 }
 
-export interface Account {
-  userId: string;
-  email: string;
-  password: string;
-  token: string;
-}
 
 export interface TestSystem {
   readonly id: string;
@@ -152,16 +145,11 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
     throw err;
   }
 
-  const sessions: Http2SessionManager[] = [];
-  const client = <S extends DescService>(service: S): Client<S> => {
+  const access = shopAccess((service) => {
     const owner = names.find((n) => definitions.get(n)!.manifest.serves.includes(service));
     if (!owner) throw new Error(`no started service serves ${service.typeName}`);
-    const sessionManager = new Http2SessionManager(url(owner));
-    sessions.push(sessionManager);
-    return createClient(service, createConnectTransport({ baseUrl: url(owner), httpVersion: "2", useBinaryFormat: true, sessionManager }));
-  };
-
-  let adminToken: string | undefined;
+    return url(owner);
+  });
   return {
     id,
     naming,
@@ -173,24 +161,16 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
       return `http://127.0.0.1:${port}/metrics`;
     },
     databaseUrl,
-    client,
-    async signUp(displayName = "Test Customer") {
-      const email = `${uniqueId("user")}@shop.test`;
-      const password = "correct horse battery staple";
-      const res = await client(IdentityService).register({ email, password, displayName });
-      return { userId: res.user!.id, email, password, token: res.accessToken!.token };
-    },
-    async adminToken() {
-      adminToken ??= (await client(IdentityService).login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).accessToken!.token;
-      return adminToken;
-    },
+    client: access.client,
+    signUp: access.signUp,
+    adminToken: access.adminToken,
     restart: async (name) => {
       await stopService(name);
       await start(name);
     },
     stopService,
     async stop() {
-      for (const s of sessions) s.abort();
+      access.close();
       for (const name of [...ordered].reverse()) await stopService(name).catch(() => {});
       for (const name of names) {
         if (definitions.get(name)!.manifest.database) await dropDatabase(databaseUrl(name)).catch(() => {});
