@@ -4,7 +4,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { addressVariable, SERVICE_NODE_FLAGS, type ServiceManifest } from "@shop/runtime/manifest";
+import { addressVariable, SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS, serviceBundle, type ServiceManifest } from "@shop/runtime/manifest";
 import { LaunchError } from "./errors.ts";
 import { LOOPBACK, parsePort } from "./ports.ts";
 
@@ -17,9 +17,14 @@ export const DEV_ADMIN = { email: "admin@shop.local", password: "admin-password"
 /** Node flags every service runs with (see SERVICE_NODE_FLAGS for why). */
 export const NODE_FLAGS = SERVICE_NODE_FLAGS;
 
-/** The entry point of a deployable: services/<name>/src/main.ts. */
+/** The source entry point of a deployable: services/<name>/src/main.ts. */
 export function defaultMainFile(name: string, servicesDir = SERVICES_DIR): string {
   return path.join(servicesDir, name, "src", "main.ts");
+}
+
+/** What Node runs for a deployable: its bundle, services/<name>/dist/main.js (see serviceBundle). */
+export function defaultBundleFile(name: string, servicesDir = SERVICES_DIR): string {
+  return path.join(servicesDir, path.relative("services", serviceBundle(name)));
 }
 
 /**
@@ -109,14 +114,14 @@ export interface ChildEnvContext {
 }
 
 /**
- * The environment of one service's process: the user's environment, then
- * PORT, HOST, DATABASE_URL (only for services owning a database), NATS_URL,
+ * The environment of one service's process: SERVICE_ENVIRONMENT, the user's
+ * environment, then PORT, HOST, DATABASE_URL (only for services owning a database), NATS_URL,
  * LOG_LEVEL (default info) and <DEP>_ADDR for every declared dependency.
  */
 export function childEnv(manifest: ServiceManifest, ctx: ChildEnvContext): NodeJS.ProcessEnv {
   const port = ctx.ports.get(manifest.name);
   if (port === undefined) throw new Error(`no port for ${manifest.name}`);
-  const env: NodeJS.ProcessEnv = { ...ctx.env };
+  const env: NodeJS.ProcessEnv = { ...SERVICE_ENVIRONMENT, ...ctx.env };
   // The user's DATABASE_URL names a server, not this service's database.
   delete env.DATABASE_URL;
   if (manifest.database) env.DATABASE_URL = serviceDatabaseUrl(ctx.databaseServerUrl, manifest.name);
@@ -128,9 +133,8 @@ export function childEnv(manifest: ServiceManifest, ctx: ChildEnvContext): NodeJ
   // Development credentials only; printed by the banner, overridable.
   env.ADMIN_EMAIL = ctx.env.ADMIN_EMAIL || DEV_ADMIN.email;
   env.ADMIN_PASSWORD = ctx.env.ADMIN_PASSWORD || DEV_ADMIN.password;
-  // Compiling the same TypeScript and generated code in seven processes on
-  // every start is most of their start-up time; V8's code cache on disk
-  // makes every start after the first markedly faster.
+  // Compiling each service's bundle on every start is much of its start-up
+  // time; V8's code cache on disk makes every start after the first faster.
   if (ctx.compileCacheDir && !env.NODE_COMPILE_CACHE && !env.NODE_DISABLE_COMPILE_CACHE) {
     env.NODE_COMPILE_CACHE = ctx.compileCacheDir;
   }

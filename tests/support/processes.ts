@@ -1,6 +1,6 @@
 // The whole shop as real processes, started the way `npm start` starts them
-// (the launcher's manifests, command line, Node flags and per-service
-// environment), but against the machine's Postgres and NATS with databases,
+// (the launcher's manifests, the bundles vitest's global setup brought up to
+// date, Node flags and per-service environment), but against the machine's Postgres and NATS with databases,
 // event subjects and ports that nobody else uses, so end-to-end suites can
 // run beside each other and beside a running `npm start`. Processes can be
 // SIGKILLed and restarted to prove the saga survives crashes.
@@ -12,7 +12,7 @@ import type { ServiceManifest } from "@shop/runtime/manifest";
 import { Child } from "../../scripts/start/child.ts";
 import { waitForHealthy } from "../../scripts/start/health.ts";
 import type { LogSink } from "../../scripts/start/output.ts";
-import { childEnv, defaultMainFile, discoverManifests, NODE_FLAGS, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
+import { childEnv, defaultBundleFile, discoverManifests, NODE_FLAGS, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
 import { ADMIN_DATABASE_URL, freePort, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
 
@@ -74,7 +74,7 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
   const launch = (manifest: ServiceManifest) => {
     const env = childEnv(manifest, { ports, databaseServerUrl: ADMIN_DATABASE_URL, natsUrl: NATS_URL, env: baseEnv });
     if (manifest.database) env.DATABASE_URL = databaseUrl(manifest.name as ServiceName);
-    const child = new Child({ name: manifest.name, command: process.execPath, args: [...NODE_FLAGS, defaultMainFile(manifest.name)], env, cwd: REPO_ROOT, sink });
+    const child = new Child({ name: manifest.name, command: process.execPath, args: [...NODE_FLAGS, defaultBundleFile(manifest.name)], env, cwd: REPO_ROOT, sink });
     children.set(manifest.name, child);
     return { name: manifest.name, address: serviceAddress(ports.get(manifest.name)!) };
   };

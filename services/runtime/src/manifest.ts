@@ -38,18 +38,30 @@ export function defineService<const Deps extends Record<string, Dependency>>(
 export { addressVariable } from "./clients.ts";
 
 /**
- * How Node runs every service, wherever it runs (npm start, Dockerfile,
- * Deployments): TypeScript directly (transform, not just strip, because
- * protobuf-es generates enums), and a small young generation plus a heap cap
- * so an idle service does not hold on to memory V8 reserved while loading
- * its modules (about 270 MB resident without these, about 125 MB with).
+ * What every deployable runs, wherever it runs (npm start, the end-to-end
+ * tests, the image, the Deployments): its bundle, built from
+ * services/<name>/src/main.ts by `npm run build:services` (see
+ * scripts/build-services.ts for why a bundle), relative to the repository
+ * root (/app in the image).
  */
-export const SERVICE_NODE_FLAGS = [
-  "--experimental-transform-types",
-  "--disable-warning=ExperimentalWarning",
-  "--max-semi-space-size=2",
-  "--max-old-space-size=192",
-] as const;
+export function serviceBundle(name: string): string {
+  return `services/${name}/dist/main.js`;
+}
+
+/**
+ * The Node flags every deployable runs with: a small young generation and a
+ * heap cap, so an idle service does not keep the memory V8 reserved while
+ * loading it (measured on the catalog: 92 MB idle with them, 97 MB without).
+ */
+export const SERVICE_NODE_FLAGS = ["--max-semi-space-size=2", "--max-old-space-size=192"] as const;
+
+/**
+ * Environment every deployable runs with unless already set. Two malloc
+ * arenas instead of glibc's default of eight per core: V8's and libuv's
+ * worker threads otherwise each keep an arena holding what start-up
+ * compilation freed (measured on the catalog: 4-5 MB less resident idle).
+ */
+export const SERVICE_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 
 /**
  * Where a deployable serves Prometheus metrics unless METRICS_PORT says
