@@ -4,17 +4,18 @@
 #
 #   docker build --build-arg SERVICE=catalog -t shop-catalog .
 #
-# Services run their TypeScript directly on Node 24 (no build step), so the
-# runtime image is node:24-slim plus production dependencies and the sources of
-# gen/, services/runtime and the one service. The `node` devDependency that
-# gives `npm run` Node 24 on developer machines is not installed here
-# (--omit=dev): the image's own Node 24 runs everything.
+# The image runs the service's bundle (scripts/build-services.ts): one file,
+# services/<name>/dist/main.js, with every dependency inside it, on
+# node:24-slim. Beside it: the service's package.json (ES module scope), its
+# migrations (services/<name>/drizzle, and the runtime's, copied into dist/)
+# and, for the gateway, the built web app. No node_modules, no TypeScript.
 #
-# Stages: manifests (package.json files only, so dependency layers change only
-# when dependencies do) -> prod-deps (npm ci --omit=dev, the same layer for every
-# service) and build (full install, which also derives the install-time code the
-# runtime needs, e.g. services/runtime/src/grpc-gen) -> app (non-root) -> dev
-# (sources writable, for Tilt's live update) and runtime (the default target).
+# Stages: manifests (package.json files only, so the dependency layer changes
+# only when dependencies do) -> build (full install, which also derives the
+# install-time code the runtime needs, e.g. services/runtime/src/grpc-gen;
+# then the bundle and the service's own build) -> app (what the service runs,
+# non-root) -> dev (writable, for Tilt's live update) and runtime (the
+# default target).
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS base
@@ -26,10 +27,6 @@ COPY . /src
 RUN mkdir /out && cd /src \
  && cp package.json package-lock.json /out/ \
  && find gen services -maxdepth 2 -name package.json -exec cp --parents {} /out/ \;
-
-FROM base AS prod-deps
-COPY --from=manifests /out/ ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 
 FROM base AS build
 COPY --from=manifests /out/ ./
@@ -46,27 +43,31 @@ COPY gen ./gen
 COPY services/runtime ./services/runtime
 COPY services/${SERVICE} ./services/${SERVICE}
 RUN test -f "services/$SERVICE/src/main.ts" || { echo "services/$SERVICE/src/main.ts does not exist" >&2; exit 1; } \
+ && npm run build:services -- "$SERVICE" \
  && npm run build --if-present --workspace "services/$SERVICE"
+# What the service runs, gathered for one COPY (drizzle/ and web/dist exist only for some services).
+RUN mkdir -p "/out/services/$SERVICE" && cd "services/$SERVICE" \
+ && cp -r package.json dist "/out/services/$SERVICE/" \
+ && rm "/out/services/$SERVICE/dist/main.inputs.json" \
+ && if [ -d drizzle ]; then cp -r drizzle "/out/services/$SERVICE/"; fi \
+ && if [ -d web/dist ]; then mkdir -p "/out/services/$SERVICE/web" && cp -r web/dist "/out/services/$SERVICE/web/"; fi
 
 FROM ${NODE_IMAGE} AS app
 ARG SERVICE
-ENV NODE_ENV=production SERVICE=${SERVICE} HOST=0.0.0.0
+# MALLOC_ARENA_MAX: SERVICE_ENVIRONMENT in services/runtime/src/manifest.ts.
+ENV NODE_ENV=production SERVICE=${SERVICE} HOST=0.0.0.0 MALLOC_ARENA_MAX=2
 WORKDIR /app
-# Production node_modules (root and any nested in workspaces), then the sources.
-COPY --from=prod-deps /app ./
-COPY --from=build /app/gen ./gen
-COPY --from=build /app/services/runtime ./services/runtime
-COPY --from=build /app/services/${SERVICE} ./services/${SERVICE}
+COPY --from=build /out/ ./
 # The `node` user of the node images, by number so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # The Deployments set this command explicitly (mesh/base); `exec` makes node PID 1 so it gets SIGTERM.
-CMD ["sh", "-c", "exec node --experimental-transform-types --disable-warning=ExperimentalWarning --max-semi-space-size=2 --max-old-space-size=192 services/$SERVICE/src/main.ts"]
+CMD ["sh", "-c", "exec node --max-semi-space-size=2 --max-old-space-size=192 services/$SERVICE/dist/main.js"]
 
-# Tilt's target: the same image with gen/ and services/ owned by the app user, so
-# live update can sync changed TypeScript into the running container.
+# Tilt's target: the same image with services/ owned by the app user, so live
+# update can sync a rebuilt bundle into the running container.
 FROM app AS dev
 USER root
-RUN chown -R 1000:1000 /app/gen /app/services
+RUN chown -R 1000:1000 /app/services
 USER 1000:1000
 
 FROM app AS runtime

@@ -8,7 +8,7 @@ import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { defaultMetricsPort, SERVICE_NODE_FLAGS, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
+import { defaultMetricsPort, SERVICE_NODE_FLAGS, serviceBundle, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
 import { meshConfig, versionsOf } from "./config.ts";
 import { deploymentEnv, SHARED_CONFIG_MAP, sharedConfigDefaults } from "./env.ts";
 
@@ -48,9 +48,9 @@ export function commonLabels(app: string, component: Component = "service"): Rec
   };
 }
 
-/** The command a Deployment runs: the service's TypeScript on the image's Node 24, no build step. */
+/** The command a Deployment runs: the service's bundle (built into the image) on the image's Node 24. */
 export function serviceCommand(name: string): string[] {
-  return ["node", ...SERVICE_NODE_FLAGS, `services/${name}/src/main.ts`];
+  return ["node", ...SERVICE_NODE_FLAGS, serviceBundle(name)];
 }
 
 /** Sidecar settings: the app starts after the proxy and the proxy outlives the app's drain. */

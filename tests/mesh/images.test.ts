@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { meshConfig } from "../../mesh/generator/config.ts";
+import { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS, serviceBundle } from "../../services/runtime/src/manifest.ts";
 import { EDGE } from "../../mesh/generator/istio.ts";
 import { type Any, deploymentsOf, manifests, render, repoRoot } from "./fixtures.ts";
 
@@ -69,14 +70,17 @@ const base = render("mesh/base") as Any[];
 describe("Dockerfile", () => {
   it("is multi-stage on node:24-slim, with dev and runtime targets and runtime last (the default)", () => {
     expect(globalArgs).toContainEqual({ op: "ARG", args: "NODE_IMAGE=node:24-slim" });
-    expect(stages.map((s) => s.name)).toEqual(["base", "manifests", "prod-deps", "build", "app", "dev", "runtime"]);
+    expect(stages.map((s) => s.name)).toEqual(["base", "manifests", "build", "app", "dev", "runtime"]);
     expect(stage("app").from).toBe("${NODE_IMAGE}");
     expect(stage("runtime").from).toBe("app");
   });
 
-  it("the runtime image has only production dependencies and runs as the pods' non-root user", () => {
-    expect(stage("prod-deps").instructions.find((i) => i.op === "RUN")?.args).toMatch(/npm ci --omit=dev/);
+  it("the runtime image holds the service's bundle, no node_modules, and runs as the pods' non-root user", () => {
+    const builds = stage("build").instructions.filter((i) => i.op === "RUN").map((i) => i.args);
+    expect(builds.some((run) => run.includes('npm run build:services -- "$SERVICE"'))).toBe(true);
     const app = stage("app").instructions;
+    expect(app.filter((i) => i.op === "COPY").map((i) => i.args)).toEqual(["--from=build /out/ ./"]);
+    expect(builds.some((run) => run.includes("node_modules"))).toBe(false);
     const users = app.filter((i) => i.op === "USER").map((i) => i.args);
     expect(users.at(-1)).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
     expect(stage("dev").instructions.filter((i) => i.op === "USER").at(-1)?.args).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
@@ -88,19 +92,29 @@ describe("Dockerfile", () => {
     }
   });
 
-  it("puts into the image what each Deployment runs, and the build context has it", () => {
-    const copies = stage("app").instructions.filter((i) => i.op === "COPY").map((i) => i.args);
-    expect(copies).toContain("--from=build /app/services/${SERVICE} ./services/${SERVICE}");
-    expect(copies).toContain("--from=build /app/services/runtime ./services/runtime");
-    expect(copies).toContain("--from=build /app/gen ./gen");
+  it("puts into the image what each Deployment runs, and the build context has its sources", () => {
+    const copies = stage("build").instructions.filter((i) => i.op === "COPY").map((i) => i.args);
+    expect(copies).toContain("services/${SERVICE} ./services/${SERVICE}");
+    expect(copies).toContain("services/runtime ./services/runtime");
+    expect(copies).toContain("gen ./gen");
+    // The bundle, its package.json and its migrations are gathered into /out, which the app stage copies.
+    const gather = stage("build").instructions.filter((i) => i.op === "RUN").map((i) => i.args).find((run) => run.includes("/out/services/$SERVICE"));
+    expect(gather).toMatch(/cp -r package\.json dist "\/out\/services\/\$SERVICE\/"/);
+    expect(gather).toMatch(/cp -r drizzle/);
     for (const m of manifests) {
       for (const d of deploymentsOf(base, m.name)) {
-        const entry = d.spec.template.spec.containers[0].command.at(-1);
-        expect(entry).toBe(`services/${m.name}/src/manifest.ts`.replace("manifest.ts", "main.ts"));
-        expect(ignored(entry), `${entry} is excluded by .dockerignore`).toBe(false);
+        const command = d.spec.template.spec.containers[0].command;
+        expect(command).toEqual(["node", ...SERVICE_NODE_FLAGS, serviceBundle(m.name)]);
       }
-      expect(ignored(`services/${m.name}/src/manifest.ts`)).toBe(false);
+      for (const source of [`services/${m.name}/src/main.ts`, `services/${m.name}/src/manifest.ts`, `services/${m.name}/package.json`]) {
+        expect(ignored(source), `${source} is excluded by .dockerignore`).toBe(false);
+      }
     }
+    // Run without the Deployments' command (docker run), the image does the same.
+    const cmd = stage("app").instructions.find((i) => i.op === "CMD")?.args;
+    expect(cmd).toContain(`exec node ${SERVICE_NODE_FLAGS.join(" ")} ${serviceBundle("$SERVICE")}`);
+    const env = stage("app").instructions.filter((i) => i.op === "ENV").map((i) => i.args).join(" ");
+    for (const [name, value] of Object.entries(SERVICE_ENVIRONMENT)) expect(env).toContain(`${name}=${value}`);
     // Every path the build copies from the context exists and is not ignored.
     for (const s of stages) {
       for (const i of s.instructions.filter((x) => x.op === "COPY" && !x.args.startsWith("--from"))) {
@@ -141,10 +155,11 @@ describe("Tiltfile", () => {
     expect(tilt.services.map((s: Any) => s.name).sort()).toEqual(manifests.map((m) => m.name).sort());
   });
 
-  it("live-updates services/ and gen/ into the paths the image uses, regenerates on proto changes", () => {
-    expect(tiltfile).toMatch(/sync\('gen', '\/app\/gen'\)/);
-    expect(tiltfile).toMatch(/sync\('services\/runtime', '\/app\/services\/runtime'\)/);
-    expect(tiltfile).toMatch(/sync\('services\/' \+ name, '\/app\/services\/' \+ name\)/);
+  it("rebuilds the bundles on source changes and live-updates them into the path the pods run, regenerates on proto changes", () => {
+    expect(tiltfile).toMatch(/local_resource\(\s*'bundles',\s*cmd='npm run build:services',\s*deps=\['gen\/src', 'services'\]/);
+    expect(tiltfile).toContain("sync('services/%s/dist' % name, '/app/services/%s/dist' % name)");
+    expect(serviceBundle("x")).toBe("services/x/dist/main.js");
+    expect(ignored("services/catalog/dist/main.js"), "the synced bundle is excluded by .dockerignore").toBe(false);
     expect(tiltfile).toMatch(/local_resource\(\s*'generate',\s*cmd='npm run generate && npm run generate:mesh',\s*deps=\['proto'/);
     for (const m of manifests) expect(deploymentsOf(render("mesh/overlays/dev") as Any[], m.name)[0].spec.template.spec.containers[0].command[1]).toBe("--watch");
   });
