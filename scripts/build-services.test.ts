@@ -56,7 +56,9 @@ describe("buildServiceBundles", () => {
     expect(JSON.parse(run.stdout)).toEqual({ shelf: 1, migrations: 2 });
     expect(JSON.parse(readFileSync(file("services/shelf/dist/main.inputs.json"), "utf8"))).toContain("services/shelf/src/count.ts");
     // Nothing left behind by the write-aside-and-rename.
-    expect(readdirSync(file("services/shelf/dist")).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(file("services/shelf")).sort()).toEqual(["dist", "package.json", "src"]);
+    expect(readdirSync(file("services/shelf/dist")).sort()).toEqual(["main.inputs.json", "main.js", "main.js.map", "migrations"]);
+    expect(JSON.parse(readFileSync(`${bundle}.map`, "utf8")).sources).toContain("../src/count.ts");
   });
 
   it("rebuilds only when a source, a migration or the lock file changed, or an input is gone", async () => {
@@ -86,6 +88,6 @@ describe("buildServiceBundles", () => {
   it("fails with esbuild's message on a source that does not compile", async () => {
     write("services/broken/src/main.ts", 'import { nothing } from "./missing.ts";\nconsole.log(nothing);\n');
     await expect(buildServiceBundles(["broken"], { root })).rejects.toThrow(/missing\.ts/);
-    expect(existsSync(file("services/broken/dist/main.js"))).toBe(false);
+    expect(readdirSync(file("services/broken"))).toEqual(["src"]);
   });
 });

@@ -18,7 +18,7 @@
 // main.inputs.json (the files the bundle was built from, so a rebuild happens
 // only when one of them changed).
 import { existsSync } from "node:fs";
-import { cp, mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -72,9 +72,13 @@ export async function buildServiceBundles(
 }
 
 async function bundle(names: readonly string[], root: string): Promise<void> {
+  // Written to a private directory beside dist/ (same depth, so the source
+  // map's relative paths hold), then renamed into place: a service starting
+  // meanwhile (another `npm start`, a test run) never reads half a bundle.
+  const scratch = `.dist-${process.pid}`;
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: names.map((name) => ({ in: `services/${name}/src/main.ts`, out: `${name}/dist/main` })),
+    entryPoints: names.map((name) => ({ in: `services/${name}/src/main.ts`, out: `${name}/${scratch}/main` })),
     outdir: "services",
     bundle: true,
     platform: "node",
@@ -91,12 +95,11 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
     keepNames: true,
     sourcemap: "linked",
     metafile: true,
-    write: false,
     logLevel: "warning",
+  }).catch(async (error: unknown) => {
+    await Promise.all(names.map((name) => rm(path.join(root, "services", name, scratch), { recursive: true, force: true })));
+    throw error;
   });
-  // Each file is written aside and renamed into place: a service starting
-  // meanwhile (another `npm start`, a test run) never reads half a bundle.
-  for (const file of result.outputFiles) await writeAtomically(file.path, file.contents);
 
   const migrations = path.join(root, RUNTIME_MIGRATIONS);
   // Also inputs: the installed dependencies (npm gives their files old
@@ -109,18 +112,24 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
     if (entry.isFile()) sharedInputs.push(path.relative(root, path.join(entry.parentPath, entry.name)));
   }
   for (const name of names) {
-    const output = result.metafile.outputs[bundleFile(name)];
-    if (!output) throw new Error(`esbuild wrote no ${bundleFile(name)}`);
+    const written = `services/${name}/${scratch}/main.js`;
+    const output = result.metafile.outputs[written];
+    if (!output) throw new Error(`esbuild wrote no ${written}`);
+    const distDir = path.join(root, path.dirname(bundleFile(name)));
+    await mkdir(distDir, { recursive: true });
+    await rename(path.join(root, `${written}.map`), path.join(distDir, "main.js.map"));
+    await rename(path.join(root, written), path.join(root, bundleFile(name)));
+    await rm(path.join(root, "services", name, scratch), { recursive: true, force: true });
     // The runtime applies its own migrations from next to the running module
     // (runtimeMigrationsFolder), which for a bundle is dist/. Migrations are
     // only ever added, so copying over the old ones is enough.
-    await cp(migrations, path.join(root, path.dirname(bundleFile(name)), "migrations"), { recursive: true, force: true });
+    await cp(migrations, path.join(distDir, "migrations"), { recursive: true, force: true });
     const inputs = Object.keys(output.inputs).filter((input) => !input.includes(":"));
     await writeAtomically(inputsFile(name, root), JSON.stringify([...inputs, ...sharedInputs]));
   }
 }
 
-async function writeAtomically(file: string, contents: Uint8Array | string): Promise<void> {
+async function writeAtomically(file: string, contents: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, contents);
