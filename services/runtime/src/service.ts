@@ -56,6 +56,8 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     NATS_URL: env.url("nats://127.0.0.1:4222"),
     JWT_ISSUER: env.string("shop-identity"),
     JWT_AUDIENCE: env.string("shop"),
+    /** How long published outbox rows are kept before the relay deletes them; 0 keeps them forever. */
+    OUTBOX_RETENTION_HOURS: env.int({ min: 0, default: 168 }),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
@@ -199,7 +201,13 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
     stops.push(...extraStops);
 
     if (manifest.publishes.length > 0) {
-      const relay = new OutboxRelay({ db: db!, bus: bus!, logger, aroundPublish: eventPublishTelemetry(telemetry) });
+      const relay = new OutboxRelay({
+        db: db!,
+        bus: bus!,
+        logger,
+        aroundPublish: eventPublishTelemetry(telemetry),
+        retainPublishedMs: config.OUTBOX_RETENTION_HOURS * 3600 * 1000,
+      });
       await relay.start();
       stops.push(() => relay.stop());
       outboxBacklogMetrics(telemetry.meter, db!, logger);

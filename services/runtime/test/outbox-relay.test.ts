@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { StringValueSchema } from "@bufbuild/protobuf/wkt";
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { outbox } from "../src/db/index.ts";
 import {
   EVENT_ID_HEADER,
@@ -181,6 +181,38 @@ describe("OutboxRelay", () => {
       }
     } finally {
       for (const c of consumers) await c.stop();
+    }
+  });
+
+  it("deletes rows published longer ago than the retention, never unsent ones", async () => {
+    const relay = new OutboxRelay({ db, bus, pollIntervalMs: 600_000, channel: "nobody_listens_here", retainPublishedMs: 3600_000 });
+    await relay.start();
+    try {
+      const [oldSent, recentSent, oldUnsent] = [await enqueue("old, sent"), await enqueue("recent, sent"), await enqueue("old, unsent")];
+      await relay.flush();
+      await db.execute(sql`update outbox set published_at = now() - interval '2 hours' where id = ${oldSent}`);
+      await db.execute(sql`update outbox set published_at = null, created_at = now() - interval '3 hours' where id = ${oldUnsent}`);
+
+      expect(await relay.prunePublished()).toBe(1);
+      const left = await db.select({ id: outbox.id }).from(outbox).where(inArray(outbox.id, [oldSent, recentSent, oldUnsent]));
+      expect(left.map((r) => r.id).sort()).toEqual([recentSent, oldUnsent].sort());
+      expect(await relay.prunePublished()).toBe(0);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("keeps published rows forever with a retention of 0", async () => {
+    const relay = new OutboxRelay({ db, bus, pollIntervalMs: 600_000, channel: "nobody_listens_here", retainPublishedMs: 0 });
+    await relay.start();
+    try {
+      const id = await enqueue("kept");
+      await relay.flush();
+      await db.execute(sql`update outbox set published_at = now() - interval '400 days' where id = ${id}`);
+      expect(await relay.prunePublished()).toBe(0);
+      expect(await publishedAt(id)).not.toBeNull();
+    } finally {
+      await relay.stop();
     }
   });
 

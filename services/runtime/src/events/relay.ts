@@ -11,9 +11,12 @@
 //   rows unsent: the next relay republishes them with the same Nats-Msg-Id,
 //   JetStream's duplicate window drops them, and consumers' inboxes drop any
 //   that arrive after the window.
+// - Deletes rows published longer ago than the retention (default 7 days),
+//   hourly and in small batches, so the outbox does not grow forever; the
+//   events themselves live on in their JetStream streams.
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { PubAck } from "@nats-io/jetstream";
-import { asc, inArray, isNull, sql } from "drizzle-orm";
+import { asc, inArray, isNull, lt, sql } from "drizzle-orm";
 import { outbox, type EventHeaders, type OutboxRow } from "../db/schema.ts";
 import type { Database } from "../db/database.ts";
 import type { EventBus, EventLogger } from "./bus.ts";
@@ -32,6 +35,10 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** PubAck timeout; default 5000 ms. */
   publishTimeoutMs?: number;
+  /** Keep published rows this long (for inspection); default 7 days; 0 keeps them forever. */
+  retainPublishedMs?: number;
+  /** How often to delete published rows past the retention; default 1 hour. */
+  pruneIntervalMs?: number;
   logger?: EventLogger;
   /**
    * Called after JetStream acked a batch and before the rows are marked sent
@@ -59,12 +66,16 @@ export interface OutboxRelayStats {
   lastError?: string;
 }
 
+const PRUNE_BATCH = 1000;
+
 export class OutboxRelay {
   readonly stats: OutboxRelayStats = { published: 0, duplicates: 0, failures: 0 };
   readonly #o: Required<Omit<OutboxRelayOptions, "afterPublish" | "aroundPublish" | "logger">> &
     Pick<OutboxRelayOptions, "afterPublish" | "aroundPublish">;
   readonly #log: EventLogger;
   #timer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #pruning: Promise<number> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #dirty = false;
   #running: Promise<void> | undefined;
@@ -77,6 +88,8 @@ export class OutboxRelay {
       pollIntervalMs: 1000,
       batchSize: 100,
       publishTimeoutMs: 5000,
+      retainPublishedMs: 7 * 24 * 3600 * 1000,
+      pruneIntervalMs: 3600 * 1000,
       ...options,
     };
     this.#log = options.logger ?? options.bus.logger;
@@ -96,6 +109,10 @@ export class OutboxRelay {
     this.#unlisten = () => listening.unlisten();
     this.#timer = setInterval(() => this.kick(), this.#o.pollIntervalMs);
     this.#timer.unref();
+    if (this.#o.retainPublishedMs > 0) {
+      this.#pruneTimer = setInterval(() => void this.#pruneInBackground(), this.#o.pruneIntervalMs);
+      this.#pruneTimer.unref();
+    }
     this.kick();
   }
 
@@ -119,9 +136,46 @@ export class OutboxRelay {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#pruneTimer);
+    await this.#pruning?.catch(() => {});
     await this.#unlisten?.().catch(() => {});
     while (this.#running) await this.#running;
     if (this.#started) await this.#publishAll(false);
+  }
+
+  /**
+   * Deletes rows published more than `retainPublishedMs` ago (none when it is
+   * 0), 1,000 per statement so no delete holds many locks for long; resolves
+   * with how many. Unsent rows are never deleted, however old.
+   */
+  async prunePublished(): Promise<number> {
+    if (this.#o.retainPublishedMs <= 0) return 0;
+    const { db } = this.#o;
+    const cutoff = sql`now() - ${`${this.#o.retainPublishedMs} milliseconds`}::interval`;
+    let total = 0;
+    for (;;) {
+      const expired = db
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(lt(outbox.publishedAt, cutoff))
+        .limit(PRUNE_BATCH);
+      const deleted = await db.delete(outbox).where(inArray(outbox.id, expired)).returning({ id: outbox.id });
+      total += deleted.length;
+      if (deleted.length < PRUNE_BATCH || this.#stopped) return total;
+    }
+  }
+
+  async #pruneInBackground(): Promise<void> {
+    if (this.#pruning) return;
+    this.#pruning = this.prunePublished();
+    try {
+      const deleted = await this.#pruning;
+      if (deleted > 0) this.#log.info({ deleted }, "deleted published outbox rows past their retention");
+    } catch (error) {
+      this.#log.warn({ err: error }, "pruning published outbox rows failed; will retry");
+    } finally {
+      this.#pruning = undefined;
+    }
   }
 
   /** Unsent rows (for a lag metric). */
