@@ -117,13 +117,13 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
     if (!output) throw new Error(`esbuild wrote no ${written}`);
     const distDir = path.join(root, path.dirname(bundleFile(name)));
     await mkdir(distDir, { recursive: true });
+    // The runtime applies its own migrations from next to the running module
+    // (runtimeMigrationsFolder), which for a bundle is dist/: in place before
+    // the bundle is. Migrations are only ever added, so copying over is enough.
+    await cp(migrations, path.join(distDir, "migrations"), { recursive: true, force: true });
     await rename(path.join(root, `${written}.map`), path.join(distDir, "main.js.map"));
     await rename(path.join(root, written), path.join(root, bundleFile(name)));
     await rm(path.join(root, "services", name, scratch), { recursive: true, force: true });
-    // The runtime applies its own migrations from next to the running module
-    // (runtimeMigrationsFolder), which for a bundle is dist/. Migrations are
-    // only ever added, so copying over the old ones is enough.
-    await cp(migrations, path.join(distDir, "migrations"), { recursive: true, force: true });
     const inputs = Object.keys(output.inputs).filter((input) => !input.includes(":"));
     await writeAtomically(inputsFile(name, root), JSON.stringify([...inputs, ...sharedInputs]));
   }
