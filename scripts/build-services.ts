@@ -28,22 +28,28 @@ const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RUNTIME_MIGRATIONS = "services/runtime/src/db/migrations";
 
 function inputsFile(name: string, root: string): string {
-  return path.join(root, `services/${name}/dist/main.inputs.json`);
+  return path.join(root, bundleFile(name).replace(/\.js$/, ".inputs.json"));
 }
+
+/** Modification times by path, each file asked once (the services share most of their inputs). */
+type ModificationTimes = Map<string, Promise<number>>;
 
 /**
  * Whether services/<name>/dist/main.js is missing or older than any file it
  * was built from (sources, generated code, dependencies, the runtime's
  * migrations).
  */
-export async function bundleIsStale(name: string, root = REPO_ROOT): Promise<boolean> {
+export async function bundleIsStale(name: string, root = REPO_ROOT, mtimes: ModificationTimes = new Map()): Promise<boolean> {
+  const mtimeOf = (file: string) => {
+    let time = mtimes.get(file);
+    if (!time) mtimes.set(file, (time = stat(file).then((s) => s.mtimeMs)));
+    return time;
+  };
   try {
     const built = (await stat(path.join(root, bundleFile(name)))).mtimeMs;
     const inputs = JSON.parse(await readFile(inputsFile(name, root), "utf8")) as string[];
-    for (const input of inputs) {
-      if ((await stat(path.join(root, input))).mtimeMs > built) return true;
-    }
-    return false;
+    const times = await Promise.all(inputs.map((input) => mtimeOf(path.join(root, input))));
+    return times.some((time) => time > built);
   } catch {
     return true; // not built, or an input is gone
   }
@@ -65,8 +71,9 @@ export async function buildServiceBundles(
   options: { force?: boolean; root?: string } = {},
 ): Promise<BundleResult[]> {
   const root = options.root ?? REPO_ROOT;
-  const stale = new Set<string>();
-  for (const name of names) if (options.force || (await bundleIsStale(name, root))) stale.add(name);
+  const mtimes: ModificationTimes = new Map();
+  const staleness = await Promise.all(names.map((name) => options.force || bundleIsStale(name, root, mtimes)));
+  const stale = new Set(names.filter((_, i) => staleness[i]));
   if (stale.size > 0) await bundle([...stale], root);
   return names.map((name) => ({ name, built: stale.has(name) }));
 }
@@ -76,6 +83,7 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
   // map's relative paths hold), then renamed into place: a service starting
   // meanwhile (another `npm start`, a test run) never reads half a bundle.
   const scratch = `.dist-${process.pid}`;
+  const scratchDir = (name: string) => path.join(root, "services", name, scratch);
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: names.map((name) => ({ in: `services/${name}/src/main.ts`, out: `${name}/${scratch}/main` })),
@@ -97,7 +105,7 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
     metafile: true,
     logLevel: "warning",
   }).catch(async (error: unknown) => {
-    await Promise.all(names.map((name) => rm(path.join(root, "services", name, scratch), { recursive: true, force: true })));
+    await Promise.all(names.map((name) => rm(scratchDir(name), { recursive: true, force: true })));
     throw error;
   });
 
@@ -123,7 +131,7 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
     await cp(migrations, path.join(distDir, "migrations"), { recursive: true, force: true });
     await rename(path.join(root, `${written}.map`), path.join(distDir, "main.js.map"));
     await rename(path.join(root, written), path.join(root, bundleFile(name)));
-    await rm(path.join(root, "services", name, scratch), { recursive: true, force: true });
+    await rm(scratchDir(name), { recursive: true, force: true });
     const inputs = Object.keys(output.inputs).filter((input) => !input.includes(":"));
     await writeAtomically(inputsFile(name, root), JSON.stringify([...inputs, ...sharedInputs]));
   }
@@ -145,8 +153,9 @@ if (import.meta.main) {
     console.error(`no such deployable: ${unknown.join(", ")} (deployables: ${all.join(", ")})`);
     process.exit(2);
   }
+  const targets = requested.length > 0 ? requested : all;
   const started = performance.now();
-  await buildServiceBundles(requested.length > 0 ? requested : all, { force: true });
+  await buildServiceBundles(targets, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`bundled ${(requested.length > 0 ? requested : all).map(bundleFile).join(", ")} in ${seconds} s`);
+  console.log(`bundled ${targets.map(bundleFile).join(", ")} in ${seconds} s`);
 }
