@@ -2,7 +2,7 @@
 // derivation from the manifests, planning, health polling, child stop, and
 // the clear failure when NATS is unavailable.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -16,7 +16,7 @@ import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError, waitForHealthy } from "./health.ts";
 import { findOnPath } from "./nats.ts";
 import { formatLine, type LogSink } from "./output.ts";
-import { freePort } from "./ports.ts";
+import { freePort, isPortFree } from "./ports.ts";
 import { childEnv, discoverManifests, REPO_ROOT, resolvePorts, serviceDatabaseUrl, startWaves } from "./services.ts";
 import { planLaunch } from "./system.ts";
 
@@ -68,6 +68,23 @@ describe("manifests and ports", () => {
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "http" })).toThrow(/GATEWAY_PORT must be an integer/);
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "70000" })).toThrow(/GATEWAY_PORT/);
     expect(() => resolvePorts(manifests, { ORDER_PORT: "50051" })).toThrow(/order and identity .* port 50051/);
+  });
+
+  it("hands out free ports below the range outgoing connections take their local ports from", async () => {
+    const [ephemeralLow] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(1024);
+      expect(port).toBeLessThan(ephemeralLow!);
+    }
+    // freePort returns only ports isPortFree accepts, and a bound one it refuses.
+    const server = http2.createServer();
+    await new Promise<void>((resolve) => server.listen(ports[0], "127.0.0.1", resolve));
+    try {
+      expect(await isPortFree(ports[0]!)).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 
   it("starts every service at once", () => {

@@ -1,5 +1,6 @@
 // Port checks, so a clash is reported before anything starts rather than as a
 // service crashing with EADDRINUSE half-way through start-up.
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { LaunchError } from "./errors.ts";
 
@@ -15,17 +16,32 @@ export function isPortFree(port: number, host = LOOPBACK): Promise<boolean> {
   });
 }
 
-/** A port the OS considers free now (it may be taken again before use; good enough locally). */
-export function freePort(host = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
+/**
+ * Where freePort picks: below the kernel's range for outgoing connections'
+ * local ports (Linux: /proc/sys/net/ipv4/ip_local_port_range). A port the
+ * kernel hands out for `listen(0)` comes from that range, so between choosing
+ * it and binding it any outgoing connection on the machine (a database pool,
+ * a running `npm start`) could take it: EADDRINUSE. Below the range, only
+ * another listener can.
+ */
+function listeningPortRange(): [low: number, high: number] {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11_000) return [10_000, low - 1];
+  } catch {
+    // Not Linux: fall through to IANA's registered range below the usual ephemeral one.
+  }
+  return [20_000, 32_767];
+}
+const [PORT_LOW, PORT_HIGH] = listeningPortRange();
+
+/** A port that is free now, outside the range outgoing connections use (see listeningPortRange). */
+export async function freePort(host = LOOPBACK): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW + 1));
+    if (await isPortFree(port, host)) return port;
+  }
+  throw new Error(`no free port between ${PORT_LOW} and ${PORT_HIGH} on ${host}`);
 }
 
 /** `count` distinct free ports. */

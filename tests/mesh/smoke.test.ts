@@ -19,12 +19,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/start/ports.ts";
 import { addressVariable } from "../../services/runtime/src/manifest.ts";
 import { type Any, deploymentsOf, manifests, named, render, repoRoot } from "./fixtures.ts";
 
@@ -38,17 +38,6 @@ const sharedConfig = named(base, "ConfigMap", "shop-config").data as Record<stri
 
 // Every deployable with a manifest must have an entry point its Deployment can run.
 const present = manifests;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);

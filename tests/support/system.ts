@@ -9,7 +9,6 @@
 //   await catalog.createProduct({...}, { headers: bearer(admin) });
 //   await system.stop();
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { DestinationStream } from "pino";
 import type { Client } from "@connectrpc/connect";
@@ -21,9 +20,11 @@ import { startService, type RunningService } from "@shop/runtime/service";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+import { freePort } from "../../scripts/start/ports.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
 
 export { ADMIN_EMAIL, ADMIN_PASSWORD, type Account };
+export { freePort };
 
 export type ServiceName = "identity" | "catalog" | "inventory" | "payment" | "order" | "notification" | "gateway";
 
@@ -31,22 +32,10 @@ export function uniqueId(prefix = "t"): string {
   return `${prefix}_${randomBytes(5).toString("hex")}`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Request headers carrying an access token. */
 export function bearer(token: string): Headers {
   return new Headers({ authorization: `Bearer ${token}` });
 }
-
 
 export interface TestSystem {
   readonly id: string;
