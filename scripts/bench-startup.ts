@@ -74,7 +74,9 @@ env.POSTGRES_PORT = String(ports[manifests.length]);
 env.NATS_PORT = String(ports[manifests.length + 1]);
 
 const cpus = os.availableParallelism();
-console.log(`shop start-up benchmark: ${cpus} CPU${cpus === 1 ? "" : "s"}, Node ${process.versions.node}, data in ${root}`);
+console.log(
+  `shop start-up benchmark: ${cpus} CPU${cpus === 1 ? "" : "s"}, Node ${process.versions.node}, data in ${root}`,
+);
 if (cpus > 2) console.log(`  (the targets are for 2 cores; to emulate them: taskset -c 0,1 npm run bench:startup)`);
 
 const runs: Run[] = [];
@@ -93,9 +95,23 @@ for (const label of ["cold start", "warm start"]) {
     process.stdout.write(`healthy in ${(totalMs / 1000).toFixed(1)} s; idling ${IDLE_MS / 1000} s... `);
     await sleep(IDLE_MS, interrupted.signal);
     const t = system.timings;
-    const rows: Row[] = system.services.map((s) => ({ name: s.name, healthyMs: s.healthyAfterMs, rssMb: rssMb(s.child.pid) }));
-    rows.push({ name: "postgres", healthyMs: t.postgresMs || undefined, rssMb: rssMb(system.postgres?.child?.pid), infra: true });
-    rows.push({ name: "nats-server", healthyMs: t.natsMs || undefined, rssMb: rssMb(system.nats?.child?.pid), infra: true });
+    const rows: Row[] = system.services.map((s) => ({
+      name: s.name,
+      healthyMs: s.healthyAfterMs,
+      rssMb: rssMb(s.child.pid),
+    }));
+    rows.push({
+      name: "postgres",
+      healthyMs: t.postgresMs || undefined,
+      rssMb: rssMb(system.postgres?.child?.pid),
+      infra: true,
+    });
+    rows.push({
+      name: "nats-server",
+      healthyMs: t.natsMs || undefined,
+      rssMb: rssMb(system.nats?.child?.pid),
+      infra: true,
+    });
     const initdb = system.postgres?.initialised ? " incl. creating the cluster" : "";
     runs.push({
       label,
@@ -140,10 +156,20 @@ const body = names.map((name) => {
     }),
   ];
 });
-const total = ["all healthy", ...runs.flatMap((r) => [`${fmtS(r.totalMs)} ${r.totalMs <= TARGET_HEALTHY_MS ? "✔" : "✘"}`, ""])];
+const total = [
+  "all healthy",
+  ...runs.flatMap((r) => [`${fmtS(r.totalMs)} ${r.totalMs <= TARGET_HEALTHY_MS ? "✔" : "✘"}`, ""]),
+];
 const table = [header, ...body, total];
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-const print = (row: string[]) => console.log("  " + row.map((cell, i) => cell.padEnd(widths[i]!)).join("   ").trimEnd());
+const print = (row: string[]) =>
+  console.log(
+    "  " +
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("   ")
+        .trimEnd(),
+  );
 console.log("");
 print(header);
 print(widths.map((w) => "-".repeat(w)));
@@ -152,7 +178,11 @@ print(widths.map((w) => "-".repeat(w)));
 print(total);
 console.log("");
 for (const run of runs) console.log(`  ${run.label}: ${run.phases}`);
-console.log(`  "healthy at" counts from the launcher starting Postgres; npm start adds ~${(launcherLoadMs / 1000).toFixed(1)} s for loading the launcher itself.`);
-console.log(`  targets: all services healthy in ≤ ${TARGET_HEALTHY_MS / 1000} s on 2 cores; each idle service ≤ ${TARGET_RSS_MB} MB resident (VmRSS after ${IDLE_MS / 1000} s idle). Infra has no target.`);
+console.log(
+  `  "healthy at" counts from the launcher starting Postgres; npm start adds ~${(launcherLoadMs / 1000).toFixed(1)} s for loading the launcher itself.`,
+);
+console.log(
+  `  targets: all services healthy in ≤ ${TARGET_HEALTHY_MS / 1000} s on 2 cores; each idle service ≤ ${TARGET_RSS_MB} MB resident (VmRSS after ${IDLE_MS / 1000} s idle). Infra has no target.`,
+);
 if (missing.length > 0) console.log(`  not measured (no src/main.ts yet): ${missing.join(", ")}`);
 process.exit(0);

@@ -1,7 +1,16 @@
 // The service bundler on a throwaway repository layout: what it writes, that
 // the bundle runs on its own, and when it decides a bundle is stale.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,10 +63,17 @@ describe("buildServiceBundles", () => {
     const run = spawnSync(process.execPath, [bundle], { encoding: "utf8" });
     expect(run.stderr).toBe("");
     expect(JSON.parse(run.stdout)).toEqual({ shelf: 1, migrations: 2 });
-    expect(JSON.parse(readFileSync(file("services/shelf/dist/main.inputs.json"), "utf8"))).toContain("services/shelf/src/count.ts");
+    expect(JSON.parse(readFileSync(file("services/shelf/dist/main.inputs.json"), "utf8"))).toContain(
+      "services/shelf/src/count.ts",
+    );
     // Nothing left behind by the write-aside-and-rename.
     expect(readdirSync(file("services/shelf")).sort()).toEqual(["dist", "package.json", "src"]);
-    expect(readdirSync(file("services/shelf/dist")).sort()).toEqual(["main.inputs.json", "main.js", "main.js.map", "migrations"]);
+    expect(readdirSync(file("services/shelf/dist")).sort()).toEqual([
+      "main.inputs.json",
+      "main.js",
+      "main.js.map",
+      "migrations",
+    ]);
     expect(JSON.parse(readFileSync(`${bundle}.map`, "utf8")).sources).toContain("../src/count.ts");
   });
 

@@ -39,7 +39,11 @@ type ModificationTimes = Map<string, Promise<number>>;
  * was built from (sources, generated code, dependencies, the runtime's
  * migrations).
  */
-export async function bundleIsStale(name: string, root = REPO_ROOT, mtimes: ModificationTimes = new Map()): Promise<boolean> {
+export async function bundleIsStale(
+  name: string,
+  root = REPO_ROOT,
+  mtimes: ModificationTimes = new Map(),
+): Promise<boolean> {
   const mtimeOf = (file: string) => {
     let time = mtimes.get(file);
     if (!time) mtimes.set(file, (time = stat(file).then((s) => s.mtimeMs)));
@@ -84,30 +88,34 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
   // meanwhile (another `npm start`, a test run) never reads half a bundle.
   const scratch = `.dist-${process.pid}`;
   const scratchDir = (name: string) => path.join(root, "services", name, scratch);
-  const result = await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: names.map((name) => ({ in: `services/${name}/src/main.ts`, out: `${name}/${scratch}/main` })),
-    outdir: "services",
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    // Dependencies published as CommonJS call require() for Node built-ins.
-    banner: { js: `import { createRequire as __shopCreateRequire } from "node:module";\nconst require = __shopCreateRequire(import.meta.url);` },
-    // The gateway imports Vite only outside production, to build the web app.
-    external: ["vite"],
-    // Smaller source text to hold in memory; identifiers are kept so stack
-    // traces, logs and class names read as in the sources.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    keepNames: true,
-    sourcemap: "linked",
-    metafile: true,
-    logLevel: "warning",
-  }).catch(async (error: unknown) => {
-    await Promise.all(names.map((name) => rm(scratchDir(name), { recursive: true, force: true })));
-    throw error;
-  });
+  const result = await esbuild
+    .build({
+      absWorkingDir: root,
+      entryPoints: names.map((name) => ({ in: `services/${name}/src/main.ts`, out: `${name}/${scratch}/main` })),
+      outdir: "services",
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node24",
+      // Dependencies published as CommonJS call require() for Node built-ins.
+      banner: {
+        js: `import { createRequire as __shopCreateRequire } from "node:module";\nconst require = __shopCreateRequire(import.meta.url);`,
+      },
+      // The gateway imports Vite only outside production, to build the web app.
+      external: ["vite"],
+      // Smaller source text to hold in memory; identifiers are kept so stack
+      // traces, logs and class names read as in the sources.
+      minifyWhitespace: true,
+      minifySyntax: true,
+      keepNames: true,
+      sourcemap: "linked",
+      metafile: true,
+      logLevel: "warning",
+    })
+    .catch(async (error: unknown) => {
+      await Promise.all(names.map((name) => rm(scratchDir(name), { recursive: true, force: true })));
+      throw error;
+    });
 
   const migrations = path.join(root, RUNTIME_MIGRATIONS);
   // Also inputs: the installed dependencies (npm gives their files old

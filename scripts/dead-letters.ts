@@ -37,7 +37,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "list") {
     let pageToken = "";
     do {
-      const page = await deadLetters.listDeadLetters({ consumer: argument ?? "", pageSize: 100, pageToken }, { headers });
+      const page = await deadLetters.listDeadLetters(
+        { consumer: argument ?? "", pageSize: 100, pageToken },
+        { headers },
+      );
       for (const letter of page.deadLetters) {
         // The payload is binary Protobuf of eventType; listed without it.
         console.log(toJsonString(DeadLetterSchema, { ...letter, payload: new Uint8Array() }));
@@ -51,7 +54,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { deadLetter } = await deadLetters.replayDeadLetter({ deadLetterId: argument }, { headers });
-  console.log(`replayed ${deadLetter!.id} (${deadLetter!.eventType} ${deadLetter!.eventId}) to ${deadLetter!.consumer}`);
+  console.log(
+    `replayed ${deadLetter!.id} (${deadLetter!.eventType} ${deadLetter!.eventId}) to ${deadLetter!.consumer}`,
+  );
   return 0;
 }
 

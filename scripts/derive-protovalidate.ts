@@ -65,16 +65,19 @@ export function printProtoFile(file: FileDescriptorProto, registry: Registry): s
   for (const enumType of file.enumType) out.push(...printEnum(enumType, registry, ""), "");
   out.push(...printExtensions(file.extension, syntax, registry, ""));
   if (file.service.length > 0) throw new Error(`${file.name}: services are not supported`);
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  return (
+    out
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n"
+  );
 }
 
 function printMessage(msg: DescriptorProto, syntax: string, registry: Registry, indent: string): string[] {
   const inner = indent + "  ";
   const out = [`${indent}message ${msg.name} {`];
   out.push(...printOptionStatements(msg.options, MessageOptionsSchema, registry, inner));
-  const mapEntries = new Map(
-    msg.nestedType.filter((n) => n.options?.mapEntry).map((n) => [n.name, n] as const),
-  );
+  const mapEntries = new Map(msg.nestedType.filter((n) => n.options?.mapEntry).map((n) => [n.name, n] as const));
   const printedOneofs = new Set<number>();
   for (const field of msg.field) {
     if (inOneof(field) && !field.proto3Optional) {
@@ -138,10 +141,9 @@ function printField(
   mapEntries: Map<string, DescriptorProto>,
   registry: Registry,
 ): string {
-  const entry = field.label === FieldDescriptorProto_Label.REPEATED ? mapEntries.get(shortName(field.typeName)) : undefined;
-  const type = entry
-    ? `map<${typeOf(entry.field[0])}, ${typeOf(entry.field[1])}>`
-    : typeOf(field);
+  const entry =
+    field.label === FieldDescriptorProto_Label.REPEATED ? mapEntries.get(shortName(field.typeName)) : undefined;
+  const type = entry ? `map<${typeOf(entry.field[0])}, ${typeOf(entry.field[1])}>` : typeOf(field);
   const options: string[] = [];
   if (isFieldSet(field, FieldDescriptorProtoSchema.field.defaultValue)) {
     const isText = field.type === FieldDescriptorProto_Type.STRING || field.type === FieldDescriptorProto_Type.BYTES;
@@ -204,12 +206,18 @@ function printEnum(enumType: EnumDescriptorProto, registry: Registry, indent: st
   return out;
 }
 
-function printExtensions(extensions: FieldDescriptorProto[], syntax: string, registry: Registry, indent: string): string[] {
+function printExtensions(
+  extensions: FieldDescriptorProto[],
+  syntax: string,
+  registry: Registry,
+  indent: string,
+): string[] {
   const byExtendee = Map.groupBy(extensions, (e) => e.extendee);
   const out: string[] = [];
   for (const [extendee, fields] of byExtendee) {
     out.push(`${indent}extend ${extendee} {`);
-    for (const field of fields) out.push(`${indent}  ${printField(field, labelOf(field, syntax, new Map()), new Map(), registry)};`);
+    for (const field of fields)
+      out.push(`${indent}  ${printField(field, labelOf(field, syntax, new Map()), new Map(), registry)};`);
     out.push(`${indent}}`);
   }
   return out;
@@ -279,7 +287,8 @@ function printListItems(r: ReflectMessage, field: ReflectMessage["fields"][numbe
   const items: string[] = [];
   for (const item of r.get(field)) {
     if (field.listKind === "message") items.push(printTextMessage(item as ReflectMessage));
-    else if (field.listKind === "enum") items.push(field.enum.values.find((v) => v.number === item)?.name ?? String(item));
+    else if (field.listKind === "enum")
+      items.push(field.enum.values.find((v) => v.number === item)?.name ?? String(item));
     else items.push(printScalar(field.scalar, item));
   }
   return items;

@@ -17,7 +17,12 @@ import { commonLabels, ns, PROXY_CONFIG, serviceAccount } from "./workloads.ts";
 export const INFRA = {
   postgres: { image: "postgres:17", port: 5432, uid: 999 },
   nats: { image: "nats:2.11-alpine", port: 4222, monitorPort: 8222 },
-  otelCollector: { image: "otel/opentelemetry-collector-contrib:0.120.0", grpcPort: 4317, httpPort: 4318, healthPort: 13133 },
+  otelCollector: {
+    image: "otel/opentelemetry-collector-contrib:0.120.0",
+    grpcPort: 4317,
+    httpPort: 4318,
+    healthPort: 13133,
+  },
   jaeger: { image: "jaegertracing/jaeger:2.3.0", otlpPort: 4317, uiPort: 16686 },
 } as const;
 
@@ -52,7 +57,13 @@ function svc(name: string, ports: { name: string; port: number; appProtocol: str
     metadata: { name, namespace: ns, labels: infraLabels(name) },
     spec: {
       selector: { app: name },
-      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: "TCP", appProtocol: p.appProtocol })),
+      ports: ports.map((p) => ({
+        name: p.name,
+        port: p.port,
+        targetPort: p.port,
+        protocol: "TCP",
+        appProtocol: p.appProtocol,
+      })),
     },
   };
 }
@@ -87,15 +98,13 @@ export function devSecrets(manifests: readonly ServiceManifest[]): ISecret[] {
     },
     ...manifests
       .filter((m) => m.database)
-      .map(
-        (m): ISecret => ({
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: { name: databaseSecret(m.name), namespace: ns, labels: infraLabels(m.name) },
-          type: "Opaque",
-          stringData: { url: `postgres://${m.name}:${devPassword(m.name)}@postgres:${port}/${devDatabaseName(m.name)}` },
-        }),
-      ),
+      .map((m): ISecret => ({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: databaseSecret(m.name), namespace: ns, labels: infraLabels(m.name) },
+        type: "Opaque",
+        stringData: { url: `postgres://${m.name}:${devPassword(m.name)}@postgres:${port}/${devDatabaseName(m.name)}` },
+      })),
     {
       apiVersion: "v1",
       kind: "Secret",
@@ -148,11 +157,21 @@ export function postgres(manifests: readonly ServiceManifest[]) {
               image,
               ports: [{ name: "tcp-postgres", containerPort: port, protocol: "TCP" }],
               env: [
-                { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres", key: "POSTGRES_PASSWORD" } } },
+                {
+                  name: "POSTGRES_PASSWORD",
+                  valueFrom: { secretKeyRef: { name: "postgres", key: "POSTGRES_PASSWORD" } },
+                },
                 { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
               ],
-              readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] }, periodSeconds: 5 },
-              livenessProbe: { exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] }, periodSeconds: 10, failureThreshold: 6 },
+              readinessProbe: {
+                exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] },
+                periodSeconds: 5,
+              },
+              livenessProbe: {
+                exec: { command: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"] },
+                periodSeconds: 10,
+                failureThreshold: 6,
+              },
               resources: small,
               // The image's entrypoint writes outside the data directory (socket, config).
               securityContext: containerSecurity(false),
@@ -178,7 +197,11 @@ export function postgres(manifests: readonly ServiceManifest[]) {
     init,
     sts,
     svc("postgres", [{ name: "tcp-postgres", port, appProtocol: "tcp" }]),
-    allowTo("postgres", manifests.filter((m) => m.database).map((m) => m.name), [port]),
+    allowTo(
+      "postgres",
+      manifests.filter((m) => m.database).map((m) => m.name),
+      [port],
+    ),
   ];
 }
 
@@ -208,8 +231,15 @@ export function nats(manifests: readonly ServiceManifest[]) {
                 { name: "tcp-client", containerPort: port, protocol: "TCP" },
                 { name: "http-monitor", containerPort: monitorPort, protocol: "TCP" },
               ],
-              readinessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: monitorPort }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: "/healthz", port: monitorPort }, periodSeconds: 10, failureThreshold: 6 },
+              readinessProbe: {
+                httpGet: { path: "/healthz?js-enabled-only=true", port: monitorPort },
+                periodSeconds: 5,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: monitorPort },
+                periodSeconds: 10,
+                failureThreshold: 6,
+              },
               resources: small,
               securityContext: containerSecurity(true),
               volumeMounts: [{ name: "data", mountPath: "/data" }],
@@ -233,7 +263,11 @@ export function nats(manifests: readonly ServiceManifest[]) {
       { name: "tcp-client", port, appProtocol: "tcp" },
       { name: "http-monitor", port: monitorPort, appProtocol: "http" },
     ]),
-    allowTo("nats", manifests.map((m) => m.name), [port]),
+    allowTo(
+      "nats",
+      manifests.map((m) => m.name),
+      [port],
+    ),
   ];
 }
 
@@ -329,7 +363,11 @@ export function otelCollector(manifests: readonly ServiceManifest[]) {
       { name: "grpc-otlp", port: grpcPort, appProtocol: "grpc" },
       { name: "http-otlp", port: httpPort, appProtocol: "http" },
     ]),
-    allowTo("otel-collector", manifests.map((m) => m.name), [grpcPort, httpPort]),
+    allowTo(
+      "otel-collector",
+      manifests.map((m) => m.name),
+      [grpcPort, httpPort],
+    ),
   ];
 }
 

@@ -39,7 +39,13 @@ export function requiredEnv(manifest: ServiceManifest): string[] {
 }
 
 /** Optional variables the Deployments also set. */
-export const OPTIONAL_ENV = ["METRICS_PORT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"] as const;
+export const OPTIONAL_ENV = [
+  "METRICS_PORT",
+  "LOG_LEVEL",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+] as const;
 
 /** The shared, non-secret settings every Deployment reads from (mesh/base: ConfigMap shop-config). */
 export const SHARED_CONFIG_MAP = "shop-config";
@@ -88,7 +94,10 @@ export function deploymentEnv(
     if (!callee) throw new Error(`${manifest.name} depends on unknown deployable ${dependency}`);
     env.push({ name: addressVariable(dependency), value: serviceAddress(callee) });
   }
-  env.push({ name: "JWT_ISSUER", value: meshConfig.jwt.issuer }, { name: "JWT_AUDIENCE", value: meshConfig.jwt.audience });
+  env.push(
+    { name: "JWT_ISSUER", value: meshConfig.jwt.issuer },
+    { name: "JWT_AUDIENCE", value: meshConfig.jwt.audience },
+  );
   for (const [name, source] of Object.entries(EXTRA_ENV[manifest.name] ?? {})) {
     env.push(
       "config" in source

@@ -62,11 +62,32 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
 
   // mesh/base/dev
   files.push(
-    { path: "mesh/base/dev/secrets.yaml", description: "Dev-only credentials for the in-cluster Postgres and the admin account.\nA real cluster creates these Secrets itself (see mesh/README.md).", resources: res(devSecrets(manifests)) },
-    { path: "mesh/base/dev/postgres.yaml", description: "Postgres for development: one role and database per service.", resources: res(postgres(manifests)) },
-    { path: "mesh/base/dev/nats.yaml", description: "NATS with JetStream for development.", resources: res(nats(manifests)) },
-    { path: "mesh/base/dev/otel-collector.yaml", description: "OpenTelemetry collector: OTLP from the services, traces to Jaeger.", resources: res(otelCollector(manifests)) },
-    { path: "mesh/base/dev/jaeger.yaml", description: "Jaeger (all-in-one, in-memory) for development.", resources: res(jaeger()) },
+    {
+      path: "mesh/base/dev/secrets.yaml",
+      description:
+        "Dev-only credentials for the in-cluster Postgres and the admin account.\nA real cluster creates these Secrets itself (see mesh/README.md).",
+      resources: res(devSecrets(manifests)),
+    },
+    {
+      path: "mesh/base/dev/postgres.yaml",
+      description: "Postgres for development: one role and database per service.",
+      resources: res(postgres(manifests)),
+    },
+    {
+      path: "mesh/base/dev/nats.yaml",
+      description: "NATS with JetStream for development.",
+      resources: res(nats(manifests)),
+    },
+    {
+      path: "mesh/base/dev/otel-collector.yaml",
+      description: "OpenTelemetry collector: OTLP from the services, traces to Jaeger.",
+      resources: res(otelCollector(manifests)),
+    },
+    {
+      path: "mesh/base/dev/jaeger.yaml",
+      description: "Jaeger (all-in-one, in-memory) for development.",
+      resources: res(jaeger()),
+    },
   );
   out.set(
     ...kustomization(
@@ -78,10 +99,15 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
 
   // mesh/istio
   files.push(
-    { path: "mesh/istio/peer-authentication.yaml", description: "mTLS: STRICT for the namespace.", resources: res(peerAuthentications(edge)) },
+    {
+      path: "mesh/istio/peer-authentication.yaml",
+      description: "mTLS: STRICT for the namespace.",
+      resources: res(peerAuthentications(edge)),
+    },
     {
       path: "mesh/istio/authorization-policies.yaml",
-      description: "Default deny, then one ALLOW per dependency declared in services/*/src/manifest.ts\n(caller's service account -> callee's port, limited to the methods the caller declares).",
+      description:
+        "Default deny, then one ALLOW per dependency declared in services/*/src/manifest.ts\n(caller's service account -> callee's port, limited to the methods the caller declares).",
       resources: res([defaultDeny(), ...dependencyPolicies(manifests)]),
     },
     {
@@ -91,26 +117,45 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
     },
     {
       path: "mesh/istio/virtual-services.yaml",
-      description: "Per service and method: retries only where the contract says NO_SIDE_EFFECTS or IDEMPOTENT,\nexplicit timeouts for unary calls (none for streams), canary weights and the x-canary: v2 override.",
+      description:
+        "Per service and method: retries only where the contract says NO_SIDE_EFFECTS or IDEMPOTENT,\nexplicit timeouts for unary calls (none for streams), canary weights and the x-canary: v2 override.",
       resources: res(manifests.map(virtualService)),
     },
     {
       path: "mesh/istio/ingress.yaml",
-      description: "The way in: Gateway, routes to the gateway service (CORS for Connect-Web), JWT verification\nagainst the gateway's JWKS, and the rule that non-public storefront methods need a token.",
-      resources: res([ingressGateway(), ingressVirtualService(edge), requestAuthentication(edge), ...edgePolicies(edge)]),
+      description:
+        "The way in: Gateway, routes to the gateway service (CORS for Connect-Web), JWT verification\nagainst the gateway's JWKS, and the rule that non-public storefront methods need a token.",
+      resources: res([
+        ingressGateway(),
+        ingressVirtualService(edge),
+        requestAuthentication(edge),
+        ...edgePolicies(edge),
+      ]),
     },
-    { path: "mesh/istio/rate-limit.yaml", description: "Local rate limit at the gateway's sidecar, answering RESOURCE_EXHAUSTED.", resources: res([rateLimit(edge)]) },
+    {
+      path: "mesh/istio/rate-limit.yaml",
+      description: "Local rate limit at the gateway's sidecar, answering RESOURCE_EXHAUSTED.",
+      resources: res([rateLimit(edge)]),
+    },
   );
   out.set(
     ...kustomization(
       "mesh/istio",
-      ["peer-authentication.yaml", "authorization-policies.yaml", "destination-rules.yaml", "virtual-services.yaml", "ingress.yaml", "rate-limit.yaml"],
+      [
+        "peer-authentication.yaml",
+        "authorization-policies.yaml",
+        "destination-rules.yaml",
+        "virtual-services.yaml",
+        "ingress.yaml",
+        "rate-limit.yaml",
+      ],
       "Istio policy for the shop namespace (needs Istio >= 1.24 with its CRDs installed).",
     ),
   );
   files.push({
     path: "mesh/istio/mesh-wide/peer-authentication.yaml",
-    description: "Mesh-wide STRICT mTLS (istio-system is Istio's root namespace). Leave this out where the\nplatform team owns mesh-wide policy; the shop namespace is STRICT on its own either way.",
+    description:
+      "Mesh-wide STRICT mTLS (istio-system is Istio's root namespace). Leave this out where the\nplatform team owns mesh-wide policy; the shop namespace is STRICT on its own either way.",
     resources: res([meshWidePeerAuthentication()]),
   });
   out.set(...kustomization("mesh/istio/mesh-wide", ["peer-authentication.yaml"], "Mesh-wide defaults."));

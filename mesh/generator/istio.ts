@@ -39,8 +39,10 @@ export function routeMethods(m: ServiceManifest): RouteMethod[] {
     }
   }
   const { health, reflection } = STANDARD_METHODS;
-  for (const name of health.unary) methods.push({ path: `/${health.service}/${name}`, retryable: true, streaming: false });
-  for (const name of health.streaming) methods.push({ path: `/${health.service}/${name}`, retryable: true, streaming: true });
+  for (const name of health.unary)
+    methods.push({ path: `/${health.service}/${name}`, retryable: true, streaming: false });
+  for (const name of health.streaming)
+    methods.push({ path: `/${health.service}/${name}`, retryable: true, streaming: true });
   // Reflection is read-only but bidirectional: a retry would replay a half-sent stream, so only pre-request failures.
   for (const r of reflection) {
     for (const name of r.streaming) methods.push({ path: `/${r.service}/${name}`, retryable: false, streaming: true });
@@ -55,7 +57,9 @@ export function routeMethods(m: ServiceManifest): RouteMethod[] {
  * Streams get no route timeout (they live as long as the client watches) and
  * no per-try timeout (it would cut a healthy stream).
  */
-export function routePolicy(method: Pick<RouteMethod, "retryable" | "streaming">): Pick<HTTPRoute, "timeout" | "retries"> {
+export function routePolicy(
+  method: Pick<RouteMethod, "retryable" | "streaming">,
+): Pick<HTTPRoute, "timeout" | "retries"> {
   const r = meshConfig.routes;
   const retries: NonNullable<HTTPRoute["retries"]> = method.retryable
     ? { attempts: r.retryAttempts, retryOn: r.idempotentRetryOn }
@@ -108,7 +112,13 @@ function catchAllRoutes(m: ServiceManifest, extra: Partial<HTTPRoute> = {}): HTT
   const policy = routePolicy({ retryable: false, streaming: false });
   const routes: HTTPRoute[] = [];
   if (meshConfig.canary[m.name] !== undefined) {
-    routes.push({ name: "default@v2", match: [{ headers: canaryHeader }], route: [destination(m, "v2")], ...policy, ...extra });
+    routes.push({
+      name: "default@v2",
+      match: [{ headers: canaryHeader }],
+      route: [destination(m, "v2")],
+      ...policy,
+      ...extra,
+    });
   }
   routes.push({ name: "default", route: defaultDestinations(m), ...policy, ...extra });
   return routes;
@@ -283,7 +293,14 @@ export function edgePolicies(gateway: ServiceManifest): IAuthorizationPolicy[] {
           { from: [ingress], to: [{ operation: { ports: [port], paths: paths.public } }] },
           // Every other storefront method: a token RequestAuthentication has verified.
           {
-            from: [{ source: { principals: [meshConfig.ingress.principal], requestPrincipals: [`${meshConfig.jwt.issuer}/*`] } }],
+            from: [
+              {
+                source: {
+                  principals: [meshConfig.ingress.principal],
+                  requestPrincipals: [`${meshConfig.jwt.issuer}/*`],
+                },
+              },
+            ],
             to: [{ operation: { ports: [port], paths: [`/${paths.service}/*`] } }],
           },
           // CORS preflight (browsers send it without credentials).
@@ -426,7 +443,8 @@ export function rateLimit(gateway: ServiceManifest): IEnvoyFilter {
             operation: "MERGE",
             value: {
               typed_config: {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "@type":
+                  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                 local_reply_config: {
                   mappers: [
                     {
@@ -435,7 +453,10 @@ export function rateLimit(gateway: ServiceManifest): IEnvoyFilter {
                           filters: [
                             {
                               status_code_filter: {
-                                comparison: { op: "EQ", value: { default_value: 429, runtime_key: "local_reply_rate_limited" } },
+                                comparison: {
+                                  op: "EQ",
+                                  value: { default_value: 429, runtime_key: "local_reply_rate_limited" },
+                                },
                               },
                             },
                             { header_filter: { header: { name: "connect-protocol-version", present_match: true } } },

@@ -73,9 +73,11 @@ function build(dir: string, stack: string[]): Resource[] {
   if (stack.includes(dir)) throw new KustomizeError(`cycle: ${[...stack, dir].join(" -> ")}`);
   const k = readKustomization(dir);
   for (const key of Object.keys(k)) {
-    if (!SUPPORTED.has(key)) throw new KustomizeError(`${dir}/kustomization.yaml: field "${key}" is not supported by this renderer`);
+    if (!SUPPORTED.has(key))
+      throw new KustomizeError(`${dir}/kustomization.yaml: field "${key}" is not supported by this renderer`);
   }
-  if (k.kind !== undefined && k.kind !== "Kustomization") throw new KustomizeError(`${dir}: kind must be Kustomization`);
+  if (k.kind !== undefined && k.kind !== "Kustomization")
+    throw new KustomizeError(`${dir}: kind must be Kustomization`);
 
   let resources: Resource[] = [];
   for (const entry of (k.resources as string[] | undefined) ?? []) {
@@ -94,14 +96,17 @@ function build(dir: string, stack: string[]): Resource[] {
 function readResources(file: string): Resource[] {
   return parseYamlStream(readFileSync(file, "utf8"), file).map((doc) => {
     if (!isObj(doc) || typeof doc.apiVersion !== "string" || typeof doc.kind !== "string" || !isObj(doc.metadata)) {
-      throw new KustomizeError(`${file}: every document must be a Kubernetes object with apiVersion, kind and metadata`);
+      throw new KustomizeError(
+        `${file}: every document must be a Kubernetes object with apiVersion, kind and metadata`,
+      );
     }
     if (typeof doc.metadata.name !== "string") throw new KustomizeError(`${file}: a ${doc.kind} has no metadata.name`);
     return doc as unknown as Resource;
   });
 }
 
-export const resourceId = (r: Resource) => `${r.apiVersion}/${r.kind}/${r.metadata.namespace ?? "~"}/${r.metadata.name}`;
+export const resourceId = (r: Resource) =>
+  `${r.apiVersion}/${r.kind}/${r.metadata.namespace ?? "~"}/${r.metadata.name}`;
 
 function checkUnique(resources: Resource[], dir: string): void {
   const seen = new Set<string>();
@@ -116,7 +121,9 @@ function checkUnique(resources: Resource[], dir: string): void {
 
 function groupVersion(apiVersion: string): { group: string; version: string } {
   const i = apiVersion.lastIndexOf("/");
-  return i < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+  return i < 0
+    ? { group: "", version: apiVersion }
+    : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
 }
 
 /** Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-separated. */
@@ -154,7 +161,8 @@ function matchesTarget(r: Resource, t: Target): boolean {
 
 function applyPatch(resources: Resource[], entry: PatchEntry, dir: string): Resource[] {
   for (const key of Object.keys(entry)) {
-    if (!["path", "patch", "target"].includes(key)) throw new KustomizeError(`${dir}: patch field "${key}" is not supported`);
+    if (!["path", "patch", "target"].includes(key))
+      throw new KustomizeError(`${dir}: patch field "${key}" is not supported`);
   }
   if ((entry.path === undefined) === (entry.patch === undefined)) {
     throw new KustomizeError(`${dir}: a patch needs exactly one of path and patch`);
@@ -166,7 +174,9 @@ function applyPatch(resources: Resource[], entry: PatchEntry, dir: string): Reso
     if (!entry.target) throw new KustomizeError(`${dir}: JSON 6902 patch ${source} needs a target`);
     const targets = resources.filter((r) => matchesTarget(r, entry.target!));
     if (targets.length === 0) throw new KustomizeError(`${dir}: patch ${source} matches no resource`);
-    return resources.map((r) => (targets.includes(r) ? (jsonPatch(r as unknown as Json, docs[0] as Json[], source) as unknown as Resource) : r));
+    return resources.map((r) =>
+      targets.includes(r) ? (jsonPatch(r as unknown as Json, docs[0] as Json[], source) as unknown as Resource) : r,
+    );
   }
   let out = resources;
   for (const doc of docs) {
@@ -238,7 +248,8 @@ function mergePatch(base: Json, patch: Json, strategic: boolean, path: string[])
 function mergeList(base: Json[], patch: Json[], key: string, strategic: boolean, path: string[]): Json[] {
   const out = clone(base);
   for (const item of patch) {
-    if (!isObj(item) || item[key] === undefined) throw new KustomizeError(`list ${path.join(".")}: items need "${key}"`);
+    if (!isObj(item) || item[key] === undefined)
+      throw new KustomizeError(`list ${path.join(".")}: items need "${key}"`);
     const i = out.findIndex((o) => isObj(o) && o[key] === item[key]);
     if (i < 0) out.push(clone(item));
     else out[i] = mergePatch(out[i], item, strategic, [...path, String(item[key])]);
@@ -249,7 +260,10 @@ function mergeList(base: Json[], patch: Json[], key: string, strategic: boolean,
 function pointer(path: string): string[] {
   if (path === "") return [];
   if (!path.startsWith("/")) throw new KustomizeError(`JSON pointer "${path}" must start with /`);
-  return path.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return path
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 /** RFC 6902: add, remove, replace, test. */
@@ -269,8 +283,13 @@ export function jsonPatch(doc: Json, ops: Json[], source = "<patch>"): Json {
     const last = tokens[tokens.length - 1];
     let parent: Json = root;
     for (const t of parentTokens) {
-      parent = Array.isArray(parent) ? (parent[Number(t)] as Json) : isObj(parent) ? (parent[t] as Json) : undefined as unknown as Json;
-      if (parent === undefined || parent === null) throw new KustomizeError(`${source}: path ${op.path} does not exist`);
+      parent = Array.isArray(parent)
+        ? (parent[Number(t)] as Json)
+        : isObj(parent)
+          ? (parent[t] as Json)
+          : (undefined as unknown as Json);
+      if (parent === undefined || parent === null)
+        throw new KustomizeError(`${source}: path ${op.path} does not exist`);
     }
     const exists = Array.isArray(parent) ? Number(last) < parent.length : isObj(parent) && last in parent;
     switch (op.op) {
@@ -295,7 +314,8 @@ export function jsonPatch(doc: Json, ops: Json[], source = "<patch>"): Json {
         break;
       case "test": {
         const actual = Array.isArray(parent) ? parent[Number(last)] : isObj(parent) ? parent[last] : undefined;
-        if (JSON.stringify(actual) !== JSON.stringify(op.value)) throw new KustomizeError(`${source}: test failed at ${op.path}`);
+        if (JSON.stringify(actual) !== JSON.stringify(op.value))
+          throw new KustomizeError(`${source}: test failed at ${op.path}`);
         break;
       }
       default:
@@ -336,7 +356,11 @@ function applyImage(resources: Resource[], image: Image, dir: string): void {
     for (const field of ["containers", "initContainers"]) {
       for (const c of (spec[field] as Obj[] | undefined) ?? []) {
         if (typeof c.image !== "string" || imageName(c.image) !== image.name) continue;
-        const tag = image.digest ? `@${image.digest}` : image.newTag ? `:${image.newTag}` : c.image.slice(imageName(c.image).length);
+        const tag = image.digest
+          ? `@${image.digest}`
+          : image.newTag
+            ? `:${image.newTag}`
+            : c.image.slice(imageName(c.image).length);
         c.image = `${image.newName ?? image.name}${tag}`;
         matched++;
       }
@@ -347,7 +371,9 @@ function applyImage(resources: Resource[], image: Image, dir: string): void {
 
 /** The rendered stream, as `kustomize build` prints it. */
 export function renderStream(resources: Resource[]): string {
-  return resources.map((r) => new Document(r, { aliasDuplicateObjects: false }).toString({ lineWidth: 0 })).join("---\n");
+  return resources
+    .map((r) => new Document(r, { aliasDuplicateObjects: false }).toString({ lineWidth: 0 }))
+    .join("---\n");
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -358,4 +384,3 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   process.stdout.write(renderStream(kustomize(dir)));
 }
-

@@ -23,7 +23,8 @@ export function findDrift(files: Map<string, string>, root: string = repoRoot): 
     if (!existsSync(full)) continue;
     for (const entry of readdirSync(full, { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`;
-      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !files.has(path)) drift.push({ path, problem: "unexpected" });
+      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !files.has(path))
+        drift.push({ path, problem: "unexpected" });
     }
   }
   return drift;

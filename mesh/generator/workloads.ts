@@ -8,7 +8,12 @@ import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { defaultMetricsPort, SERVICE_NODE_FLAGS, serviceBundle, type ServiceManifest } from "../../services/runtime/src/manifest.ts";
+import {
+  defaultMetricsPort,
+  SERVICE_NODE_FLAGS,
+  serviceBundle,
+  type ServiceManifest,
+} from "../../services/runtime/src/manifest.ts";
 import { meshConfig, versionsOf } from "./config.ts";
 import { deploymentEnv, SHARED_CONFIG_MAP, sharedConfigDefaults } from "./env.ts";
 
@@ -31,7 +36,11 @@ export function metricsPort(m: ServiceManifest): number {
  * under STRICT mTLS without an AuthorizationPolicy for the metrics port.
  */
 export function scrapeAnnotations(m: ServiceManifest): Record<string, string> {
-  return { "prometheus.io/scrape": "true", "prometheus.io/port": String(metricsPort(m)), "prometheus.io/path": METRICS_PATH };
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(metricsPort(m)),
+    "prometheus.io/path": METRICS_PATH,
+  };
 }
 
 export const ns = meshConfig.namespace;
@@ -98,7 +107,13 @@ export function service(m: ServiceManifest): IService {
       selector: { app: m.name },
       ports: [
         { name: PORT_NAME, port: m.port, targetPort: PORT_NAME, protocol: "TCP", appProtocol: "grpc" },
-        { name: METRICS_PORT_NAME, port: metricsPort(m), targetPort: METRICS_PORT_NAME, protocol: "TCP", appProtocol: "http" },
+        {
+          name: METRICS_PORT_NAME,
+          port: metricsPort(m),
+          targetPort: METRICS_PORT_NAME,
+          protocol: "TCP",
+          appProtocol: "http",
+        },
       ],
     },
   };

@@ -28,7 +28,11 @@ export function renderFile(file: GeneratedFile): string {
   const header = [...BANNER, "", ...file.description.split("\n")].map((l) => (l ? `# ${l}` : "#")).join("\n");
   const docs = file.resources.map(({ resource, comment }) => {
     const doc = new Document(resource, { aliasDuplicateObjects: false });
-    if (comment) doc.commentBefore = comment.split("\n").map((l) => (l ? ` ${l}` : "")).join("\n");
+    if (comment)
+      doc.commentBefore = comment
+        .split("\n")
+        .map((l) => (l ? ` ${l}` : ""))
+        .join("\n");
     return doc.toString({ lineWidth: 0, indentSeq: true });
   });
   return `${header}\n${docs.map((d) => `---\n${d}`).join("")}`;
@@ -48,6 +52,10 @@ export function parseYamlStream(text: string, source = "<yaml>"): unknown[] {
 /** A plain-text rendering of a single object (for kustomization.yaml and the like). */
 export function renderObject(value: object, comment?: string): string {
   const doc = new Document(value, { aliasDuplicateObjects: false });
-  if (comment) doc.commentBefore = comment.split("\n").map((l) => (l ? ` ${l}` : "")).join("\n");
+  if (comment)
+    doc.commentBefore = comment
+      .split("\n")
+      .map((l) => (l ? ` ${l}` : ""))
+      .join("\n");
   return doc.toString({ lineWidth: 0, indentSeq: true });
 }

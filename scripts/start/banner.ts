@@ -18,8 +18,13 @@ export function banner(system: RunningSystem, elapsedMs: number): string[] {
     "postgres",
     `${databases}  (${plan.postgres.kind === "embedded" ? `embedded; data in ${relative(plan.postgres.dataDir)}` : "DATABASE_URL"})`,
   ]);
-  rows.push(["nats", `${system.nats!.url}  (${plan.nats.kind === "private" ? `private nats-server, JetStream data in ${relative(plan.nats.storeDir)}` : "NATS_URL"})`]);
-  const admin = system.plan.env.ADMIN_EMAIL ? `${system.plan.env.ADMIN_EMAIL} (ADMIN_EMAIL / ADMIN_PASSWORD)` : `${DEV_ADMIN.email} / ${DEV_ADMIN.password}`;
+  rows.push([
+    "nats",
+    `${system.nats!.url}  (${plan.nats.kind === "private" ? `private nats-server, JetStream data in ${relative(plan.nats.storeDir)}` : "NATS_URL"})`,
+  ]);
+  const admin = system.plan.env.ADMIN_EMAIL
+    ? `${system.plan.env.ADMIN_EMAIL} (ADMIN_EMAIL / ADMIN_PASSWORD)`
+    : `${DEV_ADMIN.email} / ${DEV_ADMIN.password}`;
   rows.push(["admin sign-in", admin]);
   const width = Math.max(...rows.map(([name]) => name.length));
 
@@ -43,7 +48,11 @@ export function banner(system: RunningSystem, elapsedMs: number): string[] {
 export function curlExample(system: Pick<RunningSystem, "services">): string | undefined {
   const byName = new Map(system.services.map((s) => [s.name, s]));
   const target = byName.get("gateway")
-    ? { s: byName.get("gateway")!, method: "shop.storefront.v1.StorefrontService/ListProducts", body: '{"pageSize": 5}' }
+    ? {
+        s: byName.get("gateway")!,
+        method: "shop.storefront.v1.StorefrontService/ListProducts",
+        body: '{"pageSize": 5}',
+      }
     : byName.get("catalog")
       ? { s: byName.get("catalog")!, method: "shop.catalog.v1.CatalogService/ListProducts", body: '{"pageSize": 5}' }
       : system.services[0]

@@ -61,7 +61,8 @@ export class Child {
     this.exited = new Promise<ExitInfo>((resolve) => {
       this.process.on("error", (error) => {
         // "error" without a pid means spawn failed and "close" may never come.
-        if (this.process.pid === undefined) resolve((this.#exit = { name: this.name, code: null, signal: null, error }));
+        if (this.process.pid === undefined)
+          resolve((this.#exit = { name: this.name, code: null, signal: null, error }));
       });
       this.process.once("close", (code, signal) => resolve((this.#exit = { name: this.name, code, signal })));
     });

@@ -10,7 +10,14 @@ import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError } from "./health.ts";
 import { consoleSink, LAUNCHER } from "./output.ts";
 import { banner } from "./banner.ts";
-import { ChildExitedError, planLaunch, SERVICE_STOP_GRACE_MS, startSystem, type PlanOptions, type RunningSystem } from "./system.ts";
+import {
+  ChildExitedError,
+  planLaunch,
+  SERVICE_STOP_GRACE_MS,
+  startSystem,
+  type PlanOptions,
+  type RunningSystem,
+} from "./system.ts";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -24,7 +31,10 @@ export async function runLauncher(options: PlanOptions = {}): Promise<number> {
     process.stderr.write(`npm start: ${error.message}\n`);
     return 1;
   }
-  const sink = consoleSink(plan.services.map((s) => s.name), ["postgres", "nats"]);
+  const sink = consoleSink(
+    plan.services.map((s) => s.name),
+    ["postgres", "nats"],
+  );
   const warn = (text: string) => sink.line(LAUNCHER, text, "stderr");
 
   if (plan.missing.length > 0) {
@@ -43,7 +53,10 @@ export async function runLauncher(options: PlanOptions = {}): Promise<number> {
   const shutdown = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (shutdown.signal.aborted) return;
-    sink.line(LAUNCHER, `${signal}: stopping services (up to ${SERVICE_STOP_GRACE_MS / 1000} s), then NATS and Postgres`);
+    sink.line(
+      LAUNCHER,
+      `${signal}: stopping services (up to ${SERVICE_STOP_GRACE_MS / 1000} s), then NATS and Postgres`,
+    );
     shutdown.abort(new Error(signal));
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -86,10 +99,13 @@ function reportStartFailure(error: unknown, warn: (text: string) => void): void 
   } else if (error instanceof HealthTimeoutError) {
     warn(`✖ services did not become healthy within ${error.timeoutMs / 1000} s; stopped everything:`);
     for (const t of error.unhealthy) warn(`    ${t.name} at ${t.address}: ${t.lastAnswer}`);
-    if (error.notStarted.length > 0) warn(`  not started (they start once the above are healthy): ${error.notStarted.join(", ")}`);
+    if (error.notStarted.length > 0)
+      warn(`  not started (they start once the above are healthy): ${error.notStarted.join(", ")}`);
   } else if (error instanceof LaunchError) {
     for (const line of `✖ ${error.message}`.split("\n")) warn(line);
   } else {
-    warn(`✖ start-up failed; stopped everything: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    warn(
+      `✖ start-up failed; stopped everything: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
   }
 }

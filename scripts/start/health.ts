@@ -22,7 +22,12 @@ export interface HealthTarget {
  */
 export async function waitForHealthy(
   targets: readonly HealthTarget[],
-  options: { timeoutMs: number; signal?: AbortSignal; intervalMs?: number; onHealthy?: (name: string, ms: number) => void },
+  options: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    intervalMs?: number;
+    onHealthy?: (name: string, ms: number) => void;
+  },
 ): Promise<Map<string, number>> {
   const started = performance.now();
   const deadline = started + options.timeoutMs;
@@ -67,7 +72,10 @@ export async function waitForHealthy(
   }
   const unhealthy = targets.filter((t) => !healthyAfter.has(t.name));
   if (unhealthy.length > 0) {
-    throw new HealthTimeoutError(options.timeoutMs, unhealthy.map((t) => ({ ...t, lastAnswer: lastAnswer.get(t.name)! })));
+    throw new HealthTimeoutError(
+      options.timeoutMs,
+      unhealthy.map((t) => ({ ...t, lastAnswer: lastAnswer.get(t.name)! })),
+    );
   }
   return healthyAfter;
 }

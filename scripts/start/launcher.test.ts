@@ -41,7 +41,9 @@ describe("per-service DATABASE_URL", () => {
   });
 
   it("adds the database when the URL names none", () => {
-    expect(serviceDatabaseUrl("postgres://me@localhost:5432", "identity")).toBe("postgres://me@localhost:5432/shop_identity");
+    expect(serviceDatabaseUrl("postgres://me@localhost:5432", "identity")).toBe(
+      "postgres://me@localhost:5432/shop_identity",
+    );
   });
 
   it("rejects a URL that is not postgres://, naming DATABASE_URL and hiding the password", () => {
@@ -71,7 +73,10 @@ describe("manifests and ports", () => {
   });
 
   it("hands out free ports below the range outgoing connections take their local ports from", async () => {
-    const [ephemeralLow] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const [ephemeralLow] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     for (const port of ports) {
       expect(port).toBeGreaterThanOrEqual(1024);
@@ -90,7 +95,15 @@ describe("manifests and ports", () => {
   it("starts every service at once", () => {
     const waves = startWaves(manifests.map((manifest) => ({ manifest })));
     expect(waves).toHaveLength(1);
-    expect(waves[0].map((s) => s.manifest.name).sort()).toEqual(["catalog", "gateway", "identity", "inventory", "notification", "order", "payment"]);
+    expect(waves[0].map((s) => s.manifest.name).sort()).toEqual([
+      "catalog",
+      "gateway",
+      "identity",
+      "inventory",
+      "notification",
+      "order",
+      "payment",
+    ]);
     expect(startWaves([])).toEqual([]);
   });
 });
@@ -102,7 +115,13 @@ describe("each child's environment", () => {
   };
 
   it("gives a service its port, database, NATS and an address for every dependency", () => {
-    const userEnv = { CATALOG_PORT: "6001", FOO: "bar", DATABASE_URL: "postgres://ignored@x/y", PORT: "1", HOST: "0.0.0.0" };
+    const userEnv = {
+      CATALOG_PORT: "6001",
+      FOO: "bar",
+      DATABASE_URL: "postgres://ignored@x/y",
+      PORT: "1",
+      HOST: "0.0.0.0",
+    };
     const env = childEnv(byName("order"), { ...base, ports: resolvePorts(manifests, userEnv), env: userEnv });
     expect(env).toMatchObject({
       PORT: "50054",
@@ -114,19 +133,31 @@ describe("each child's environment", () => {
       CATALOG_ADDR: "http://127.0.0.1:6001",
       FOO: "bar",
     });
-    expect(Object.keys(env).filter((k) => k.endsWith("_ADDR")).sort()).toEqual(["CATALOG_ADDR", "IDENTITY_ADDR"]);
+    expect(
+      Object.keys(env)
+        .filter((k) => k.endsWith("_ADDR"))
+        .sort(),
+    ).toEqual(["CATALOG_ADDR", "IDENTITY_ADDR"]);
   });
 
   it("declares <DEP>_ADDR for exactly the manifest's dependencies, and no database for the gateway", () => {
     const ports = resolvePorts(manifests, {});
     for (const manifest of manifests) {
-      const env = childEnv(manifest, { ...base, ports, env: { LOG_LEVEL: "debug", DATABASE_URL: "postgres://u@h/db" } });
-      const addresses = Object.keys(env).filter((k) => k.endsWith("_ADDR")).sort();
+      const env = childEnv(manifest, {
+        ...base,
+        ports,
+        env: { LOG_LEVEL: "debug", DATABASE_URL: "postgres://u@h/db" },
+      });
+      const addresses = Object.keys(env)
+        .filter((k) => k.endsWith("_ADDR"))
+        .sort();
       expect(addresses).toEqual(Object.keys(manifest.dependsOn).map(addressVariable).sort());
       for (const dep of Object.keys(manifest.dependsOn)) {
         expect(env[addressVariable(dep)]).toBe(`http://127.0.0.1:${ports.get(dep)}`);
       }
-      expect(env.DATABASE_URL).toBe(manifest.database ? `postgres://shop:shop@127.0.0.1:54329/shop_${manifest.name}` : undefined);
+      expect(env.DATABASE_URL).toBe(
+        manifest.database ? `postgres://shop:shop@127.0.0.1:54329/shop_${manifest.name}` : undefined,
+      );
       expect(env.LOG_LEVEL).toBe("debug");
     }
     expect(byName("gateway").database).toBe(false);
@@ -144,7 +175,11 @@ describe("planning", () => {
 
   it("launches only services whose main.ts exists and reports the others", async () => {
     const plan = await planLaunch({
-      env: { NATS_URL: "nats://127.0.0.1:4222", DATABASE_URL: "postgres://me@127.0.0.1:5432/app", IDENTITY_PORT: String(await freePort()) },
+      env: {
+        NATS_URL: "nats://127.0.0.1:4222",
+        DATABASE_URL: "postgres://me@127.0.0.1:5432/app",
+        IDENTITY_PORT: String(await freePort()),
+      },
       dataDir: path.join(dir, "data"),
       mainFile: (name) => path.join(dir, name, "main.ts"),
     });
@@ -208,7 +243,9 @@ describe("npm start without NATS", () => {
 describe("health polling", () => {
   it("waits until SERVING and reports the ones that never are", async () => {
     const registry = new HealthRegistry([], ServingStatus.NOT_SERVING);
-    const server = http2.createServer(connectNodeAdapter({ routes: (r) => r.service(Health, createHealthService(registry)) }));
+    const server = http2.createServer(
+      connectNodeAdapter({ routes: (r) => r.service(Health, createHealthService(registry)) }),
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const nothing = `http://127.0.0.1:${await freePort()}`;
@@ -244,7 +281,10 @@ describe("child processes", () => {
     const child = new Child({
       name: "stubborn",
       command: NODE,
-      args: ["-e", "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('up'); setInterval(() => {}, 1000)"],
+      args: [
+        "-e",
+        "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('up'); setInterval(() => {}, 1000)",
+      ],
       env: process.env,
       sink: { line: (source, text) => lines.push(formatLine(source, text, 10)) },
     });

@@ -33,7 +33,9 @@ const SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin"];
 export function natsMissingMessage(): string {
   const offPath = findOnPath(NATS_BINARY, SBIN_DIRS.join(path.delimiter));
   const hint = offPath
-    ? [`(nats-server is installed at ${offPath}, but ${path.dirname(offPath)} is not on PATH: PATH="$PATH:${path.dirname(offPath)}" npm start)`]
+    ? [
+        `(nats-server is installed at ${offPath}, but ${path.dirname(offPath)} is not on PATH: PATH="$PATH:${path.dirname(offPath)}" npm start)`,
+      ]
     : [];
   return [
     "the services need NATS with JetStream, but NATS_URL is not set and nats-server is not on PATH.",

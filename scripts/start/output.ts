@@ -51,7 +51,13 @@ export function consoleSink(sources: readonly string[], infra: readonly string[]
 }
 
 /** Forwards every line of `readable` to the sink (a trailing partial line too). */
-export function pipeLines(readable: Readable, source: string, stream: StreamName, sink: LogSink, onLine?: (line: string) => void): void {
+export function pipeLines(
+  readable: Readable,
+  source: string,
+  stream: StreamName,
+  sink: LogSink,
+  onLine?: (line: string) => void,
+): void {
   const lines = createInterface({ input: readable, crlfDelay: Infinity });
   lines.on("line", (line) => {
     sink.line(source, line, stream);

@@ -54,7 +54,9 @@ export async function startEmbeddedPostgres(options: {
   let initialised = false;
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-      throw new LaunchError(`${dataDir} exists but holds no Postgres cluster (no PG_VERSION); remove it and run npm start again`);
+      throw new LaunchError(
+        `${dataDir} exists but holds no Postgres cluster (no PG_VERSION); remove it and run npm start again`,
+      );
     }
     sink.line(LAUNCHER, `creating the Postgres cluster in ${dataDir} (first run only)`);
     await initialiseCluster(dataDir);
@@ -68,11 +70,15 @@ export async function startEmbeddedPostgres(options: {
     name: "postgres",
     command: await postgresBinary(),
     args: [
-      "-D", dataDir,
-      "-p", String(options.port),
-      "-c", `listen_addresses=${LOOPBACK}`,
+      "-D",
+      dataDir,
+      "-p",
+      String(options.port),
+      "-c",
+      `listen_addresses=${LOOPBACK}`,
       // TCP only: no socket file in /tmp to clash with another server.
-      "-c", "unix_socket_directories=",
+      "-c",
+      "unix_socket_directories=",
     ],
     // English messages: readiness is detected from the log line below.
     env: { ...process.env, LC_MESSAGES: "C" },
@@ -127,7 +133,9 @@ export async function ensureServiceDatabases(serverUrl: string, services: readon
     connection: { application_name: "shop-launcher" },
   });
   try {
-    const existing = new Set((await admin<{ datname: string }[]>`select datname from pg_database`).map((r) => r.datname));
+    const existing = new Set(
+      (await admin<{ datname: string }[]>`select datname from pg_database`).map((r) => r.datname),
+    );
     const created: string[] = [];
     for (const name of services.map(databaseName)) {
       if (existing.has(name)) continue;
@@ -166,10 +174,13 @@ async function initialiseCluster(dataDir: string): Promise<void> {
   } catch (error) {
     // As root, Postgres runs as the unprivileged "postgres" account, which
     // must be able to reach both the binaries in node_modules and dataDir.
-    const unreachable = isRoot() && /EACCES|Permission denied/i.test(`${(error as Error).message}${log.join("")}`)
-      ? ` Running as root, Postgres runs as the "postgres" user, which cannot reach ${REPO_ROOT} or ${dataDir} (a parent directory is not traversable, e.g. /root). Run npm start as a normal user, make the directories reachable (chmod o+x on each parent), or set DATABASE_URL to use your own Postgres.`
-      : "";
-    throw new LaunchError(`could not create the Postgres cluster in ${dataDir}: ${(error as Error).message}.${unreachable}\n${log.join("")}`);
+    const unreachable =
+      isRoot() && /EACCES|Permission denied/i.test(`${(error as Error).message}${log.join("")}`)
+        ? ` Running as root, Postgres runs as the "postgres" user, which cannot reach ${REPO_ROOT} or ${dataDir} (a parent directory is not traversable, e.g. /root). Run npm start as a normal user, make the directories reachable (chmod o+x on each parent), or set DATABASE_URL to use your own Postgres.`
+        : "";
+    throw new LaunchError(
+      `could not create the Postgres cluster in ${dataDir}: ${(error as Error).message}.${unreachable}\n${log.join("")}`,
+    );
   }
 }
 
@@ -205,7 +216,9 @@ async function postgresBinary(): Promise<string> {
     const binaries = (await import(pathToFileURL(require.resolve(pkg)).href)) as { postgres: string };
     return binaries.postgres;
   } catch (error) {
-    throw new LaunchError(`the Postgres binaries for this platform (${pkg}) are not installed: ${(error as Error).message}. Run npm ci, or set DATABASE_URL to use your own Postgres.`);
+    throw new LaunchError(
+      `the Postgres binaries for this platform (${pkg}) are not installed: ${(error as Error).message}. Run npm ci, or set DATABASE_URL to use your own Postgres.`,
+    );
   }
 }
 
@@ -214,7 +227,9 @@ function postgresAccount(): { uid: number; gid: number } {
     const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
     return { uid: id("-u"), gid: id("-g") };
   } catch {
-    throw new LaunchError('running as root, but there is no "postgres" user to run Postgres as; remove .data/postgres so npm start creates the cluster (and the user) again, or set DATABASE_URL');
+    throw new LaunchError(
+      'running as root, but there is no "postgres" user to run Postgres as; remove .data/postgres so npm start creates the cluster (and the user) again, or set DATABASE_URL',
+    );
   }
 }
 

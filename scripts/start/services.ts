@@ -4,7 +4,13 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { addressVariable, SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS, serviceBundle, type ServiceManifest } from "@shop/runtime/manifest";
+import {
+  addressVariable,
+  SERVICE_ENVIRONMENT,
+  SERVICE_NODE_FLAGS,
+  serviceBundle,
+  type ServiceManifest,
+} from "@shop/runtime/manifest";
 import { LaunchError } from "./errors.ts";
 import { LOOPBACK, parsePort } from "./ports.ts";
 
@@ -40,13 +46,13 @@ export async function discoverManifests(servicesDir = SERVICES_DIR): Promise<Ser
     const module = (await import(pathToFileURL(file).href)) as { manifest?: ServiceManifest };
     if (!module.manifest) continue;
     if (module.manifest.name !== entry.name) {
-      throw new LaunchError(`services/${entry.name}/src/manifest.ts declares name "${module.manifest.name}"; it must match its folder`);
+      throw new LaunchError(
+        `services/${entry.name}/src/manifest.ts declares name "${module.manifest.name}"; it must match its folder`,
+      );
     }
     manifests.push(module.manifest);
   }
-  return manifests.sort(
-    (a, b) => Object.keys(a.dependsOn).length - Object.keys(b.dependsOn).length || a.port - b.port,
-  );
+  return manifests.sort((a, b) => Object.keys(a.dependsOn).length - Object.keys(b.dependsOn).length || a.port - b.port);
 }
 
 /** Environment variable overriding a deployable's port, e.g. ORDER_PORT (named like addressVariable's). */
@@ -61,7 +67,10 @@ export function resolvePorts(manifests: readonly ServiceManifest[], env: NodeJS.
   for (const m of manifests) {
     const port = parsePort(portVariable(m.name), env[portVariable(m.name)], m.port);
     const clash = owners.get(port);
-    if (clash) throw new LaunchError(`${m.name} and ${clash} would both listen on port ${port}; set ${portVariable(m.name)} or ${portVariable(clash)}`);
+    if (clash)
+      throw new LaunchError(
+        `${m.name} and ${clash} would both listen on port ${port}; set ${portVariable(m.name)} or ${portVariable(clash)}`,
+      );
     owners.set(port, m.name);
     ports.set(m.name, port);
   }
@@ -80,7 +89,9 @@ export function databaseName(service: string): string {
  */
 export function serviceDatabaseUrl(serverUrl: string, service: string): string {
   if (!/^postgres(ql)?:\/\//.test(serverUrl) || !URL.canParse(serverUrl)) {
-    throw new LaunchError(`DATABASE_URL must be a postgres:// URL such as postgres://user:password@127.0.0.1:5432/postgres (got ${JSON.stringify(redact(serverUrl))})`);
+    throw new LaunchError(
+      `DATABASE_URL must be a postgres:// URL such as postgres://user:password@127.0.0.1:5432/postgres (got ${JSON.stringify(redact(serverUrl))})`,
+    );
   }
   return withDatabase(serverUrl, databaseName(service));
 }
@@ -141,7 +152,9 @@ export function childEnv(manifest: ServiceManifest, ctx: ChildEnvContext): NodeJ
   for (const dependency of Object.keys(manifest.dependsOn)) {
     const depPort = ctx.ports.get(dependency);
     if (depPort === undefined) {
-      throw new LaunchError(`${manifest.name} depends on "${dependency}", which has no services/${dependency}/src/manifest.ts`);
+      throw new LaunchError(
+        `${manifest.name} depends on "${dependency}", which has no services/${dependency}/src/manifest.ts`,
+      );
     }
     env[addressVariable(dependency)] = serviceAddress(depPort);
   }

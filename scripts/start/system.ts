@@ -9,7 +9,14 @@ import { buildServiceBundles } from "../build-services.ts";
 import { Child, describeExit, type ExitInfo } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError, waitForHealthy } from "./health.ts";
-import { externalNats, findOnPath, NATS_BINARY, natsMissingMessage, startPrivateNats, type NatsHandle } from "./nats.ts";
+import {
+  externalNats,
+  findOnPath,
+  NATS_BINARY,
+  natsMissingMessage,
+  startPrivateNats,
+  type NatsHandle,
+} from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { freePort, isPortFree, parsePort } from "./ports.ts";
 import { ensureServiceDatabases, externalPostgres, startEmbeddedPostgres, type PostgresHandle } from "./postgres.ts";
@@ -67,8 +74,7 @@ export interface PlannedService {
 }
 
 export type PostgresPlan =
-  | { kind: "external"; url: string }
-  | { kind: "embedded"; port: number; dataDir: string; note?: string };
+  { kind: "external"; url: string } | { kind: "embedded"; port: number; dataDir: string; note?: string };
 
 export type NatsPlan =
   | { kind: "external"; url: string }
@@ -115,7 +121,12 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   } else {
     const binary = findOnPath(NATS_BINARY, env.PATH);
     if (!binary) throw new LaunchError(natsMissingMessage());
-    nats = { kind: "private", binary, storeDir: path.join(dataDir, "nats"), ...(await privatePort("NATS_PORT", env, DEFAULT_NATS_PORT)) };
+    nats = {
+      kind: "private",
+      binary,
+      storeDir: path.join(dataDir, "nats"),
+      ...(await privatePort("NATS_PORT", env, DEFAULT_NATS_PORT)),
+    };
   }
 
   let postgres: PostgresPlan;
@@ -123,7 +134,11 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
     serviceDatabaseUrl(env.DATABASE_URL, "check"); // throws a readable error for a malformed URL
     postgres = { kind: "external", url: env.DATABASE_URL };
   } else {
-    postgres = { kind: "embedded", dataDir: path.join(dataDir, "postgres"), ...(await privatePort("POSTGRES_PORT", env, DEFAULT_POSTGRES_PORT)) };
+    postgres = {
+      kind: "embedded",
+      dataDir: path.join(dataDir, "postgres"),
+      ...(await privatePort("POSTGRES_PORT", env, DEFAULT_POSTGRES_PORT)),
+    };
   }
 
   const busy: PlannedService[] = [];
@@ -138,7 +153,11 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
 }
 
 /** Port for a private server: the variable if set (must be free), else `preferred`, else any free one. */
-async function privatePort(variable: string, env: NodeJS.ProcessEnv, preferred: number): Promise<{ port: number; note?: string }> {
+async function privatePort(
+  variable: string,
+  env: NodeJS.ProcessEnv,
+  preferred: number,
+): Promise<{ port: number; note?: string }> {
   if (env[variable]) {
     const port = parsePort(variable, env[variable], preferred);
     if (!(await isPortFree(port))) throw new LaunchError(`${variable}=${port}, but that port is already in use`);
@@ -190,7 +209,15 @@ export class RunningSystem {
   readonly services: RunningService[] = [];
   postgres: PostgresHandle | undefined;
   nats: NatsHandle | undefined;
-  timings: Timings = { bundlesMs: 0, bundlesBuilt: 0, infraMs: 0, postgresMs: 0, natsMs: 0, databasesMs: 0, totalMs: 0 };
+  timings: Timings = {
+    bundlesMs: 0,
+    bundlesBuilt: 0,
+    infraMs: 0,
+    postgresMs: 0,
+    natsMs: 0,
+    databasesMs: 0,
+    totalMs: 0,
+  };
   /** Resolves with the first process that exits on its own (never during stop()). */
   readonly unexpectedExit: Promise<ExitInfo>;
 
@@ -270,7 +297,12 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const postgres = (async () => {
       if (plan.postgres.kind === "external") return externalPostgres(plan.postgres.url);
       if (plan.postgres.note) sink.line(LAUNCHER, `postgres: ${plan.postgres.note}`);
-      const handle = await startEmbeddedPostgres({ dataDir: plan.postgres.dataDir, port: plan.postgres.port, sink, signal: infraSignal });
+      const handle = await startEmbeddedPostgres({
+        dataDir: plan.postgres.dataDir,
+        port: plan.postgres.port,
+        sink,
+        signal: infraSignal,
+      });
       system.timings.postgresMs = since();
       return handle;
     })().then(
@@ -286,7 +318,13 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const nats = (async () => {
       if (plan.nats.kind === "external") return externalNats(plan.nats.url);
       if (plan.nats.note) sink.line(LAUNCHER, `nats: ${plan.nats.note}`);
-      const handle = await startPrivateNats({ binary: plan.nats.binary, port: plan.nats.port, storeDir: plan.nats.storeDir, sink, signal: infraSignal });
+      const handle = await startPrivateNats({
+        binary: plan.nats.binary,
+        port: plan.nats.port,
+        storeDir: plan.nats.storeDir,
+        sink,
+        signal: infraSignal,
+      });
       system.timings.natsMs = since();
       return handle;
     })().then(
@@ -302,11 +340,17 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     // The services' code, bundled while the servers start (CPU here, mostly waiting there).
     const bundles = (async () => {
       if (!plan.bundles) return;
-      const results = await buildServiceBundles(plan.services.map((s) => s.name), plan.bundles);
+      const results = await buildServiceBundles(
+        plan.services.map((s) => s.name),
+        plan.bundles,
+      );
       system.timings.bundlesMs = since();
       system.timings.bundlesBuilt = results.filter((r) => r.built).length;
       if (system.timings.bundlesBuilt > 0) {
-        sink.line(LAUNCHER, `bundled ${system.timings.bundlesBuilt} service(s) (${(system.timings.bundlesMs / 1000).toFixed(1)} s)`);
+        sink.line(
+          LAUNCHER,
+          `bundled ${system.timings.bundlesBuilt} service(s) (${(system.timings.bundlesMs / 1000).toFixed(1)} s)`,
+        );
       }
     })().catch((cause: unknown) => {
       const error = new LaunchError(`could not bundle the services: ${(cause as Error).message}`);
@@ -327,7 +371,11 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     } catch (error) {
       if (plan.postgres.kind === "embedded") throw error;
       // The user's server may not let us CREATE DATABASE; the services may still manage.
-      sink.line(LAUNCHER, `warning: could not create the service databases on ${redact(plan.postgres.url)}: ${(error as Error).message}`, "stderr");
+      sink.line(
+        LAUNCHER,
+        `warning: could not create the service databases on ${redact(plan.postgres.url)}: ${(error as Error).message}`,
+        "stderr",
+      );
     }
     system.timings.databasesMs = since();
 
@@ -342,7 +390,13 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
           // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
           command: process.execPath,
           args: [...NODE_FLAGS, service.main],
-          env: childEnv(service.manifest, { ports: plan.ports, databaseServerUrl, natsUrl, env: plan.env, compileCacheDir: compileCacheDir(plan.dataDir) }),
+          env: childEnv(service.manifest, {
+            ports: plan.ports,
+            databaseServerUrl,
+            natsUrl,
+            env: plan.env,
+            compileCacheDir: compileCacheDir(plan.dataDir),
+          }),
           cwd: REPO_ROOT,
           sink,
         });
@@ -360,7 +414,9 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         },
       }).catch((error: unknown) => {
         if (!(error instanceof HealthTimeoutError)) throw error;
-        const notStarted = plan.services.filter((p) => !system.services.some((s) => s.name === p.name)).map((p) => p.name);
+        const notStarted = plan.services
+          .filter((p) => !system.services.some((s) => s.name === p.name))
+          .map((p) => p.name);
         throw new HealthTimeoutError(healthTimeoutMs, error.unhealthy, notStarted);
       });
     }

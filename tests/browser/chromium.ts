@@ -9,7 +9,9 @@ export const SCREENSHOTS = path.resolve(import.meta.dirname, "../../test-results
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`);
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
   }
   // playwright gives every launch a fresh temporary profile (--user-data-dir).
   return chromium.launch({

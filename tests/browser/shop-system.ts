@@ -46,7 +46,8 @@ export async function startShop(): Promise<ShopSystem> {
 
   const output: string[] = [];
   const plan = await planLaunch({ env, dataDir });
-  if (plan.missing.length > 0) throw new Error(`services without a main.ts: ${plan.missing.map((s) => s.name).join(", ")}`);
+  if (plan.missing.length > 0)
+    throw new Error(`services without a main.ts: ${plan.missing.map((s) => s.name).join(", ")}`);
   let system: RunningSystem;
   try {
     system = await startSystem(plan, { sink: { line: (source, text) => output.push(`${source} | ${text}`) } });

@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 async function newPage(options: { width?: number; height?: number } = {}): Promise<Page> {
-  const context = await browser.newContext({ baseURL: shop.url, viewport: { width: options.width ?? 1280, height: options.height ?? 900 } });
+  const context = await browser.newContext({
+    baseURL: shop.url,
+    viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
+  });
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
@@ -87,9 +90,13 @@ describe("browsing", () => {
 
     const firstName = await cards.first().getByRole("heading").textContent();
     await page.getByRole("button", { name: "Next page" }).click();
-    await expect.poll(async () => cards.first().getByRole("heading").textContent(), { timeout: 20_000 }).not.toBe(firstName);
+    await expect
+      .poll(async () => cards.first().getByRole("heading").textContent(), { timeout: 20_000 })
+      .not.toBe(firstName);
     await page.getByRole("button", { name: "Previous page" }).click();
-    await expect.poll(async () => cards.first().getByRole("heading").textContent(), { timeout: 20_000 }).toBe(firstName);
+    await expect
+      .poll(async () => cards.first().getByRole("heading").textContent(), { timeout: 20_000 })
+      .toBe(firstName);
 
     // Keyboard only, from a fresh page: skip link, brand, then the search box.
     await page.goto("/");
@@ -107,7 +114,9 @@ describe("browsing", () => {
     await page.goto("/?category=garden");
     await page.getByRole("heading", { name: "Garden", level: 1 }).waitFor();
     await page.getByRole("article").first().waitFor();
-    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    const overflow = await page.evaluate<number>(
+      "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, "catalog-phone");
   });
@@ -168,7 +177,11 @@ describe("buying", () => {
     expect(await timeline.count()).toBeGreaterThanOrEqual(2);
     expect(await buyer.getByRole("link", { name: /^Cart/ }).textContent()).toContain("0");
     // The confirmation notification arrives live too (WatchNotifications).
-    await buyer.locator(".toast").filter({ hasText: /confirmed/i }).first().waitFor({ timeout: SAGA_TIMEOUT_MS });
+    await buyer
+      .locator(".toast")
+      .filter({ hasText: /confirmed/i })
+      .first()
+      .waitFor({ timeout: SAGA_TIMEOUT_MS });
     await screenshot(buyer, "order-confirmed");
   }, 150_000);
 
@@ -185,7 +198,11 @@ describe("buying", () => {
 
     await buyer.getByRole("link", { name: /^Notifications/ }).click();
     await buyer.getByRole("heading", { name: "Notifications", level: 1 }).waitFor();
-    await buyer.getByRole("list", { name: "Notifications" }).getByText(/confirmed/i).first().waitFor();
+    await buyer
+      .getByRole("list", { name: "Notifications" })
+      .getByText(/confirmed/i)
+      .first()
+      .waitFor();
     await screenshot(buyer, "notifications");
   });
 

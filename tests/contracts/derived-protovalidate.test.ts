@@ -39,9 +39,20 @@ function normalise(file: FileDescriptorProto): FileDescriptorProto {
 describe("derived buf/validate/validate.proto", () => {
   it("compiles back to the descriptor embedded in @bufbuild/protovalidate", () => {
     const image = join(work, "validate.binpb");
-    execFileSync(buf, ["build", join(root, ".proto-deps"), "--path", join(root, ".proto-deps/buf/validate/validate.proto"), "-o", image], {
-      cwd: root,
-    });
+    execFileSync(
+      buf,
+      [
+        "build",
+        join(root, ".proto-deps"),
+        "--path",
+        join(root, ".proto-deps/buf/validate/validate.proto"),
+        "-o",
+        image,
+      ],
+      {
+        cwd: root,
+      },
+    );
     const set = fromBinary(FileDescriptorSetSchema, readFileSync(image));
     const compiled = set.file.find((f) => f.name === "buf/validate/validate.proto");
     expect(compiled).toBeDefined();
@@ -52,7 +63,8 @@ describe("derived buf/validate/validate.proto", () => {
     // Options (the CEL of every standard rule) are extensions: compare the JSON
     // form, which spells them out when given a registry that knows them.
     const registry = createRegistry(file_buf_validate_validate);
-    const encoded = (file: FileDescriptorProto) => JSON.stringify(toJson(FileDescriptorProtoSchema, file, { registry }));
+    const encoded = (file: FileDescriptorProto) =>
+      JSON.stringify(toJson(FileDescriptorProtoSchema, file, { registry }));
     expect(encoded(expected)).toContain("string.min_len");
     expect(encoded(actual)).toEqual(encoded(expected));
     // ...and that comparison can fail: drop one rule's CEL.

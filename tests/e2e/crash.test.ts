@@ -14,7 +14,18 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProcessSystem, type ProcessSystem } from "../support/processes.ts";
 import { eventually, type Account } from "../support/system.ts";
-import { CARDS, expectSagaInvariants, getOrder, notificationsOf, paymentsOf, placeOrder, stockedProduct, stockOf, terminalOrder, tokenizeCard } from "./shop.ts";
+import {
+  CARDS,
+  expectSagaInvariants,
+  getOrder,
+  notificationsOf,
+  paymentsOf,
+  placeOrder,
+  stockedProduct,
+  stockOf,
+  terminalOrder,
+  tokenizeCard,
+} from "./shop.ts";
 
 let system: ProcessSystem;
 let bus: EventBus;
@@ -96,7 +107,9 @@ describe("SIGKILL of payment and inventory in the middle of a batch", () => {
     const cards = [CARDS.approve, CARDS.approve, CARDS.decline, CARDS.approve, CARDS.outageThenApprove];
     const batch: { customer: Account; orderId: string; quantity: number }[] = [];
     // Tokenized up front: checkout talks to payment, which is about to die.
-    const tokens = await Promise.all(Array.from({ length: 16 }, (_, i) => tokenizeCard(system, customer, cards[i % cards.length])));
+    const tokens = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => tokenizeCard(system, customer, cards[i % cards.length])),
+    );
     const place = async (i: number) => {
       const order = await placeOrder(system, customer, productId, { cardToken: tokens[i] });
       batch.push({ customer, orderId: order.id, quantity: 1 });
@@ -107,7 +120,9 @@ describe("SIGKILL of payment and inventory in the middle of a batch", () => {
     // Orders keep coming while they are down: the order service takes them (PENDING).
     await Promise.all(Array.from({ length: 10 }, (_, i) => place(6 + i)));
     const pending = await Promise.all(batch.map((o) => getOrder(system, customer.token, o.orderId)));
-    expect(pending.some((o) => o.status === OrderStatus.PENDING || o.status === OrderStatus.AWAITING_PAYMENT)).toBe(true);
+    expect(pending.some((o) => o.status === OrderStatus.PENDING || o.status === OrderStatus.AWAITING_PAYMENT)).toBe(
+      true,
+    );
     await Promise.all([system.start("inventory"), system.start("payment")]);
 
     const outcome = await expectSagaInvariants(system, batch, productId, initialStock);

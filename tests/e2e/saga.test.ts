@@ -36,7 +36,10 @@ beforeAll(async () => {
 afterAll(() => system?.stop(), 60_000);
 
 async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   expect(err, "the call should have failed").toBeDefined();
   return err!;
 }
@@ -48,7 +51,9 @@ describe("the order saga", () => {
     expect(placed.status).toBe(OrderStatus.PENDING);
     const order = await terminalOrder(system, customer.token, placed.id);
     expect(OrderStatus[order.status]).toBe("CONFIRMED");
-    expect(order.timeline.map((t) => OrderStatus[t.status])).toEqual(expect.arrayContaining(["PENDING", "AWAITING_PAYMENT", "CONFIRMED"]));
+    expect(order.timeline.map((t) => OrderStatus[t.status])).toEqual(
+      expect.arrayContaining(["PENDING", "AWAITING_PAYMENT", "CONFIRMED"]),
+    );
     const payments = await paymentsOf(system, placed.id);
     expect(payments.map((p) => PaymentStatus[p.status])).toEqual(["CAPTURED"]);
     expect(payments[0].amount?.amountMinor).toBe(order.total?.amountMinor);
@@ -82,7 +87,9 @@ describe("the order saga", () => {
       return s.available === 2n && s.reserved === 0n;
     });
     const told = await eventually("a notification explaining the failure", async () =>
-      (await notificationsOf(system, customer)).find((n) => n.orderId === placed.id && n.kind === NotificationKind.PAYMENT_FAILED),
+      (await notificationsOf(system, customer)).find(
+        (n) => n.orderId === placed.id && n.kind === NotificationKind.PAYMENT_FAILED,
+      ),
     );
     expect(told.body).toMatch(/declined/i);
   });
@@ -114,8 +121,12 @@ describe("the order saga", () => {
     const productId = await stockedProduct(system, 3);
     const placed = await placeOrder(system, customer, productId, { card: CARDS.slowApprove });
     // Cancel once the charge is in flight at the processor.
-    await eventually("the charge to start", async () => (await paymentsOf(system, placed.id)).some((p) => p.status === PaymentStatus.PENDING));
-    const { order } = await system.client(OrderService).cancelOrder({ orderId: placed.id }, { headers: bearer(customer.token) });
+    await eventually("the charge to start", async () =>
+      (await paymentsOf(system, placed.id)).some((p) => p.status === PaymentStatus.PENDING),
+    );
+    const { order } = await system
+      .client(OrderService)
+      .cancelOrder({ orderId: placed.id }, { headers: bearer(customer.token) });
     expect(OrderStatus[order!.status]).toBe("CANCELLED");
     expect(CancellationReason[order!.cancellationReason]).toBe("CUSTOMER_REQUESTED");
     const refunded = await eventually("the captured charge to be refunded", async () => {
@@ -139,7 +150,13 @@ describe("the order saga", () => {
     const productId = await stockedProduct(system, 5);
     const headers = bearer(customer.token);
     const { cardToken } = await system.client(PaymentService).tokenizeCard(
-      { cardNumber: CARDS.approve, expMonth: 12, expYear: new Date().getFullYear() + 2, cvc: "123", cardholderName: "E2E Customer" },
+      {
+        cardNumber: CARDS.approve,
+        expMonth: 12,
+        expYear: new Date().getFullYear() + 2,
+        cvc: "123",
+        cardholderName: "E2E Customer",
+      },
       { headers },
     );
     const request = { idempotencyKey: `retry-${randomUUID()}`, lines: [{ productId, quantity: 1 }], cardToken };
@@ -150,7 +167,9 @@ describe("the order saga", () => {
     ]);
     const c = await system.client(OrderService).placeOrder(request, { headers });
     expect(new Set([a.order!.id, b.order!.id, c.order!.id]).size).toBe(1);
-    const err = await failure(system.client(OrderService).placeOrder({ ...request, lines: [{ productId, quantity: 2 }] }, { headers }));
+    const err = await failure(
+      system.client(OrderService).placeOrder({ ...request, lines: [{ productId, quantity: 2 }] }, { headers }),
+    );
     expect(Code[err.code]).toBe("FailedPrecondition");
     const { orders } = await system.client(OrderService).listOrders({ pageSize: 100 }, { headers });
     expect(orders.filter((o) => o.lines.some((l) => l.productId === productId))).toHaveLength(1);
@@ -180,11 +199,19 @@ describe("authorization", () => {
     await terminalOrder(system, customer.token, placed.id);
     const stranger = await system.signUp("Stranger");
     const as = { headers: bearer(stranger.token) };
-    expect(Code[(await failure(system.client(OrderService).getOrder({ orderId: placed.id }, as))).code]).toBe("NotFound");
-    expect(Code[(await failure(system.client(OrderService).cancelOrder({ orderId: placed.id }, as))).code]).toBe("NotFound");
+    expect(Code[(await failure(system.client(OrderService).getOrder({ orderId: placed.id }, as))).code]).toBe(
+      "NotFound",
+    );
+    expect(Code[(await failure(system.client(OrderService).cancelOrder({ orderId: placed.id }, as))).code]).toBe(
+      "NotFound",
+    );
     const [payment] = await paymentsOf(system, placed.id);
-    expect(Code[(await failure(system.client(PaymentService).getPayment({ paymentId: payment.id }, as))).code]).toBe("NotFound");
-    expect(Code[(await failure(system.client(PaymentService).listPayments({ orderId: placed.id }, as))).code]).toBe("NotFound");
+    expect(Code[(await failure(system.client(PaymentService).getPayment({ paymentId: payment.id }, as))).code]).toBe(
+      "NotFound",
+    );
+    expect(Code[(await failure(system.client(PaymentService).listPayments({ orderId: placed.id }, as))).code]).toBe(
+      "NotFound",
+    );
     const mine = await notificationsOf(system, customer);
     expect(mine.length).toBeGreaterThan(0);
     const theirs = await notificationsOf(system, stranger);
@@ -193,16 +220,24 @@ describe("authorization", () => {
 
   it("refuses admin RPCs to customers and malformed or tampered tokens to everyone", async () => {
     const as = { headers: bearer(customer.token) };
-    const restock = system.client(InventoryService).restock({ restockId: randomUUID(), productId: randomUUID(), quantity: 1n }, as);
+    const restock = system
+      .client(InventoryService)
+      .restock({ restockId: randomUUID(), productId: randomUUID(), quantity: 1n }, as);
     expect(Code[(await failure(restock)).code]).toBe("PermissionDenied");
-    const create = system.client(CatalogService).createProduct(
-      { sku: "NOPE-001", name: "x", categoryId: "home", price: { currencyCode: "EUR", amountMinor: 1n } },
-      as,
-    );
+    const create = system
+      .client(CatalogService)
+      .createProduct(
+        { sku: "NOPE-001", name: "x", categoryId: "home", price: { currencyCode: "EUR", amountMinor: 1n } },
+        as,
+      );
     expect(Code[(await failure(create)).code]).toBe("PermissionDenied");
     const [header, payload, signature] = customer.token.split(".");
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
-    const forged = [header, Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url"), signature].join(".");
+    const forged = [
+      header,
+      Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url"),
+      signature,
+    ].join(".");
     for (const token of ["garbage", `${header}.${payload}`, forged]) {
       const err = await failure(system.client(OrderService).listOrders({}, { headers: bearer(token) }));
       expect(Code[err.code]).toBe("Unauthenticated");

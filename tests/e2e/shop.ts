@@ -26,11 +26,19 @@ export async function stockedProduct(system: ProcessSystem, stock: number, price
   const headers = bearer(await system.adminToken());
   const sku = `E2E-${randomUUID().slice(0, 8).toUpperCase()}`;
   const { product } = await system.client(CatalogService).createProduct(
-    { sku, name: `E2E product ${sku}`, description: "made by an end-to-end test", categoryId: "home", price: { currencyCode: "EUR", amountMinor: priceMinor } },
+    {
+      sku,
+      name: `E2E product ${sku}`,
+      description: "made by an end-to-end test",
+      categoryId: "home",
+      price: { currencyCode: "EUR", amountMinor: priceMinor },
+    },
     { headers },
   );
   if (stock > 0) {
-    await system.client(InventoryService).restock({ restockId: randomUUID(), productId: product!.id, quantity: BigInt(stock) }, { headers });
+    await system
+      .client(InventoryService)
+      .restock({ restockId: randomUUID(), productId: product!.id, quantity: BigInt(stock) }, { headers });
   }
   return product!.id;
 }
@@ -44,17 +52,23 @@ export async function placeOrder(
   const headers = bearer(customer.token);
   const cardToken = options.cardToken ?? (await tokenizeCard(system, customer, options.card ?? CARDS.approve));
   const { order } = await system.client(OrderService).placeOrder(
-    { idempotencyKey: options.idempotencyKey ?? `e2e-${randomUUID()}`, lines: [{ productId, quantity: options.quantity ?? 1 }], cardToken },
+    {
+      idempotencyKey: options.idempotencyKey ?? `e2e-${randomUUID()}`,
+      lines: [{ productId, quantity: options.quantity ?? 1 }],
+      cardToken,
+    },
     { headers },
   );
   return order!;
 }
 
 export async function tokenizeCard(system: ProcessSystem, customer: Account, cardNumber: string): Promise<string> {
-  const { cardToken } = await system.client(PaymentService).tokenizeCard(
-    { cardNumber, expMonth: 12, expYear: new Date().getFullYear() + 2, cvc: "123", cardholderName: "E2E Customer" },
-    { headers: bearer(customer.token) },
-  );
+  const { cardToken } = await system
+    .client(PaymentService)
+    .tokenizeCard(
+      { cardNumber, expMonth: 12, expYear: new Date().getFullYear() + 2, cvc: "123", cardholderName: "E2E Customer" },
+      { headers: bearer(customer.token) },
+    );
   return cardToken;
 }
 
@@ -62,14 +76,26 @@ export async function getOrder(system: ProcessSystem, token: string, orderId: st
   return (await system.client(OrderService).getOrder({ orderId }, { headers: bearer(token) })).order!;
 }
 
-export async function terminalOrder(system: ProcessSystem, token: string, orderId: string, timeoutMs = 60_000): Promise<Order> {
-  return eventually(`order ${orderId} to reach a terminal state`, async () => {
-    const order = await getOrder(system, token, orderId);
-    return TERMINAL.has(order.status) ? order : undefined;
-  }, { timeoutMs, intervalMs: 200 });
+export async function terminalOrder(
+  system: ProcessSystem,
+  token: string,
+  orderId: string,
+  timeoutMs = 60_000,
+): Promise<Order> {
+  return eventually(
+    `order ${orderId} to reach a terminal state`,
+    async () => {
+      const order = await getOrder(system, token, orderId);
+      return TERMINAL.has(order.status) ? order : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
-export async function stockOf(system: ProcessSystem, productId: string): Promise<{ available: bigint; reserved: bigint }> {
+export async function stockOf(
+  system: ProcessSystem,
+  productId: string,
+): Promise<{ available: bigint; reserved: bigint }> {
   const { stock } = await system.client(InventoryService).getStock({ productId });
   return { available: stock!.available, reserved: stock!.reserved };
 }
@@ -80,7 +106,9 @@ export async function paymentsOf(system: ProcessSystem, orderId: string): Promis
 }
 
 export async function notificationsOf(system: ProcessSystem, customer: Account) {
-  return (await system.client(NotificationService).listNotifications({ pageSize: 100 }, { headers: bearer(customer.token) })).notifications;
+  return (
+    await system.client(NotificationService).listNotifications({ pageSize: 100 }, { headers: bearer(customer.token) })
+  ).notifications;
 }
 
 /**
@@ -131,9 +159,12 @@ export async function expectSagaInvariants(
   }
   for (const { customer, orders: ids } of byCustomer.values()) {
     const expected = [];
-    for (const id of ids) if ((await getOrder(system, customer.token, id)).status === OrderStatus.CONFIRMED) expected.push(id);
+    for (const id of ids)
+      if ((await getOrder(system, customer.token, id)).status === OrderStatus.CONFIRMED) expected.push(id);
     const confirmations = await eventually("confirmation notifications", async () => {
-      const list = (await notificationsOf(system, customer)).filter((n) => n.kind === NotificationKind.ORDER_CONFIRMED && ids.includes(n.orderId));
+      const list = (await notificationsOf(system, customer)).filter(
+        (n) => n.kind === NotificationKind.ORDER_CONFIRMED && ids.includes(n.orderId),
+      );
       return list.length >= expected.length ? list : undefined;
     });
     expect(confirmations.map((n) => n.orderId).sort()).toEqual(expected.sort());

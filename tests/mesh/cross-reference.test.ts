@@ -16,9 +16,22 @@ const byName = new Map(manifests.map((m) => [m.name, m]));
 
 /** Retry conditions Istio accepts (pkg/config/validation: supportedRetryOnPolicies) or an HTTP status code. */
 const ISTIO_RETRY_ON = new Set([
-  "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx", "refused-stream",
-  "retriable-status-codes", "retriable-headers", "envoy-ratelimited", "http3-post-connect-failure",
-  "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+  "5xx",
+  "gateway-error",
+  "reset",
+  "reset-before-request",
+  "connect-failure",
+  "retriable-4xx",
+  "refused-stream",
+  "retriable-status-codes",
+  "retriable-headers",
+  "envoy-ratelimited",
+  "http3-post-connect-failure",
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
 ]);
 /** Conditions that prove the request never reached the application: safe for any method. */
 const PRE_REQUEST_ONLY = new Set(["connect-failure", "refused-stream", "reset-before-request"]);
@@ -58,21 +71,32 @@ describe.each(overlays)("%s", (overlay) => {
       expect(serviceAccounts.has(m.name), `${m.name} ServiceAccount`).toBe(true);
       expect(named(resources, "Service", m.name), `${m.name} Service`).toBeDefined();
       expect(deploymentsOf(resources, m.name).length, `${m.name} Deployment`).toBeGreaterThan(0);
-      expect(destinationRules.some((d) => d.spec.host === fqdn(m.name)), `${m.name} DestinationRule`).toBe(true);
-      expect(virtualServices.some((v) => v.spec.hosts.includes(fqdn(m.name))), `${m.name} VirtualService`).toBe(true);
+      expect(
+        destinationRules.some((d) => d.spec.host === fqdn(m.name)),
+        `${m.name} DestinationRule`,
+      ).toBe(true);
+      expect(
+        virtualServices.some((v) => v.spec.hosts.includes(fqdn(m.name))),
+        `${m.name} VirtualService`,
+      ).toBe(true);
       // Authorisation: covered by the namespace's default deny, and opened to exactly its declared callers.
       const allows = policies.filter((p) => p.spec.selector?.matchLabels?.app === m.name);
       const callers = manifests.filter((c) => m.name in c.dependsOn);
       expect(allows.length, `${m.name} authorisation`).toBe(m.name === EDGE ? 2 : callers.length);
     }
-    expect(policies.some((p) => p.metadata.name === "default-deny" && p.metadata.namespace === ns && !p.spec.selector)).toBe(true);
+    expect(
+      policies.some((p) => p.metadata.name === "default-deny" && p.metadata.namespace === ns && !p.spec.selector),
+    ).toBe(true);
   });
 
   it("every proto service is routed method by method, and every served method has a route", () => {
     for (const m of manifests) {
       const vs = virtualServices.find((v) => v.spec.hosts.includes(fqdn(m.name)));
-      const exact = new Set(vs.spec.http.flatMap((r: Any) => (r.match ?? []).map((x: Any) => x.uri?.exact)).filter(Boolean));
-      for (const s of m.serves) for (const method of s.methods) expect(exact.has(methodPath(method)), methodPath(method)).toBe(true);
+      const exact = new Set(
+        vs.spec.http.flatMap((r: Any) => (r.match ?? []).map((x: Any) => x.uri?.exact)).filter(Boolean),
+      );
+      for (const s of m.serves)
+        for (const method of s.methods) expect(exact.has(methodPath(method)), methodPath(method)).toBe(true);
     }
   });
 
@@ -109,7 +133,9 @@ describe.each(overlays)("%s", (overlay) => {
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
           expect(c[probe]?.grpc, `${d.metadata.name} ${probe}`).toEqual({ port: m.port });
         }
-        expect(d.spec.template.metadata.annotations["proxy.istio.io/config"]).toContain("holdApplicationUntilProxyStarts");
+        expect(d.spec.template.metadata.annotations["proxy.istio.io/config"]).toContain(
+          "holdApplicationUntilProxyStarts",
+        );
       }
     }
   });
@@ -125,7 +151,10 @@ describe.each(overlays)("%s", (overlay) => {
         expect(prefix === p.appProtocol || p.name === p.appProtocol, `${s.metadata.name}:${p.name}`).toBe(true);
         for (const w of pods) {
           const ports = w.spec.template.spec.containers.flatMap((c: Any) => c.ports ?? []);
-          const target = typeof p.targetPort === "string" ? ports.find((cp: Any) => cp.name === p.targetPort) : ports.find((cp: Any) => cp.containerPort === p.targetPort);
+          const target =
+            typeof p.targetPort === "string"
+              ? ports.find((cp: Any) => cp.name === p.targetPort)
+              : ports.find((cp: Any) => cp.containerPort === p.targetPort);
           expect(target, `${s.metadata.name}:${p.name} -> ${w.metadata.name}`).toBeDefined();
         }
       }
@@ -133,7 +162,13 @@ describe.each(overlays)("%s", (overlay) => {
       if (m) {
         expect(s.spec.ports).toEqual([
           { name: "grpc", port: m.port, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
-          { name: "http-metrics", port: defaultMetricsPort(m.port), targetPort: "http-metrics", protocol: "TCP", appProtocol: "http" },
+          {
+            name: "http-metrics",
+            port: defaultMetricsPort(m.port),
+            targetPort: "http-metrics",
+            protocol: "TCP",
+            appProtocol: "http",
+          },
         ]);
       }
     }
@@ -149,10 +184,18 @@ describe.each(overlays)("%s", (overlay) => {
           const e = env.find((x) => x.name === name);
           expect(e, `${d.metadata.name} lacks ${name}`).toBeDefined();
           const cm = e.valueFrom?.configMapKeyRef;
-          if (cm) expect(configMaps.find((c) => c.metadata.name === cm.name)?.data?.[cm.key], `${name} <- ConfigMap ${cm.name}.${cm.key}`).toBeTruthy();
+          if (cm)
+            expect(
+              configMaps.find((c) => c.metadata.name === cm.name)?.data?.[cm.key],
+              `${name} <- ConfigMap ${cm.name}.${cm.key}`,
+            ).toBeTruthy();
           const sk = e.valueFrom?.secretKeyRef;
           // Secrets are generated for dev; a real cluster creates them (mesh/README.md lists them).
-          if (sk && isDev) expect(secrets.find((s) => s.metadata.name === sk.name)?.stringData?.[sk.key], `${name} <- Secret ${sk.name}.${sk.key}`).toBeTruthy();
+          if (sk && isDev)
+            expect(
+              secrets.find((s) => s.metadata.name === sk.name)?.stringData?.[sk.key],
+              `${name} <- Secret ${sk.name}.${sk.key}`,
+            ).toBeTruthy();
           if (!cm && !sk) expect(e.value, `${d.metadata.name} ${name}`).toBeTruthy();
         }
         for (const dep of Object.keys(m.dependsOn)) {
@@ -169,14 +212,20 @@ describe.each(overlays)("%s", (overlay) => {
     for (const vs of virtualServices) {
       for (const route of vs.spec.http) {
         const weights = route.route.map((r: Any) => r.weight ?? (route.route.length === 1 ? 100 : 0));
-        expect(weights.reduce((a: number, b: number) => a + b, 0), `${vs.metadata.name}/${route.name}`).toBe(100);
+        expect(
+          weights.reduce((a: number, b: number) => a + b, 0),
+          `${vs.metadata.name}/${route.name}`,
+        ).toBe(100);
         for (const { destination } of route.route) {
           const svcName = destination.host.replace(`.${ns}.svc.cluster.local`, "");
           const svc = named(resources, "Service", svcName);
           expect(svc, destination.host).toBeDefined();
           expect(svc.spec.ports.map((p: Any) => p.port)).toContain(destination.port.number);
           const dr = destinationRules.find((d) => d.spec.host === destination.host);
-          expect(dr?.spec.subsets.map((s: Any) => s.name), `${destination.host} subset ${destination.subset}`).toContain(destination.subset);
+          expect(
+            dr?.spec.subsets.map((s: Any) => s.name),
+            `${destination.host} subset ${destination.subset}`,
+          ).toContain(destination.subset);
         }
       }
     }
@@ -186,7 +235,11 @@ describe.each(overlays)("%s", (overlay) => {
     for (const dr of destinationRules) {
       const app = dr.spec.host.split(".")[0];
       const routed = new Set(
-        virtualServices.flatMap((v) => v.spec.http.flatMap((r: Any) => r.route.filter((x: Any) => x.destination.host === dr.spec.host).map((x: Any) => x.destination.subset))),
+        virtualServices.flatMap((v) =>
+          v.spec.http.flatMap((r: Any) =>
+            r.route.filter((x: Any) => x.destination.host === dr.spec.host).map((x: Any) => x.destination.subset),
+          ),
+        ),
       );
       for (const subset of routed) {
         const labels = dr.spec.subsets.find((s: Any) => s.name === subset).labels;
@@ -211,9 +264,14 @@ describe.each(overlays)("%s", (overlay) => {
         for (const cond of retryOn) expect(ISTIO_RETRY_ON.has(cond) || /^\d{3}$/.test(cond), cond).toBe(true);
         expect(route.retries.attempts).toBeGreaterThan(0);
         if (!method?.retryable) {
-          expect(retryOn.filter((c) => !PRE_REQUEST_ONLY.has(c)), `${vs.metadata.name}/${route.name}`).toEqual([]);
+          expect(
+            retryOn.filter((c) => !PRE_REQUEST_ONLY.has(c)),
+            `${vs.metadata.name}/${route.name}`,
+          ).toEqual([]);
         } else {
-          expect(retryOn).toEqual(expect.arrayContaining(["5xx", "unavailable", "reset", "connect-failure", "retriable-status-codes"]));
+          expect(retryOn).toEqual(
+            expect.arrayContaining(["5xx", "unavailable", "reset", "connect-failure", "retriable-status-codes"]),
+          );
         }
         if (method?.streaming) {
           expect(route.timeout, `${route.name}: a stream has no route timeout`).toBeUndefined();
@@ -221,8 +279,10 @@ describe.each(overlays)("%s", (overlay) => {
         } else {
           expect(route.timeout, `${vs.metadata.name}/${route.name} needs an explicit timeout`).toBeDefined();
         }
-        for (const d of [route.timeout, route.retries.perTryTimeout].filter(Boolean)) expect(validDuration(d)).toBe(true);
-        if (route.retries.perTryTimeout) expect(durationMs(route.retries.perTryTimeout)).toBeLessThan(durationMs(route.timeout));
+        for (const d of [route.timeout, route.retries.perTryTimeout].filter(Boolean))
+          expect(validDuration(d)).toBe(true);
+        if (route.retries.perTryTimeout)
+          expect(durationMs(route.retries.perTryTimeout)).toBeLessThan(durationMs(route.timeout));
       }
     }
   });
@@ -232,25 +292,40 @@ describe.each(overlays)("%s", (overlay) => {
       expect(meshConfig.canary[name]).toBeGreaterThan(0);
       const vs = virtualServices.find((v) => v.spec.hosts.includes(fqdn(name)));
       const main = vs.spec.http.filter((r: Any) => !r.match?.some((x: Any) => x.headers));
-      const pinned = vs.spec.http.filter((r: Any) => r.match?.some((x: Any) => x.headers?.[meshConfig.canaryHeader]?.exact === "v2"));
+      const pinned = vs.spec.http.filter((r: Any) =>
+        r.match?.some((x: Any) => x.headers?.[meshConfig.canaryHeader]?.exact === "v2"),
+      );
       expect(main.length).toBe(pinned.length);
-      for (const r of main) expect(r.route.map((x: Any) => [x.destination.subset, x.weight])).toEqual([["v1", 100 - meshConfig.canary[name]], ["v2", meshConfig.canary[name]]]);
+      for (const r of main)
+        expect(r.route.map((x: Any) => [x.destination.subset, x.weight])).toEqual([
+          ["v1", 100 - meshConfig.canary[name]],
+          ["v2", meshConfig.canary[name]],
+        ]);
       for (const r of pinned) expect(r.route.map((x: Any) => x.destination.subset)).toEqual(["v2"]);
       // The header route of a method comes before its weighted route.
       vs.spec.http.forEach((r: Any, i: number) => {
-        if (r.match?.some((x: Any) => x.headers)) expect(vs.spec.http[i + 1].match?.[0]?.uri?.exact).toBe(r.match[0].uri?.exact);
+        if (r.match?.some((x: Any) => x.headers))
+          expect(vs.spec.http[i + 1].match?.[0]?.uri?.exact).toBe(r.match[0].uri?.exact);
       });
-      expect(deploymentsOf(resources, name).map((d) => podLabels(d).version).sort()).toEqual(["v1", "v2"]);
+      expect(
+        deploymentsOf(resources, name)
+          .map((d) => podLabels(d).version)
+          .sort(),
+      ).toEqual(["v1", "v2"]);
     }
   });
 
   it("DestinationRules: subsets v1/v2, connection pools, outlier detection that ejects on 503", () => {
     for (const dr of destinationRules) {
-      expect(dr.spec.subsets).toEqual([{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }]);
+      expect(dr.spec.subsets).toEqual([
+        { name: "v1", labels: { version: "v1" } },
+        { name: "v2", labels: { version: "v2" } },
+      ]);
       const od = dr.spec.trafficPolicy.outlierDetection;
       expect(od.consecutiveGatewayErrors).toBeGreaterThan(0);
       expect(od.consecutive5xxErrors).toBeGreaterThan(0);
-      for (const d of [od.interval, od.baseEjectionTime, dr.spec.trafficPolicy.connectionPool.tcp.connectTimeout]) expect(validDuration(d)).toBe(true);
+      for (const d of [od.interval, od.baseEjectionTime, dr.spec.trafficPolicy.connectionPool.tcp.connectTimeout])
+        expect(validDuration(d)).toBe(true);
       expect(dr.spec.trafficPolicy.connectionPool.http.http2MaxRequests).toBeGreaterThan(0);
     }
   });
@@ -288,7 +363,11 @@ describe.each(overlays)("%s", (overlay) => {
         }
         for (const to of rule.to ?? []) {
           for (const port of to.operation.ports ?? []) {
-            const ports = pods.flatMap((w) => w.spec.template.spec.containers.flatMap((c: Any) => (c.ports ?? []).map((cp: Any) => String(cp.containerPort))));
+            const ports = pods.flatMap((w) =>
+              w.spec.template.spec.containers.flatMap((c: Any) =>
+                (c.ports ?? []).map((cp: Any) => String(cp.containerPort)),
+              ),
+            );
             expect(ports, `${p.metadata.name} port ${port}`).toContain(port);
           }
           for (const path of [...(to.operation.paths ?? []), ...(to.operation.notPaths ?? [])]) {
@@ -301,7 +380,9 @@ describe.each(overlays)("%s", (overlay) => {
   });
 
   it("authorisation: exactly one ALLOW per declared dependency, limited to the declared methods", () => {
-    const edges = policies.filter((p) => /^allow-.+-to-.+$/.test(p.metadata.name) && p.metadata.name !== `allow-ingress-to-${EDGE}`);
+    const edges = policies.filter(
+      (p) => /^allow-.+-to-.+$/.test(p.metadata.name) && p.metadata.name !== `allow-ingress-to-${EDGE}`,
+    );
     const expected = manifests.flatMap((m) => Object.keys(m.dependsOn).map((callee) => `allow-${m.name}-to-${callee}`));
     expect(edges.map((p) => p.metadata.name).sort()).toEqual(expected.sort());
     for (const caller of manifests) {
@@ -337,7 +418,8 @@ describe.each(overlays)("%s", (overlay) => {
     const rules: Any[] = p.spec.rules;
     const withoutToken = rules.filter((r) => r.from.every((f: Any) => !f.source.requestPrincipals));
     const withToken = rules.filter((r) => r.from.some((f: Any) => f.source.requestPrincipals));
-    for (const r of rules) expect(r.from.every((f: Any) => f.source.principals?.[0] === meshConfig.ingress.principal)).toBe(true);
+    for (const r of rules)
+      expect(r.from.every((f: Any) => f.source.principals?.[0] === meshConfig.ingress.principal)).toBe(true);
     // Public RPCs are listed one by one; no rule without a token covers another RPC.
     const publicPaths = withoutToken.flatMap((r) => r.to.flatMap((t: Any) => t.operation.paths ?? []));
     expect(publicPaths.sort()).toEqual(paths.public.sort());
@@ -353,7 +435,9 @@ describe.each(overlays)("%s", (overlay) => {
     expect(withToken[0].to[0].operation.paths).toEqual([`/${paths.service}/*`]);
     expect(paths.all.filter((x) => !paths.public.includes(x)).length).toBeGreaterThan(0);
     const jwks = named(resources, "AuthorizationPolicy", "allow-jwks");
-    expect(jwks.spec.rules).toEqual([{ to: [{ operation: { ports: [String(edge.port)], methods: ["GET"], paths: [meshConfig.jwksPath] } }] }]);
+    expect(jwks.spec.rules).toEqual([
+      { to: [{ operation: { ports: [String(edge.port)], methods: ["GET"], paths: [meshConfig.jwksPath] } }] },
+    ]);
   });
 
   it("ingress: RequestAuthentication matches the issuer and audience every service verifies, JWKS from the gateway", () => {
@@ -385,7 +469,8 @@ describe.each(overlays)("%s", (overlay) => {
     expect(vs.spec.gateways).toEqual([gw[0].metadata.name]);
     const gwHosts = gw[0].spec.servers.flatMap((s: Any) => s.hosts);
     for (const h of vs.spec.hosts) expect(gwHosts).toContain(h);
-    for (const s of gw[0].spec.servers) expect(new Set(gw[0].spec.servers.map((x: Any) => x.port.name)).size).toBe(gw[0].spec.servers.length);
+    for (const s of gw[0].spec.servers)
+      expect(new Set(gw[0].spec.servers.map((x: Any) => x.port.name)).size).toBe(gw[0].spec.servers.length);
     const paths = storefrontPaths(byName.get(EDGE)!);
     const routed = vs.spec.http.map((r: Any) => r.match?.[0]?.uri?.exact).filter(Boolean);
     expect(routed).toEqual(expect.arrayContaining([...paths.all, meshConfig.jwksPath]));
@@ -394,9 +479,19 @@ describe.each(overlays)("%s", (overlay) => {
       expect(r.route.every((x: Any) => x.destination.host === fqdn(EDGE))).toBe(true);
       const cors = r.corsPolicy;
       expect(cors.allowHeaders).toEqual(
-        expect.arrayContaining(["authorization", "content-type", "connect-protocol-version", "connect-timeout-ms", "grpc-timeout", "x-grpc-web", "x-user-agent"]),
+        expect.arrayContaining([
+          "authorization",
+          "content-type",
+          "connect-protocol-version",
+          "connect-timeout-ms",
+          "grpc-timeout",
+          "x-grpc-web",
+          "x-user-agent",
+        ]),
       );
-      expect(cors.exposeHeaders).toEqual(expect.arrayContaining(["grpc-status", "grpc-message", "grpc-status-details-bin"]));
+      expect(cors.exposeHeaders).toEqual(
+        expect.arrayContaining(["grpc-status", "grpc-message", "grpc-status-details-bin"]),
+      );
       expect(cors.allowMethods).toEqual(expect.arrayContaining(["POST", "GET", "OPTIONS"]));
       for (const h of [...cors.allowHeaders, ...cors.exposeHeaders]) expect(h).toMatch(/^[-_A-Za-z0-9]+$/);
       expect(validDuration(cors.maxAge)).toBe(true);
@@ -416,25 +511,38 @@ describe.each(overlays)("%s", (overlay) => {
     expect(reply.applyTo).toBe("NETWORK_FILTER");
     expect(reply.patch.operation).toBe("MERGE");
     expect(checkEnvoy(reply.patch.value.typed_config, HCM_LOCAL_REPLY)).toEqual([]);
-    expect(reply.patch.value.typed_config.local_reply_config.mappers[0].body_format_override.json_format.code).toBe("resource_exhausted");
+    expect(reply.patch.value.typed_config.local_reply_config.mappers[0].body_format_override.json_format.code).toBe(
+      "resource_exhausted",
+    );
   });
 
   if (isDev) {
     it("dev infrastructure: NATS for every service, Postgres for the ones with a database, telemetry to Jaeger", () => {
-      const allow = (app: string) => policies.find((p) => p.metadata.name === `allow-to-${app}`).spec.rules[0].from[0].source.principals;
+      const allow = (app: string) =>
+        policies.find((p) => p.metadata.name === `allow-to-${app}`).spec.rules[0].from[0].source.principals;
       expect(allow("nats").sort()).toEqual(manifests.map((m) => principal(m.name)).sort());
-      expect(allow("postgres").sort()).toEqual(manifests.filter((m) => m.database).map((m) => principal(m.name)).sort());
+      expect(allow("postgres").sort()).toEqual(
+        manifests
+          .filter((m) => m.database)
+          .map((m) => principal(m.name))
+          .sort(),
+      );
       expect(allow("otel-collector").sort()).toEqual(manifests.map((m) => principal(m.name)).sort());
       expect(allow("jaeger")).toEqual([principal("otel-collector")]);
       const init = named(resources, "ConfigMap", "postgres-init").data["10-shop.sql"];
       for (const m of manifests.filter((x) => x.database)) {
         const url = new URL(named(resources, "Secret", `${m.name}-database`).stringData.url);
         expect(url.hostname).toBe("postgres");
-        expect(init).toContain(`CREATE DATABASE "${url.pathname.slice(1)}" OWNER "${decodeURIComponent(url.username)}"`);
+        expect(init).toContain(
+          `CREATE DATABASE "${url.pathname.slice(1)}" OWNER "${decodeURIComponent(url.username)}"`,
+        );
         expect(init).toContain(`CREATE ROLE "${url.username}" LOGIN PASSWORD '${decodeURIComponent(url.password)}'`);
       }
       const natsUrl = new URL(named(resources, "ConfigMap", "shop-config").data.NATS_URL);
-      expect(named(resources, "Service", natsUrl.hostname).spec.ports[0]).toMatchObject({ port: Number(natsUrl.port), appProtocol: "tcp" });
+      expect(named(resources, "Service", natsUrl.hostname).spec.ports[0]).toMatchObject({
+        port: Number(natsUrl.port),
+        appProtocol: "tcp",
+      });
     });
 
     it("dev: one pod per track, writable image for Tilt's live update, node --watch", () => {
@@ -450,7 +558,8 @@ describe.each(overlays)("%s", (overlay) => {
   } else {
     it("prod: images come from a registry with a tag, no dev infrastructure or dev secrets", () => {
       for (const w of workloads(resources)) {
-        for (const c of w.spec.template.spec.containers) expect(c.image, w.metadata.name).toMatch(/^[a-z0-9.-]+\.[a-z]+(:\d+)?\/.+:[\w.-]+$/);
+        for (const c of w.spec.template.spec.containers)
+          expect(c.image, w.metadata.name).toMatch(/^[a-z0-9.-]+\.[a-z]+(:\d+)?\/.+:[\w.-]+$/);
         expect(podLabels(w)["app.kubernetes.io/component"]).toBe("service");
       }
       expect(ofKind(resources, "Secret")).toEqual([]);
@@ -474,7 +583,11 @@ describe.each(overlays)("%s", (overlay) => {
 // and the http_connection_manager.v3 LocalReplyConfig).
 type Shape = { [key: string]: Shape | "scalar" | [Shape | "scalar"] };
 const PERCENT: Shape = { runtime_key: "scalar", default_value: { numerator: "scalar", denominator: "scalar" } };
-const HEADER_VALUE_OPTION: Shape = { header: { key: "scalar", value: "scalar" }, append_action: "scalar", keep_empty_value: "scalar" };
+const HEADER_VALUE_OPTION: Shape = {
+  header: { key: "scalar", value: "scalar" },
+  append_action: "scalar",
+  keep_empty_value: "scalar",
+};
 const LOCAL_RATE_LIMIT: Shape = {
   "@type": "scalar",
   stat_prefix: "scalar",
@@ -492,7 +605,14 @@ const LOCAL_RATE_LIMIT: Shape = {
 const ACCESS_LOG_FILTER: Shape = {};
 Object.assign(ACCESS_LOG_FILTER, {
   status_code_filter: { comparison: { op: "scalar", value: { default_value: "scalar", runtime_key: "scalar" } } },
-  header_filter: { header: { name: "scalar", present_match: "scalar", string_match: { exact: "scalar", prefix: "scalar" }, invert_match: "scalar" } },
+  header_filter: {
+    header: {
+      name: "scalar",
+      present_match: "scalar",
+      string_match: { exact: "scalar", prefix: "scalar" },
+      invert_match: "scalar",
+    },
+  },
   and_filter: { filters: [ACCESS_LOG_FILTER] },
   or_filter: { filters: [ACCESS_LOG_FILTER] },
 });
@@ -518,7 +638,9 @@ function checkEnvoy(value: Any, shape: Shape | "scalar" | [Shape | "scalar"], pa
     return value.flatMap((v, i) => checkEnvoy(v, shape[0], `${path}/${i}`));
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return [`${path}: expected an object`];
-  return Object.entries(value).flatMap(([k, v]) => (k in shape ? checkEnvoy(v, shape[k], `${path}/${k}`) : [`${path}/${k}: unknown Envoy field`]));
+  return Object.entries(value).flatMap(([k, v]) =>
+    k in shape ? checkEnvoy(v, shape[k], `${path}/${k}`) : [`${path}/${k}: unknown Envoy field`],
+  );
 }
 
 describe("generator invariants", () => {
@@ -529,6 +651,8 @@ describe("generator invariants", () => {
   });
 
   it("the Envoy shape check rejects unknown fields", () => {
-    expect(checkEnvoy({ stat_prefix: "x", tokens_bucket: {} }, LOCAL_RATE_LIMIT)).toEqual(["/tokens_bucket: unknown Envoy field"]);
+    expect(checkEnvoy({ stat_prefix: "x", tokens_bucket: {} }, LOCAL_RATE_LIMIT)).toEqual([
+      "/tokens_bucket: unknown Envoy field",
+    ]);
   });
 });

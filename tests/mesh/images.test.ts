@@ -29,7 +29,11 @@ interface Stage {
 
 /** Dockerfile -> stages of instructions (continuation lines joined, comments dropped). */
 function parseDockerfile(text: string): { args: Instruction[]; stages: Stage[] } {
-  const lines = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = text
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   const args: Instruction[] = [];
   const stages: Stage[] = [];
   for (const line of lines) {
@@ -76,14 +80,20 @@ describe("Dockerfile", () => {
   });
 
   it("the runtime image holds the service's bundle, no node_modules, and runs as the pods' non-root user", () => {
-    const builds = stage("build").instructions.filter((i) => i.op === "RUN").map((i) => i.args);
+    const builds = stage("build")
+      .instructions.filter((i) => i.op === "RUN")
+      .map((i) => i.args);
     expect(builds.some((run) => run.includes('npm run build:services -- "$SERVICE"'))).toBe(true);
     const app = stage("app").instructions;
     expect(app.filter((i) => i.op === "COPY").map((i) => i.args)).toEqual(["--from=build /out/ ./"]);
     expect(builds.some((run) => run.includes("node_modules"))).toBe(false);
     const users = app.filter((i) => i.op === "USER").map((i) => i.args);
     expect(users.at(-1)).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
-    expect(stage("dev").instructions.filter((i) => i.op === "USER").at(-1)?.args).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
+    expect(
+      stage("dev")
+        .instructions.filter((i) => i.op === "USER")
+        .at(-1)?.args,
+    ).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
     expect(app.find((i) => i.op === "WORKDIR")?.args).toBe(meshConfig.workdir);
     for (const d of base.filter((r: Any) => r.kind === "Deployment")) {
       const sc = d.spec.template.spec.securityContext;
@@ -93,12 +103,17 @@ describe("Dockerfile", () => {
   });
 
   it("puts into the image what each Deployment runs, and the build context has its sources", () => {
-    const copies = stage("build").instructions.filter((i) => i.op === "COPY").map((i) => i.args);
+    const copies = stage("build")
+      .instructions.filter((i) => i.op === "COPY")
+      .map((i) => i.args);
     expect(copies).toContain("services/${SERVICE} ./services/${SERVICE}");
     expect(copies).toContain("services/runtime ./services/runtime");
     expect(copies).toContain("gen ./gen");
     // The bundle, its package.json and its migrations are gathered into /out, which the app stage copies.
-    const gather = stage("build").instructions.filter((i) => i.op === "RUN").map((i) => i.args).find((run) => run.includes("/out/services/$SERVICE"));
+    const gather = stage("build")
+      .instructions.filter((i) => i.op === "RUN")
+      .map((i) => i.args)
+      .find((run) => run.includes("/out/services/$SERVICE"));
     expect(gather).toMatch(/cp -r package\.json dist "\/out\/services\/\$SERVICE\/"/);
     expect(gather).toMatch(/cp -r drizzle/);
     for (const m of manifests) {
@@ -106,19 +121,29 @@ describe("Dockerfile", () => {
         const command = d.spec.template.spec.containers[0].command;
         expect(command).toEqual(["node", ...SERVICE_NODE_FLAGS, serviceBundle(m.name)]);
       }
-      for (const source of [`services/${m.name}/src/main.ts`, `services/${m.name}/src/manifest.ts`, `services/${m.name}/package.json`]) {
+      for (const source of [
+        `services/${m.name}/src/main.ts`,
+        `services/${m.name}/src/manifest.ts`,
+        `services/${m.name}/package.json`,
+      ]) {
         expect(ignored(source), `${source} is excluded by .dockerignore`).toBe(false);
       }
     }
     // Run without the Deployments' command (docker run), the image does the same.
     const cmd = stage("app").instructions.find((i) => i.op === "CMD")?.args;
     expect(cmd).toContain(`exec node ${SERVICE_NODE_FLAGS.join(" ")} ${serviceBundle("$SERVICE")}`);
-    const env = stage("app").instructions.filter((i) => i.op === "ENV").map((i) => i.args).join(" ");
+    const env = stage("app")
+      .instructions.filter((i) => i.op === "ENV")
+      .map((i) => i.args)
+      .join(" ");
     for (const [name, value] of Object.entries(SERVICE_ENVIRONMENT)) expect(env).toContain(`${name}=${value}`);
     // Every path the build copies from the context exists and is not ignored.
     for (const s of stages) {
       for (const i of s.instructions.filter((x) => x.op === "COPY" && !x.args.startsWith("--from"))) {
-        const sources = i.args.split(/\s+/).slice(0, -1).filter((a) => !a.startsWith("--") && a !== ".");
+        const sources = i.args
+          .split(/\s+/)
+          .slice(0, -1)
+          .filter((a) => !a.startsWith("--") && a !== ".");
         for (const src of sources.map((x) => x.replace("${SERVICE}", "catalog"))) {
           expect(existsSync(join(repoRoot, src)), `${src} does not exist`).toBe(true);
           expect(ignored(src), `${src} is excluded by .dockerignore`).toBe(false);
@@ -128,10 +153,25 @@ describe("Dockerfile", () => {
   });
 
   it(".dockerignore keeps host installs and generated install-time code out", () => {
-    for (const p of ["node_modules", "services/runtime/node_modules", ".proto-deps", "services/runtime/src/grpc-gen", ".git", "mesh"]) {
+    for (const p of [
+      "node_modules",
+      "services/runtime/node_modules",
+      ".proto-deps",
+      "services/runtime/src/grpc-gen",
+      ".git",
+      "mesh",
+    ]) {
       expect(ignored(p), p).toBe(true);
     }
-    for (const p of ["package.json", "package-lock.json", "gen/src", "services/runtime/src/server.ts", "proto", "scripts", "buf.yaml"]) {
+    for (const p of [
+      "package.json",
+      "package-lock.json",
+      "gen/src",
+      "services/runtime/src/server.ts",
+      "proto",
+      "scripts",
+      "buf.yaml",
+    ]) {
       expect(ignored(p), p).toBe(false);
     }
   });
@@ -156,12 +196,19 @@ describe("Tiltfile", () => {
   });
 
   it("rebuilds the bundles on source changes and live-updates them into the path the pods run, regenerates on proto changes", () => {
-    expect(tiltfile).toMatch(/local_resource\(\s*'bundles',\s*cmd='npm run build:services',\s*deps=\['gen\/src', 'services'\]/);
+    expect(tiltfile).toMatch(
+      /local_resource\(\s*'bundles',\s*cmd='npm run build:services',\s*deps=\['gen\/src', 'services'\]/,
+    );
     expect(tiltfile).toMatch(/sync\('services\/' \+ name, '\/app\/services\/' \+ name\)/);
     expect(serviceBundle("x")).toBe("services/x/dist/main.js");
     expect(ignored("services/catalog/dist/main.js"), "the synced bundle is excluded by .dockerignore").toBe(false);
-    expect(tiltfile).toMatch(/local_resource\(\s*'generate',\s*cmd='npm run generate && npm run generate:mesh',\s*deps=\['proto'/);
-    for (const m of manifests) expect(deploymentsOf(render("mesh/overlays/dev") as Any[], m.name)[0].spec.template.spec.containers[0].command[1]).toBe("--watch");
+    expect(tiltfile).toMatch(
+      /local_resource\(\s*'generate',\s*cmd='npm run generate && npm run generate:mesh',\s*deps=\['proto'/,
+    );
+    for (const m of manifests)
+      expect(
+        deploymentsOf(render("mesh/overlays/dev") as Any[], m.name)[0].spec.template.spec.containers[0].command[1],
+      ).toBe("--watch");
   });
 
   it("forwards the gateway's and Jaeger's ports, and depends on resources that exist", () => {
@@ -170,8 +217,13 @@ describe("Tiltfile", () => {
     expect(tiltfile).toContain("k8s_resource('jaeger', labels=['infra'], port_forwards=['16686:16686'])");
     const dev = render("mesh/overlays/dev") as Any[];
     for (const name of ["postgres", "nats", "otel-collector", "jaeger"]) {
-      expect(dev.some((r: Any) => ["Deployment", "StatefulSet"].includes(r.kind) && r.metadata.name === name), name).toBe(true);
+      expect(
+        dev.some((r: Any) => ["Deployment", "StatefulSet"].includes(r.kind) && r.metadata.name === name),
+        name,
+      ).toBe(true);
     }
-    expect(dev.find((r: Any) => r.kind === "Service" && r.metadata.name === "jaeger").spec.ports.map((p: Any) => p.port)).toContain(16686);
+    expect(
+      dev.find((r: Any) => r.kind === "Service" && r.metadata.name === "jaeger").spec.ports.map((p: Any) => p.port),
+    ).toContain(16686);
   });
 });

@@ -69,7 +69,11 @@ spec:
     const c = d.spec.template.spec.containers[0];
     expect(c.image).toBe("shop-app");
     expect(c.command).toEqual(["node", "--watch", "main.ts"]);
-    expect(c.env).toEqual([{ name: "A", value: "1" }, { name: "B", value: "3" }, { name: "C", value: "4" }]);
+    expect(c.env).toEqual([
+      { name: "A", value: "1" },
+      { name: "B", value: "3" },
+      { name: "C", value: "4" },
+    ]);
   });
 
   it("JSON 6902 patches with a label-selector target, and image rewrites", () => {
@@ -82,7 +86,8 @@ patches:
 images:
   - { name: shop-app, newName: registry.example.com/app, newTag: "1.2.3" }
 `,
-      "o/ops.yaml": "- { op: add, path: /spec/template/spec/containers/0/command/1, value: --watch }\n- { op: replace, path: /spec/replicas, value: 1 }\n",
+      "o/ops.yaml":
+        "- { op: add, path: /spec/template/spec/containers/0/command/1, value: --watch }\n- { op: replace, path: /spec/replicas, value: 1 }\n",
     });
     const [d] = kustomize(join(root, "o")) as Any[];
     expect(d.spec.replicas).toBe(1);
@@ -94,7 +99,8 @@ images:
     const root = tree({
       ...base,
       "o/kustomization.yaml": "resources: [../base]\npatches:\n  - path: p.yaml\n",
-      "o/p.yaml": "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: gw, namespace: ns }\nspec:\n  servers: [{ port: { number: 443, name: https, protocol: HTTPS }, hosts: [a.example] }]\n",
+      "o/p.yaml":
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: gw, namespace: ns }\nspec:\n  servers: [{ port: { number: 443, name: https, protocol: HTTPS }, hosts: [a.example] }]\n",
     });
     const gw = (kustomize(join(root, "o")) as Any[]).find((r) => r.kind === "Gateway");
     expect(gw.spec.servers).toHaveLength(1);
@@ -106,7 +112,8 @@ images:
     expect(() => kustomize(join(withField, "o"))).toThrow(/field "namespace" is not supported/);
     const noMatch = tree({
       ...base,
-      "o/kustomization.yaml": "resources: [../base]\npatches:\n  - patch: '[{op: replace, path: /spec/replicas, value: 1}]'\n    target: { kind: StatefulSet }\n",
+      "o/kustomization.yaml":
+        "resources: [../base]\npatches:\n  - patch: '[{op: replace, path: /spec/replicas, value: 1}]'\n    target: { kind: StatefulSet }\n",
     });
     expect(() => kustomize(join(noMatch, "o"))).toThrow(/matches no resource/);
     const dup = tree({ ...base, "o/kustomization.yaml": "resources: [../base, ../base/app.yaml]\n" });
@@ -120,7 +127,13 @@ images:
   });
 
   it("JSON pointer details and selectors", () => {
-    expect(jsonPatch({ a: [1, 2] }, [{ op: "add", path: "/a/-", value: 3 }, { op: "remove", path: "/a/0" }, { op: "add", path: "/b~1c", value: 1 }])).toEqual({ a: [2, 3], "b/c": 1 });
+    expect(
+      jsonPatch({ a: [1, 2] }, [
+        { op: "add", path: "/a/-", value: 3 },
+        { op: "remove", path: "/a/0" },
+        { op: "add", path: "/b~1c", value: 1 },
+      ]),
+    ).toEqual({ a: [2, 3], "b/c": 1 });
     expect(() => jsonPatch({}, [{ op: "replace", path: "/x", value: 1 }])).toThrow(/missing/);
     expect(matchesLabelSelector({ a: "1" }, "a=1,!b")).toBe(true);
     expect(matchesLabelSelector({ a: "1" }, "a!=1")).toBe(false);

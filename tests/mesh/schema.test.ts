@@ -41,17 +41,27 @@ describe("schema validation (unknown keys rejected)", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "x" },
-      spec: { selector: {}, template: { spec: { containers: [{ name: "x", image: "x", imagePullPolicyy: "Always" }] } } },
+      spec: {
+        selector: {},
+        template: { spec: { containers: [{ name: "x", image: "x", imagePullPolicyy: "Always" }] } },
+      },
     };
     expect(validateResource(deployment)).toEqual(["unknown key /spec/template/spec/containers/0/imagePullPolicyy"]);
-    const bad = { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "x" }, spec: { mtls: { mode: "STRIKT" } } };
+    const bad = {
+      apiVersion: "security.istio.io/v1",
+      kind: "PeerAuthentication",
+      metadata: { name: "x" },
+      spec: { mtls: { mode: "STRIKT" } },
+    };
     expect(validateResource(bad).join()).toMatch(/schema: .*mode/);
     expect(validateResource({ apiVersion: "example.com/v1", kind: "Widget" })).toHaveLength(1);
   });
 
   it("overlay patch files are well-formed YAML", () => {
     for (const dir of kustomizations.filter((k) => k.startsWith("mesh/overlays/"))) {
-      const k = parseYamlStream(readFileSync(join(repoRoot, dir, "kustomization.yaml"), "utf8"))[0] as { patches?: { path?: string }[] };
+      const k = parseYamlStream(readFileSync(join(repoRoot, dir, "kustomization.yaml"), "utf8"))[0] as {
+        patches?: { path?: string }[];
+      };
       for (const p of k.patches ?? []) {
         if (p.path) expect(() => parseYamlStream(readFileSync(join(repoRoot, dir, p.path!), "utf8"))).not.toThrow();
       }

@@ -72,7 +72,14 @@ function localEnv(container: Any, ports: Map<string, number>, name: string): Rec
   return env;
 }
 
-const healthProto = join(createRequire(import.meta.url).resolve("grpc-health-check/package.json"), "..", "proto", "health", "v1", "health.proto");
+const healthProto = join(
+  createRequire(import.meta.url).resolve("grpc-health-check/package.json"),
+  "..",
+  "proto",
+  "health",
+  "v1",
+  "health.proto",
+);
 
 /** One grpc.health.v1.Health/Check with service "" (what `grpc: { port }` probes send). */
 function probe(port: number): Promise<string> {
@@ -113,7 +120,11 @@ function start(name: string, ports: Map<string, number>): Running {
   const [command, ...args] = container.command as string[];
   expect(command).toBe("node");
   expect(container.workingDir).toBe("/app");
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: localEnv(container, ports, name), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: localEnv(container, ports, name),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const r: Running = { process: child, output: [], exited: Promise.resolve() };
   const keep = (chunk: Buffer) => {
     r.output.push(chunk.toString());
@@ -150,7 +161,9 @@ describe("manifest smoke test: each service starts with its Deployment's command
   });
 
   it("finds an entry point for every deployable", () => {
-    expect(manifests.filter((m) => !existsSync(join(repoRoot, "services", m.name, "src", "main.ts"))).map((m) => m.name)).toEqual([]);
+    expect(
+      manifests.filter((m) => !existsSync(join(repoRoot, "services", m.name, "src", "main.ts"))).map((m) => m.name),
+    ).toEqual([]);
   });
 
   for (const m of present) {

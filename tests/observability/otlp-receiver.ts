@@ -45,7 +45,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       try {
         let body: Uint8Array = Buffer.concat(chunks);
         if (req.headers["content-encoding"] === "gzip") body = gunzipSync(body);
-        if (!String(req.headers["content-type"]).startsWith("application/x-protobuf")) throw new Error(`unexpected content type ${req.headers["content-type"]}`);
+        if (!String(req.headers["content-type"]).startsWith("application/x-protobuf"))
+          throw new Error(`unexpected content type ${req.headers["content-type"]}`);
         spans.push(...decodeExportRequest(body));
         // An empty ExportTraceServiceResponse: everything accepted.
         res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
@@ -120,7 +121,16 @@ function decodeExportRequest(bytes: Uint8Array): ReceivedSpan[] {
 }
 
 function decodeSpan(bytes: Uint8Array, service: string): ReceivedSpan {
-  const span: ReceivedSpan = { service, traceId: "", spanId: "", parentSpanId: "", name: "", kind: "unspecified", attributes: {}, statusCode: 0 };
+  const span: ReceivedSpan = {
+    service,
+    traceId: "",
+    spanId: "",
+    parentSpanId: "",
+    name: "",
+    kind: "unspecified",
+    attributes: {},
+    statusCode: 0,
+  };
   eachField(bytes, (no, _wt, r) => {
     switch (no) {
       case 1:

@@ -26,7 +26,15 @@ import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./otlp-
 import { parsePrometheusText, samplesOf, total, type Sample } from "./prometheus-text.ts";
 
 const WITH_GATEWAY = existsSync(fileURLToPath(new URL("../../services/gateway/src/service.ts", import.meta.url)));
-const SERVICES: ServiceName[] = ["identity", "catalog", "inventory", "payment", "order", "notification", ...(WITH_GATEWAY ? (["gateway"] as const) : [])];
+const SERVICES: ServiceName[] = [
+  "identity",
+  "catalog",
+  "inventory",
+  "payment",
+  "order",
+  "notification",
+  ...(WITH_GATEWAY ? (["gateway"] as const) : []),
+];
 
 const PASSWORD = `Pw-${uniqueId()}-never-logged`;
 const CARD_NUMBER = "4242424242424242";
@@ -74,12 +82,24 @@ async function purchaseThroughGateway(system: TestSystem): Promise<Purchase> {
   const auth = { headers: bearer(accessToken) };
   const product = (await shop.listProducts({ pageSize: 20 })).products.find((p) => p.available > 0n)!.product!;
   const { cardToken } = await shop.tokenizeCard(card, auth);
-  const { order } = await shop.placeOrder({ idempotencyKey: uniqueId("key"), lines: [{ productId: product.id, quantity: 1 }], cardToken }, auth);
-  await eventually("the order CONFIRMED", async () => (await shop.getOrder({ orderId: order!.id }, auth)).order?.status === OrderStatus.CONFIRMED);
-  await eventually("the confirmation notification", async () =>
-    (await shop.listNotifications({}, auth)).notifications.some((n) => n.kind === NotificationKind.ORDER_CONFIRMED && n.orderId === order!.id),
+  const { order } = await shop.placeOrder(
+    { idempotencyKey: uniqueId("key"), lines: [{ productId: product.id, quantity: 1 }], cardToken },
+    auth,
   );
-  return { orderId: order!.id, accessToken, root: { service: "gateway", name: "shop.storefront.v1.StorefrontService/PlaceOrder" } };
+  await eventually(
+    "the order CONFIRMED",
+    async () => (await shop.getOrder({ orderId: order!.id }, auth)).order?.status === OrderStatus.CONFIRMED,
+  );
+  await eventually("the confirmation notification", async () =>
+    (await shop.listNotifications({}, auth)).notifications.some(
+      (n) => n.kind === NotificationKind.ORDER_CONFIRMED && n.orderId === order!.id,
+    ),
+  );
+  return {
+    orderId: order!.id,
+    accessToken,
+    root: { service: "gateway", name: "shop.storefront.v1.StorefrontService/PlaceOrder" },
+  };
 }
 
 async function purchaseThroughServices(system: TestSystem): Promise<Purchase> {
@@ -92,8 +112,14 @@ async function purchaseThroughServices(system: TestSystem): Promise<Purchase> {
   const product = (await system.client(CatalogService).listProducts({ pageSize: 1 })).products[0]!;
   const { cardToken } = await system.client(PaymentService).tokenizeCard(card, auth);
   const orders = system.client(OrderService);
-  const { order } = await orders.placeOrder({ idempotencyKey: uniqueId("key"), lines: [{ productId: product.id, quantity: 1 }], cardToken }, auth);
-  await eventually("the order CONFIRMED", async () => (await orders.getOrder({ orderId: order!.id }, auth)).order?.status === OrderStatus.CONFIRMED);
+  const { order } = await orders.placeOrder(
+    { idempotencyKey: uniqueId("key"), lines: [{ productId: product.id, quantity: 1 }], cardToken },
+    auth,
+  );
+  await eventually(
+    "the order CONFIRMED",
+    async () => (await orders.getOrder({ orderId: order!.id }, auth)).order?.status === OrderStatus.CONFIRMED,
+  );
   await eventually("the confirmation notification", async () =>
     (await system.client(NotificationService).listNotifications({}, auth)).notifications.some(
       (n) => n.kind === NotificationKind.ORDER_CONFIRMED && n.orderId === order!.id,
@@ -122,11 +148,17 @@ class Trace {
     return found[0]!;
   }
   rpc(service: string, kind: "server" | "client", method: string): ReceivedSpan {
-    return this.one(`${service} ${kind} span ${method}`, (s) => s.service === service && s.kind === kind && s.name === method);
+    return this.one(
+      `${service} ${kind} span ${method}`,
+      (s) => s.service === service && s.kind === kind && s.name === method,
+    );
   }
   /** The publish (producer) or process (consumer) span of an event type in a service. */
   event(service: string, kind: "producer" | "consumer", eventType: string): ReceivedSpan {
-    return this.one(`${service} ${kind} span for ${eventType}`, (s) => s.service === service && s.kind === kind && s.attributes["shop.event.type"] === eventType);
+    return this.one(
+      `${service} ${kind} span for ${eventType}`,
+      (s) => s.service === service && s.kind === kind && s.attributes["shop.event.type"] === eventType,
+    );
   }
 }
 
@@ -141,14 +173,18 @@ const SAGA_EVENTS = [
 describe("one purchase", () => {
   it("is one trace from PlaceOrder through every RPC and event hop, correctly linked", async () => {
     const root = await eventually("the root PlaceOrder span", () =>
-      receiver.spans.find((s) => s.service === purchase.root.service && s.kind === "server" && s.name === purchase.root.name),
+      receiver.spans.find(
+        (s) => s.service === purchase.root.service && s.kind === "server" && s.name === purchase.root.name,
+      ),
     );
     const isSagaEvent = (s: ReceivedSpan) => SAGA_EVENTS.includes(String(s.attributes["shop.event.type"]));
     // Wait for the last hops, and for every span's parent to have been exported.
     const trace = await eventually("the whole saga in one trace", () => {
       const t = new Trace(receiver.spans.filter((s) => s.traceId === root.traceId));
       const processed = (service: string, eventType: string) =>
-        t.spans.some((s) => s.service === service && s.kind === "consumer" && s.attributes["shop.event.type"] === eventType);
+        t.spans.some(
+          (s) => s.service === service && s.kind === "consumer" && s.attributes["shop.event.type"] === eventType,
+        );
       const lastHops =
         processed("notification", "shop.order.v1.OrderConfirmed") &&
         processed("inventory", "shop.order.v1.OrderConfirmed") &&
@@ -181,11 +217,22 @@ describe("one purchase", () => {
       const server = trace.rpc(service, "server", method);
       expect(trace.parentOf(client)).toBe(placeOrder);
       expect(trace.parentOf(server)).toBe(client);
-      expect(client.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.method": method.split("/")[1], "rpc.response.status_code": "OK" });
+      expect(client.attributes).toMatchObject({
+        "rpc.system": "connect_rpc",
+        "rpc.method": method.split("/")[1],
+        "rpc.response.status_code": "OK",
+      });
       expect(client.attributes["server.port"]).toBe(Number(new URL(system.url(service)).port));
-      expect(server.attributes).toMatchObject({ "rpc.service": method.split("/")[0], "rpc.response.status_code": "OK" });
+      expect(server.attributes).toMatchObject({
+        "rpc.service": method.split("/")[0],
+        "rpc.response.status_code": "OK",
+      });
     }
-    expect(placeOrder.attributes).toMatchObject({ "rpc.service": "shop.order.v1.OrderService", "rpc.method": "PlaceOrder", "rpc.response.status_code": "OK" });
+    expect(placeOrder.attributes).toMatchObject({
+      "rpc.service": "shop.order.v1.OrderService",
+      "rpc.method": "PlaceOrder",
+      "rpc.response.status_code": "OK",
+    });
 
     // The asynchronous part: each process span is the child of the publish
     // span of its event, and each publish span descends from whatever
@@ -218,7 +265,11 @@ describe("one purchase", () => {
     const insertOrder = queries.find((s) => s.service === "order" && s.name === "INSERT orders");
     expect(insertOrder && trace.ancestorsOf(insertOrder)).toContain(placeOrder);
     expect(queries.some((s) => s.service === "inventory" && trace.ancestorsOf(s).includes(reserving))).toBe(true);
-    expect(insertOrder!.attributes).toMatchObject({ "db.operation.name": "INSERT", "db.collection.name": "orders", "db.namespace": `${system.id}_order` });
+    expect(insertOrder!.attributes).toMatchObject({
+      "db.operation.name": "INSERT",
+      "db.collection.name": "orders",
+      "db.namespace": `${system.id}_order`,
+    });
     for (const q of queries) expect(String(q.attributes["db.query.text"])).not.toContain(purchase.orderId);
   });
 
@@ -229,14 +280,28 @@ describe("one purchase", () => {
       return parsePrometheusText(await res.text());
     };
     const served = (samples: Sample[], service: string, method: string) =>
-      total(samples, "rpc_server_requests_total", { rpc_service: service, rpc_method: method, rpc_response_status_code: "OK" });
-    const processed = (samples: Sample[], consumer: RegExp) => total(samples, "shop_consumer_messages_total", { consumer, outcome: "processed" });
-    const sent = (samples: Sample[], eventType: string) => total(samples, "messaging_client_sent_messages_total", { messaging_destination_name: new RegExp(`\\.${eventType}$`) });
+      total(samples, "rpc_server_requests_total", {
+        rpc_service: service,
+        rpc_method: method,
+        rpc_response_status_code: "OK",
+      });
+    const processed = (samples: Sample[], consumer: RegExp) =>
+      total(samples, "shop_consumer_messages_total", { consumer, outcome: "processed" });
+    const sent = (samples: Sample[], eventType: string) =>
+      total(samples, "messaging_client_sent_messages_total", {
+        messaging_destination_name: new RegExp(`\\.${eventType}$`),
+      });
 
     // Eventually: the last consumers' counters move just after their acks.
     const byService = await eventually("every service's metrics", async () => {
-      const all = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await scrape(s)] as const))) as Record<ServiceName, Sample[]>;
-      return processed(all.inventory, /-order-confirmed$/) >= 1 && processed(all.order, /-stock-committed$/) >= 1 && total(all.order, "shop_outbox_unpublished_events") === 0 ? all : undefined;
+      const all = Object.fromEntries(
+        await Promise.all(SERVICES.map(async (s) => [s, await scrape(s)] as const)),
+      ) as Record<ServiceName, Sample[]>;
+      return processed(all.inventory, /-order-confirmed$/) >= 1 &&
+        processed(all.order, /-stock-committed$/) >= 1 &&
+        total(all.order, "shop_outbox_unpublished_events") === 0
+        ? all
+        : undefined;
     });
     const { identity, catalog, inventory, payment, order, notification } = byService;
 
@@ -244,15 +309,29 @@ describe("one purchase", () => {
     expect(served(order, "shop.order.v1.OrderService", "PlaceOrder")).toBe(1);
     expect(total(order, "rpc_server_call_duration_seconds_count", { rpc_method: "PlaceOrder" })).toBe(1);
     expect(total(order, "rpc_server_call_duration_seconds_sum", { rpc_method: "PlaceOrder" })).toBeGreaterThan(0);
-    expect(total(order, "rpc_client_requests_total", { rpc_method: "BatchGetProducts", rpc_response_status_code: "OK" })).toBe(1);
+    expect(
+      total(order, "rpc_client_requests_total", { rpc_method: "BatchGetProducts", rpc_response_status_code: "OK" }),
+    ).toBe(1);
     expect(served(identity, "shop.identity.v1.IdentityService", "GetUser")).toBeGreaterThanOrEqual(1);
-    expect(total(identity, "rpc_server_requests_total", { rpc_method: "Login", rpc_response_status_code: "UNAUTHENTICATED" })).toBe(1);
+    expect(
+      total(identity, "rpc_server_requests_total", {
+        rpc_method: "Login",
+        rpc_response_status_code: "UNAUTHENTICATED",
+      }),
+    ).toBe(1);
     expect(served(catalog, "shop.catalog.v1.CatalogService", "BatchGetProducts")).toBe(1);
     expect(served(payment, "shop.payment.v1.PaymentService", "TokenizeCard")).toBe(1);
-    expect(served(notification, "shop.notification.v1.NotificationService", "ListNotifications")).toBeGreaterThanOrEqual(1);
+    expect(
+      served(notification, "shop.notification.v1.NotificationService", "ListNotifications"),
+    ).toBeGreaterThanOrEqual(1);
     if (WITH_GATEWAY) {
       expect(served(byService.gateway!, "shop.storefront.v1.StorefrontService", "PlaceOrder")).toBe(1);
-      expect(total(byService.gateway!, "rpc_client_requests_total", { rpc_service: "shop.order.v1.OrderService", rpc_method: "PlaceOrder" })).toBe(1);
+      expect(
+        total(byService.gateway!, "rpc_client_requests_total", {
+          rpc_service: "shop.order.v1.OrderService",
+          rpc_method: "PlaceOrder",
+        }),
+      ).toBe(1);
     }
 
     // Orders by outcome and the saga's duration.
@@ -301,12 +380,21 @@ describe("one purchase", () => {
 
     // Correlated: the access-log line of the order's PlaceOrder carries the trace and span ids.
     const root = receiver.spans.find((s) => s.service === purchase.root.service && s.name === purchase.root.name)!;
-    const placeOrderLine = records.find((r) => r.service === "order" && r.msg === "rpc" && (r.rpc as { method?: string }).method === "PlaceOrder");
+    const placeOrderLine = records.find(
+      (r) => r.service === "order" && r.msg === "rpc" && (r.rpc as { method?: string }).method === "PlaceOrder",
+    );
     expect(placeOrderLine).toMatchObject({ trace_id: root.traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
     // Lines written while handling the order, in every service that logs something then
     // (access-log lines of RPCs, handler lines of events), share the trace id.
     const correlated = new Set(records.filter((r) => r.trace_id === root.traceId).map((r) => r.service));
-    for (const service of ["order", "identity", "catalog", "inventory", "payment", ...(WITH_GATEWAY ? ["gateway"] : [])]) {
+    for (const service of [
+      "order",
+      "identity",
+      "catalog",
+      "inventory",
+      "payment",
+      ...(WITH_GATEWAY ? ["gateway"] : []),
+    ]) {
       expect(correlated, `${service} logs in the order's trace`).toContain(service);
     }
 

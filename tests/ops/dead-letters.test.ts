@@ -25,7 +25,10 @@ beforeAll(async () => {
   const h = natsHeaders();
   h.set(EVENT_ID_HEADER, poisonId);
   h.set(EVENT_TYPE_HEADER, OrderPlacedSchema.typeName);
-  await bus.js.publish(system.naming.subject(OrderPlacedSchema), new Uint8Array([0xff, 0xff, 0xff]), { msgID: poisonId, headers: h });
+  await bus.js.publish(system.naming.subject(OrderPlacedSchema), new Uint8Array([0xff, 0xff, 0xff]), {
+    msgID: poisonId,
+    headers: h,
+  });
 });
 afterAll(async () => {
   await bus?.close();
@@ -44,9 +47,13 @@ describe("DeadLetterService", () => {
     expect(parked.error).toMatch(/cannot decode/);
 
     const customer = await system.signUp();
-    const denied = await deadLetters().listDeadLetters({}, { headers: bearer(customer.token) }).catch((e: unknown) => ConnectError.from(e));
+    const denied = await deadLetters()
+      .listDeadLetters({}, { headers: bearer(customer.token) })
+      .catch((e: unknown) => ConnectError.from(e));
     expect(Code[(denied as ConnectError).code]).toBe("PermissionDenied");
-    const anonymous = await deadLetters().listDeadLetters({}).catch((e: unknown) => ConnectError.from(e));
+    const anonymous = await deadLetters()
+      .listDeadLetters({})
+      .catch((e: unknown) => ConnectError.from(e));
     expect(Code[(anonymous as ConnectError).code]).toBe("Unauthenticated");
   });
 
@@ -57,23 +64,40 @@ describe("DeadLetterService", () => {
     );
     const { deadLetter } = await deadLetters().replayDeadLetter({ deadLetterId: parked.id }, { headers });
     expect(deadLetter?.replayedAt).toBeDefined();
-    const missing = await deadLetters().replayDeadLetter({ deadLetterId: randomUUID() }, { headers }).catch((e: unknown) => ConnectError.from(e));
+    const missing = await deadLetters()
+      .replayDeadLetter({ deadLetterId: randomUUID() }, { headers })
+      .catch((e: unknown) => ConnectError.from(e));
     expect(Code[(missing as ConnectError).code]).toBe("NotFound");
   });
 });
 
 describe("npm run dead-letters", () => {
   const cli = (...args: string[]) =>
-    run(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "scripts/dead-letters.ts", ...args], {
-      env: { ...process.env, IDENTITY_ADDR: system.url("identity"), INVENTORY_ADDR: system.url("inventory"), ADMIN_EMAIL, ADMIN_PASSWORD },
-    });
+    run(
+      process.execPath,
+      ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "scripts/dead-letters.ts", ...args],
+      {
+        env: {
+          ...process.env,
+          IDENTITY_ADDR: system.url("identity"),
+          INVENTORY_ADDR: system.url("inventory"),
+          ADMIN_EMAIL,
+          ADMIN_PASSWORD,
+        },
+      },
+    );
 
   it("lists and replays through the RPC", async () => {
     const listed = await eventually("the CLI to list the parked event", async () => {
       const { stdout } = await cli("inventory", "list");
       return stdout.includes(poisonId) ? stdout : undefined;
     });
-    const id = JSON.parse(listed.trim().split("\n").find((l) => l.includes(poisonId))!).id as string;
+    const id = JSON.parse(
+      listed
+        .trim()
+        .split("\n")
+        .find((l) => l.includes(poisonId))!,
+    ).id as string;
     const { stdout } = await cli("inventory", "replay", id);
     expect(stdout).toContain(`replayed ${id}`);
   });

@@ -2,7 +2,14 @@
 // runtime's outbox relay does (binary protobuf; Nats-Msg-Id, Shop-Event-Id and
 // Shop-Event-Type headers), tell when a service's consumers have handled
 // everything, and record what a service published to its stream.
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { EventBus } from "@shop/runtime/events/bus";
@@ -44,7 +51,11 @@ export async function publishEvent<Desc extends DescMessage>(
  * event published so far has been handled (acks come only after the
  * handler's transaction committed).
  */
-export async function consumersCaughtUp(bus: EventBus, durable: string, schemas: readonly DescMessage[]): Promise<boolean> {
+export async function consumersCaughtUp(
+  bus: EventBus,
+  durable: string,
+  schemas: readonly DescMessage[],
+): Promise<boolean> {
   for (const schema of schemas) {
     const info = await bus.jsm.consumers.info(bus.naming.stream(schema), bus.naming.consumerName(durable, schema));
     if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
@@ -94,7 +105,9 @@ export class EventLog<const S extends readonly DescMessage[]> {
 
   /** Events of one type about one order. */
   of<T extends EventOf<S>["$typeName"]>(typeName: T, orderId: string): Extract<EventOf<S>, { $typeName: T }>[] {
-    return this.events.filter((e): e is Extract<EventOf<S>, { $typeName: T }> => e.$typeName === typeName && e.orderId === orderId);
+    return this.events.filter(
+      (e): e is Extract<EventOf<S>, { $typeName: T }> => e.$typeName === typeName && e.orderId === orderId,
+    );
   }
 
   /** All events about one order, in publication order. */

@@ -12,7 +12,14 @@ import type { ServiceManifest } from "@shop/runtime/manifest";
 import { Child } from "../../scripts/start/child.ts";
 import { waitForHealthy } from "../../scripts/start/health.ts";
 import type { LogSink } from "../../scripts/start/output.ts";
-import { childEnv, defaultBundleFile, discoverManifests, NODE_FLAGS, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
+import {
+  childEnv,
+  defaultBundleFile,
+  discoverManifests,
+  NODE_FLAGS,
+  REPO_ROOT,
+  serviceAddress,
+} from "../../scripts/start/services.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
 import { ADMIN_DATABASE_URL, freePort, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
 
@@ -48,7 +55,9 @@ export interface ProcessSystemOptions {
 export async function startProcessSystem(options: ProcessSystemOptions = {}): Promise<ProcessSystem> {
   const id = uniqueId("e2e");
   const naming = new EventNaming({ subjectPrefix: id, streamPrefix: id.toUpperCase() });
-  const manifests = (await discoverManifests()).filter((m) => !options.services || options.services.includes(m.name as ServiceName));
+  const manifests = (await discoverManifests()).filter(
+    (m) => !options.services || options.services.includes(m.name as ServiceName),
+  );
   const ports = new Map<string, number>();
   for (const m of manifests) ports.set(m.name, await freePort());
   const byName = new Map(manifests.map((m) => [m.name, m]));
@@ -74,7 +83,14 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
   const launch = (manifest: ServiceManifest) => {
     const env = childEnv(manifest, { ports, databaseServerUrl: ADMIN_DATABASE_URL, natsUrl: NATS_URL, env: baseEnv });
     if (manifest.database) env.DATABASE_URL = databaseUrl(manifest.name as ServiceName);
-    const child = new Child({ name: manifest.name, command: process.execPath, args: [...NODE_FLAGS, defaultBundleFile(manifest.name)], env, cwd: REPO_ROOT, sink });
+    const child = new Child({
+      name: manifest.name,
+      command: process.execPath,
+      args: [...NODE_FLAGS, defaultBundleFile(manifest.name)],
+      env,
+      cwd: REPO_ROOT,
+      sink,
+    });
     children.set(manifest.name, child);
     return { name: manifest.name, address: serviceAddress(ports.get(manifest.name)!) };
   };
@@ -82,7 +98,12 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     const died = new AbortController();
     for (const t of targets) {
       void children.get(t.name)!.exited.then((exit) => {
-        if (!died.signal.aborted) died.abort(new Error(`${t.name} exited while starting (${exit.code ?? exit.signal}): ${children.get(t.name)!.tail.toString()}`));
+        if (!died.signal.aborted)
+          died.abort(
+            new Error(
+              `${t.name} exited while starting (${exit.code ?? exit.signal}): ${children.get(t.name)!.tail.toString()}`,
+            ),
+          );
       });
     }
     try {

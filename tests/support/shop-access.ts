@@ -34,7 +34,10 @@ export function shopAccess(baseUrlOf: (service: DescService) => string): ShopAcc
     const baseUrl = baseUrlOf(service);
     const sessionManager = new Http2SessionManager(baseUrl);
     sessions.push(sessionManager);
-    return createClient(service, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager }));
+    return createClient(
+      service,
+      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager }),
+    );
   };
   let adminToken: string | undefined;
   return {
@@ -46,7 +49,8 @@ export function shopAccess(baseUrlOf: (service: DescService) => string): ShopAcc
       return { userId: res.user!.id, email, password, token: res.accessToken!.token };
     },
     async adminToken() {
-      adminToken ??= (await client(IdentityService).login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).accessToken!.token;
+      adminToken ??= (await client(IdentityService).login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }))
+        .accessToken!.token;
       return adminToken;
     },
     close() {

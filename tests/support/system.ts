@@ -112,14 +112,19 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
     if (manifest.database) env.DATABASE_URL = databaseUrl(name);
     for (const dependency of Object.keys(manifest.dependsOn)) {
       // A dependency not started in this system points at a closed port: calls fail Unavailable.
-      env[addressVariable(dependency)] = ports.has(dependency as ServiceName) ? url(dependency as ServiceName) : "http://127.0.0.1:9";
+      env[addressVariable(dependency)] = ports.has(dependency as ServiceName)
+        ? url(dependency as ServiceName)
+        : "http://127.0.0.1:9";
     }
     return env;
   };
 
   const running = new Map<ServiceName, RunningService>();
   const start = async (name: ServiceName) => {
-    running.set(name, await startService({ ...definitions.get(name)!, env: envFor(name), logDestination: options.logs } as never));
+    running.set(
+      name,
+      await startService({ ...definitions.get(name)!, env: envFor(name), logDestination: options.logs } as never),
+    );
   };
   const stopService = async (name: ServiceName) => {
     await running.get(name)?.stop();
@@ -146,7 +151,8 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
     url,
     metricsUrl(name) {
       const port = metricsPorts.get(name);
-      if (port === undefined) throw new Error(`${name} has no metrics endpoint: start the system with { metrics: true }`);
+      if (port === undefined)
+        throw new Error(`${name} has no metrics endpoint: start the system with { metrics: true }`);
       return `http://127.0.0.1:${port}/metrics`;
     },
     databaseUrl,

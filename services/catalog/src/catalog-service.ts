@@ -37,7 +37,10 @@ interface NamePosition {
   id: string;
 }
 const isNamePosition = (p: unknown): p is NamePosition =>
-  typeof p === "object" && p !== null && typeof (p as NamePosition).name === "string" && typeof (p as NamePosition).id === "string";
+  typeof p === "object" &&
+  p !== null &&
+  typeof (p as NamePosition).name === "string" &&
+  typeof (p as NamePosition).id === "string";
 const isOffset = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 0;
 
 const UNIQUE_VIOLATION = "23505";
@@ -66,7 +69,9 @@ export function catalogService(db: CatalogDatabase, outbox: Outbox): ServiceImpl
         .where(
           and(
             categoryId ? eq(products.categoryId, categoryId) : undefined,
-            after ? or(gt(products.name, after.name), and(eq(products.name, after.name), gt(products.id, after.id))) : undefined,
+            after
+              ? or(gt(products.name, after.name), and(eq(products.name, after.name), gt(products.id, after.id)))
+              : undefined,
           ),
         )
         .orderBy(asc(products.name), asc(products.id))
@@ -130,7 +135,8 @@ export function catalogService(db: CatalogDatabase, outbox: Outbox): ServiceImpl
         });
         return { product: toProduct(row) };
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConnectError(`sku: a product with SKU ${req.sku} already exists`, Code.AlreadyExists);
+        if (isUniqueViolation(err))
+          throw new ConnectError(`sku: a product with SKU ${req.sku} already exists`, Code.AlreadyExists);
         throw err;
       }
     },

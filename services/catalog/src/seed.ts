@@ -8,7 +8,10 @@ import { categories, products } from "./schema.ts";
 import { SEED_CURRENCY, seedCategories, seedImageUrl, seedProducts } from "./seed-catalogue.ts";
 
 export async function seedCatalogue(db: Database<typeof schema>): Promise<number> {
-  await db.insert(categories).values([...seedCategories]).onConflictDoNothing();
+  await db
+    .insert(categories)
+    .values([...seedCategories])
+    .onConflictDoNothing();
   const inserted = await db
     .insert(products)
     .values(

@@ -21,7 +21,9 @@ const catalog = () => system.client(CatalogService);
 describe("browsing the seeded catalogue", () => {
   it("lists every category, ordered by name", async () => {
     const { categories } = await catalog().listCategories({});
-    expect(categories.map((c) => c.id)).toEqual([...seedCategories].sort((a, b) => a.name.localeCompare(b.name)).map((c) => c.id));
+    expect(categories.map((c) => c.id)).toEqual(
+      [...seedCategories].sort((a, b) => a.name.localeCompare(b.name)).map((c) => c.id),
+    );
   });
 
   it("pages through all products by name without gaps or repeats", async () => {
@@ -49,7 +51,11 @@ describe("browsing the seeded catalogue", () => {
 
   it("rejects a page token used with another filter", async () => {
     const first = await catalog().listProducts({ categoryId: "garden", pageSize: 2 });
-    await expectCode(catalog().listProducts({ categoryId: "books", pageSize: 2, pageToken: first.nextPageToken }), Code.InvalidArgument, "page_token");
+    await expectCode(
+      catalog().listProducts({ categoryId: "books", pageSize: 2, pageToken: first.nextPageToken }),
+      Code.InvalidArgument,
+      "page_token",
+    );
     await expectCode(catalog().listProducts({ pageToken: "garbage" }), Code.InvalidArgument, "page_token");
   });
 
@@ -64,7 +70,9 @@ describe("browsing the seeded catalogue", () => {
     const [a, b] = seedProducts;
     const { product } = await catalog().getProduct({ productId: a.id });
     expect(product?.price).toMatchObject({ currencyCode: "EUR", amountMinor: BigInt(a.priceMinor) });
-    const batch = await catalog().batchGetProducts({ productIds: [b.id, "019b76da-0000-7000-8000-000000000000", a.id] });
+    const batch = await catalog().batchGetProducts({
+      productIds: [b.id, "019b76da-0000-7000-8000-000000000000", a.id],
+    });
     expect(batch.products.map((p) => p.id)).toEqual([b.id, a.id]);
     await expectCode(catalog().getProduct({ productId: "019b76da-0000-7000-8000-000000000000" }), Code.NotFound);
   });
@@ -100,11 +108,17 @@ describe("admin edits", () => {
       expect(product?.id).toMatch(/^[0-9a-f-]{36}$/);
       await expectCode(catalog().createProduct(newProduct, { headers }), Code.AlreadyExists, "sku");
 
-      const updated = await catalog().updateProduct({ productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } }, { headers });
+      const updated = await catalog().updateProduct(
+        { productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } },
+        { headers },
+      );
       expect(updated.product?.price?.amountMinor).toBe(999n);
       expect(updated.product?.name).toBe("Test mug");
       // The same update again changes nothing and publishes nothing more.
-      await catalog().updateProduct({ productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } }, { headers });
+      await catalog().updateProduct(
+        { productId: product!.id, price: { currencyCode: "EUR", amountMinor: 999n } },
+        { headers },
+      );
 
       const stream = system.naming.stream(ProductCreatedSchema);
       const created = await eventually("ProductCreated in the stream", () =>
@@ -113,16 +127,25 @@ describe("admin edits", () => {
       expect(fromBinary(ProductCreatedSchema, created.data).product?.sku).toBe("TST-MUG-01");
       const info = await bus.jsm.streams.info(stream, { subjects_filter: ">" });
       expect(info.state.subjects?.[system.naming.subject(PriceChangedSchema)]).toBe(1);
-      const changed = await bus.jsm.streams.getMessage(stream, { last_by_subj: system.naming.subject(PriceChangedSchema) });
+      const changed = await bus.jsm.streams.getMessage(stream, {
+        last_by_subj: system.naming.subject(PriceChangedSchema),
+      });
       const event = fromBinary(PriceChangedSchema, changed!.data);
       expect([event.oldPrice?.amountMinor, event.newPrice?.amountMinor]).toEqual([1234n, 999n]);
 
       await expectCode(
-        catalog().updateProduct({ productId: product!.id, price: { currencyCode: "USD", amountMinor: 999n } }, { headers }),
+        catalog().updateProduct(
+          { productId: product!.id, price: { currencyCode: "USD", amountMinor: 999n } },
+          { headers },
+        ),
         Code.InvalidArgument,
         "currency",
       );
-      await expectCode(catalog().createProduct({ ...newProduct, sku: "TST-MUG-02", categoryId: "nowhere" }, { headers }), Code.InvalidArgument, "category_id");
+      await expectCode(
+        catalog().createProduct({ ...newProduct, sku: "TST-MUG-02", categoryId: "nowhere" }, { headers }),
+        Code.InvalidArgument,
+        "category_id",
+      );
     } finally {
       await bus.close();
     }

@@ -24,6 +24,8 @@ function parseOrigins(raw: string): string[] | undefined {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
-  const valid = origins.every((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o);
+  const valid = origins.every(
+    (o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o,
+  );
   return valid ? origins : undefined;
 }

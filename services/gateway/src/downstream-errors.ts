@@ -32,7 +32,9 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
   const error = ConnectError.from(err);
   if (CLIENT_ERROR_CODES.has(error.code)) {
     const forwarded = new ConnectError(error.rawMessage, error.code);
-    forwarded.details.push(...error.details.filter((d) => FORWARDED_DETAIL_TYPES.has("desc" in d ? d.desc.typeName : d.type)));
+    forwarded.details.push(
+      ...error.details.filter((d) => FORWARDED_DETAIL_TYPES.has("desc" in d ? d.desc.typeName : d.type)),
+    );
     return forwarded;
   }
   switch (error.code) {
@@ -53,7 +55,11 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
  * `impl` with every method's errors passed through toCallerError: unary
  * methods when they reject, streaming ones when their stream fails.
  */
-export function withCallerErrors<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ServiceImpl<S> {
+export function withCallerErrors<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+  logger: Logger,
+): ServiceImpl<S> {
   const wrapped: Record<string, unknown> = {};
   for (const method of service.methods) {
     const handler = (impl as Record<string, (...args: unknown[]) => unknown>)[method.localName];

@@ -16,20 +16,26 @@ export function isRpcPath(urlPath: string): boolean {
   return RPC_PATH.test(urlPath);
 }
 
-export function gatewayRoutes(parts: { cors: CorsPolicy; jwks: JwksDocument; web: StaticFiles; logger: Logger }): (rpc: HttpHandler) => HttpHandler {
-  return (rpc) => (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    if (parts.cors.apply(req, res) === "answered") return;
-    const urlPath = (req.url ?? "/").split("?")[0];
-    if (isRpcPath(urlPath)) return rpc(req, res);
-    const answer = urlPath === JWKS_PATH ? parts.jwks.serve(req, res) : parts.web.serve(req, res);
-    answer.catch((err: unknown) => {
-      parts.logger.error({ err, path: urlPath }, "http request failed");
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.end();
-      } else {
-        res.destroy?.();
-      }
-    });
-  };
+export function gatewayRoutes(parts: {
+  cors: CorsPolicy;
+  jwks: JwksDocument;
+  web: StaticFiles;
+  logger: Logger;
+}): (rpc: HttpHandler) => HttpHandler {
+  return (rpc) =>
+    (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+      if (parts.cors.apply(req, res) === "answered") return;
+      const urlPath = (req.url ?? "/").split("?")[0];
+      if (isRpcPath(urlPath)) return rpc(req, res);
+      const answer = urlPath === JWKS_PATH ? parts.jwks.serve(req, res) : parts.web.serve(req, res);
+      answer.catch((err: unknown) => {
+        parts.logger.error({ err, path: urlPath }, "http request failed");
+        if (!res.headersSent) {
+          res.statusCode = 500;
+          res.end();
+        } else {
+          res.destroy?.();
+        }
+      });
+    };
 }

@@ -14,7 +14,10 @@ export const manifest = defineService({
   serves: [StorefrontService],
   dependsOn: {
     identity: { service: IdentityService, methods: ["register", "login", "getMe", "getJwks"] },
-    catalog: { service: CatalogService, methods: ["getProduct", "batchGetProducts", "listProducts", "searchProducts", "listCategories"] },
+    catalog: {
+      service: CatalogService,
+      methods: ["getProduct", "batchGetProducts", "listProducts", "searchProducts", "listCategories"],
+    },
     inventory: { service: InventoryService, methods: ["getStock", "batchGetStock"] },
     payment: { service: PaymentService, methods: ["tokenizeCard"] },
     order: { service: OrderService, methods: ["placeOrder", "getOrder", "listOrders", "cancelOrder", "watchOrder"] },

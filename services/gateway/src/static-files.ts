@@ -53,7 +53,14 @@ export class StaticFiles {
     const urlPath = decodedPath(req.url ?? "/");
     if (urlPath === undefined) return notFound(res);
     const file = await this.find(urlPath);
-    if (file) return send(req, res, file.path, file.stats, HASHED_ASSET.test(urlPath) ? IMMUTABLE : file.path.endsWith(".html") ? REVALIDATE : SHORT);
+    if (file)
+      return send(
+        req,
+        res,
+        file.path,
+        file.stats,
+        HASHED_ASSET.test(urlPath) ? IMMUTABLE : file.path.endsWith(".html") ? REVALIDATE : SHORT,
+      );
     if (path.posix.extname(urlPath) !== "") return notFound(res);
     const index = await this.find("/index.html");
     if (!index) return notFound(res, "the web app is not built");
@@ -95,7 +102,8 @@ async function send(req: Request, res: Response, file: string, stats: Stats, cac
     res.end();
     return;
   }
-  const gzip = COMPRESSIBLE.test(type) && stats.size > 1024 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+  const gzip =
+    COMPRESSIBLE.test(type) && stats.size > 1024 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
   const vary = res.getHeader("vary");
   res.setHeader("vary", vary ? `${String(vary)}, accept-encoding` : "accept-encoding");
   if (gzip) res.setHeader("content-encoding", "gzip");
@@ -106,7 +114,9 @@ async function send(req: Request, res: Response, file: string, stats: Stats, cac
     return;
   }
   const source = createReadStream(file);
-  await pipeline(gzip ? [source, createGzip(), res as NodeJS.WritableStream] : [source, res as NodeJS.WritableStream]).catch(() => {
+  await pipeline(
+    gzip ? [source, createGzip(), res as NodeJS.WritableStream] : [source, res as NodeJS.WritableStream],
+  ).catch(() => {
     // The client went away mid-file; nothing to answer.
     res.destroy?.();
   });

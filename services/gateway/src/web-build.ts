@@ -38,10 +38,15 @@ export async function ensureWebBuild(options: WebBuildOptions): Promise<string> 
     vite = await import("vite");
   } catch {
     if (built) {
-      options.logger.warn({ distDir }, "the web app's sources changed but Vite is not installed: serving the old build");
+      options.logger.warn(
+        { distDir },
+        "the web app's sources changed but Vite is not installed: serving the old build",
+      );
       return distDir;
     }
-    throw new Error(`the web app is not built (${index} is missing) and Vite is not installed: run \`npm run build -w services/gateway\``);
+    throw new Error(
+      `the web app is not built (${index} is missing) and Vite is not installed: run \`npm run build -w services/gateway\``,
+    );
   }
 
   const started = Date.now();

@@ -13,7 +13,12 @@ import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { createLogger } from "@shop/runtime/log";
 import { describe, expect, it } from "vitest";
 import { LogSink } from "../../../tests/observability/log-sink.ts";
-import { GENERIC_INTERNAL_MESSAGE, GENERIC_UNAVAILABLE_MESSAGE, toCallerError, withCallerErrors } from "../src/downstream-errors.ts";
+import {
+  GENERIC_INTERNAL_MESSAGE,
+  GENERIC_UNAVAILABLE_MESSAGE,
+  toCallerError,
+  withCallerErrors,
+} from "../src/downstream-errors.ts";
 
 const SECRET = "password=hunter2 host=10.1.2.3";
 const PROCEDURE = "/shop.storefront.v1.StorefrontService/GetOrder";
@@ -25,7 +30,13 @@ function gatewayLogger() {
 
 const passwordViolation = (): Violations =>
   create(ViolationsSchema, {
-    violations: [{ field: { elements: [{ fieldName: "password", fieldNumber: 2 }] }, ruleId: "password.policy", message: "must not be one character repeated" }],
+    violations: [
+      {
+        field: { elements: [{ fieldName: "password", fieldNumber: 2 }] },
+        ruleId: "password.policy",
+        message: "must not be one character repeated",
+      },
+    ],
   });
 
 /** Everything of an error a caller can see: the Connect error body (details decoded) and the headers. */
@@ -58,18 +69,29 @@ describe("toCallerError: server faults", () => {
   });
 
   it("field violations on a server fault are dropped with the rest", () => {
-    const thrown = new ConnectError(`boom ${SECRET}`, Code.Internal, undefined, [{ desc: ViolationsSchema, value: passwordViolation() }]);
+    const thrown = new ConnectError(`boom ${SECRET}`, Code.Internal, undefined, [
+      { desc: ViolationsSchema, value: passwordViolation() },
+    ]);
     const err = toCallerError(thrown, gatewayLogger().logger, PROCEDURE);
     expect(err.findDetails(ViolationsSchema)).toEqual([]);
   });
 
   it("Unavailable stays Unavailable, with a generic message and the address only in the log", () => {
     const { sink, logger } = gatewayLogger();
-    const err = toCallerError(new ConnectError("connect ECONNREFUSED 10.1.2.3:50056", Code.Unavailable), logger, PROCEDURE);
+    const err = toCallerError(
+      new ConnectError("connect ECONNREFUSED 10.1.2.3:50056", Code.Unavailable),
+      logger,
+      PROCEDURE,
+    );
     expect(err.code).toBe(Code.Unavailable);
     expect(err.rawMessage).toBe(GENERIC_UNAVAILABLE_MESSAGE);
     expect(visible(err)).not.toContain("10.1.2.3");
-    expect(sink.records()[0]).toMatchObject({ level: "warn", procedure: PROCEDURE, code: "Unavailable", err: "connect ECONNREFUSED 10.1.2.3:50056" });
+    expect(sink.records()[0]).toMatchObject({
+      level: "warn",
+      procedure: PROCEDURE,
+      code: "Unavailable",
+      err: "connect ECONNREFUSED 10.1.2.3:50056",
+    });
   });
 
   it.each([
@@ -95,7 +117,11 @@ describe("toCallerError: client errors", () => {
     Code.Aborted,
   ])("code %s passes through with its message, but not its metadata, and is not logged", (code) => {
     const { sink, logger } = gatewayLogger();
-    const err = toCallerError(new ConnectError("order 0197 is already confirmed", code, { "x-internal-host": "10.1.2.3" }), logger, PROCEDURE);
+    const err = toCallerError(
+      new ConnectError("order 0197 is already confirmed", code, { "x-internal-host": "10.1.2.3" }),
+      logger,
+      PROCEDURE,
+    );
     expect(err.code).toBe(code);
     expect(err.rawMessage).toBe("order 0197 is already confirmed");
     expect([...err.metadata]).toEqual([]);
@@ -106,20 +132,29 @@ describe("toCallerError: client errors", () => {
     const violations = passwordViolation();
     const other = create(StringValueSchema, { value: SECRET });
     for (const details of [
-      [{ desc: ViolationsSchema, value: violations }, { desc: StringValueSchema, value: other }],
+      [
+        { desc: ViolationsSchema, value: violations },
+        { desc: StringValueSchema, value: other },
+      ],
       [
         { type: ViolationsSchema.typeName, value: toBinary(ViolationsSchema, violations) },
         { type: StringValueSchema.typeName, value: toBinary(StringValueSchema, other) },
       ],
     ]) {
-      const thrown = new ConnectError("password: must not be one character repeated [password.policy]", Code.InvalidArgument);
+      const thrown = new ConnectError(
+        "password: must not be one character repeated [password.policy]",
+        Code.InvalidArgument,
+      );
       thrown.details.push(...details);
       const err = toCallerError(thrown, gatewayLogger().logger, PROCEDURE);
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.rawMessage).toBe("password: must not be one character repeated [password.policy]");
       expect(err.details).toHaveLength(1);
       const [passed] = err.findDetails(ViolationsSchema);
-      expect(passed.violations[0]).toMatchObject({ ruleId: "password.policy", message: "must not be one character repeated" });
+      expect(passed.violations[0]).toMatchObject({
+        ruleId: "password.policy",
+        message: "must not be one character repeated",
+      });
       expect(passed.violations[0].field?.elements[0].fieldName).toBe("password");
       expect(visible(err)).not.toContain("hunter2");
     }
@@ -143,7 +178,10 @@ describe("withCallerErrors", () => {
   const wrapped = withCallerErrors(StorefrontService, impl as never, gatewayLogger().logger) as unknown as typeof impl;
 
   it("translates a unary method's rejection", async () => {
-    await expect(wrapped.getOrder()).rejects.toMatchObject({ code: Code.Internal, rawMessage: GENERIC_INTERNAL_MESSAGE });
+    await expect(wrapped.getOrder()).rejects.toMatchObject({
+      code: Code.Internal,
+      rawMessage: GENERIC_INTERNAL_MESSAGE,
+    });
     await expect(wrapped.listOrders()).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "order not found" });
   });
 

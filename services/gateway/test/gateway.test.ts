@@ -18,7 +18,14 @@ import { Health, HealthCheckResponse_ServingStatus } from "@shop/runtime/grpc-ge
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LogSink } from "../../../tests/observability/log-sink.ts";
-import { bearer, eventually, startSystem, uniqueId, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  bearer,
+  eventually,
+  startSystem,
+  uniqueId,
+  type Account,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 import { DIST_DIR } from "../src/web-build.ts";
 import { accessLogLines } from "./access-log-lines.ts";
 import { checkout, failure, overHttp1, type Storefront } from "./shopper.ts";
@@ -49,7 +56,9 @@ afterAll(async () => {
 
 /** Fields named by an error's buf.validate.Violations details, as dotted paths. */
 function violatedFields(err: ConnectError): string[] {
-  return err.findDetails(ViolationsSchema).flatMap((v) => v.violations.map((x) => x.field?.elements.map((e) => e.fieldName).join(".") ?? ""));
+  return err
+    .findDetails(ViolationsSchema)
+    .flatMap((v) => v.violations.map((x) => x.field?.elements.map((e) => e.fieldName).join(".") ?? ""));
 }
 
 describe("one port, two protocols", () => {
@@ -85,7 +94,12 @@ describe("products with live stock", () => {
   it("stock changes show up at once (no stale cache)", async () => {
     const [view] = (await http1.listProducts({ categoryId: "garden", pageSize: 1 })).products;
     const admin = await system.adminToken();
-    await system.client(InventoryService).restock({ restockId: crypto.randomUUID(), productId: view.product!.id, quantity: 7n }, { headers: bearer(admin) });
+    await system
+      .client(InventoryService)
+      .restock(
+        { restockId: crypto.randomUUID(), productId: view.product!.id, quantity: 7n },
+        { headers: bearer(admin) },
+      );
     const { product } = await http1.getProduct({ productId: view.product!.id });
     expect(product!.available).toBe(view.available + 7n);
   });
@@ -98,7 +112,9 @@ describe("products with live stock", () => {
   });
 
   it("an unknown product is NotFound, a malformed id InvalidArgument naming the field", async () => {
-    await expect(http1.getProduct({ productId: "01970000-0000-7000-8000-00000000beef" })).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(http1.getProduct({ productId: "01970000-0000-7000-8000-00000000beef" })).rejects.toMatchObject({
+      code: Code.NotFound,
+    });
     const err = await failure(http1.getProduct({ productId: "nope" }));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(violatedFields(err)).toEqual(["product_id"]);
@@ -123,25 +139,36 @@ describe("accounts", () => {
 
   it("passes identity's own field violations through (a weak password, a blank name)", async () => {
     // Long enough for the contract, so only identity's password policy refuses it.
-    const weak = await failure(http1.signUp({ email: `${uniqueId("weak")}@shop.test`, password: "zzzzzzzzzzzz", displayName: "Weak" }));
+    const weak = await failure(
+      http1.signUp({ email: `${uniqueId("weak")}@shop.test`, password: "zzzzzzzzzzzz", displayName: "Weak" }),
+    );
     expect(weak.code).toBe(Code.InvalidArgument);
     const [violations] = weak.findDetails(ViolationsSchema);
     expect(violations.violations).toHaveLength(1);
-    expect(violations.violations[0]).toMatchObject({ ruleId: "password.policy", message: "must not be one character repeated" });
+    expect(violations.violations[0]).toMatchObject({
+      ruleId: "password.policy",
+      message: "must not be one character repeated",
+    });
     expect(violatedFields(weak)).toEqual(["password"]);
     expect(weak.rawMessage).toContain("password");
 
-    const blank = await failure(http1.signUp({ email: `${uniqueId("blank")}@shop.test`, password: "a long enough password", displayName: "   " }));
+    const blank = await failure(
+      http1.signUp({ email: `${uniqueId("blank")}@shop.test`, password: "a long enough password", displayName: "   " }),
+    );
     expect(blank.code).toBe(Code.InvalidArgument);
     expect(violatedFields(blank)).toEqual(["display_name"]);
   });
 
   it("a taken email is AlreadyExists", async () => {
-    await expect(http1.signUp({ email: account.email, password: "another long password", displayName: "Twin" })).rejects.toMatchObject({ code: Code.AlreadyExists });
+    await expect(
+      http1.signUp({ email: account.email, password: "another long password", displayName: "Twin" }),
+    ).rejects.toMatchObject({ code: Code.AlreadyExists });
   });
 
   it("a wrong password is Unauthenticated", async () => {
-    await expect(http1.signIn({ email: account.email, password: "not the password at all" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(http1.signIn({ email: account.email, password: "not the password at all" })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
   });
 
   it("fails fast with Unauthenticated without a token or with a bad one, but public calls ignore a bad token", async () => {
@@ -149,11 +176,15 @@ describe("accounts", () => {
     const reachedOrder = () => accessLogLines(logs, "order", "GetOrder").length;
     const before = reachedOrder();
     await expect(http1.getOrder({ orderId })).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(http1.getOrder({ orderId }, { headers: bearer("not.a.jwt") })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(http1.getOrder({ orderId }, { headers: bearer("not.a.jwt") })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
     await expect(http1.listOrders({})).rejects.toMatchObject({ code: Code.Unauthenticated });
     expect(reachedOrder()).toBe(before); // the gateway refused them itself
     // The same call with a token does reach order (so the count above can tell).
-    await expect(http1.getOrder({ orderId }, { headers: bearer(account.token) })).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(http1.getOrder({ orderId }, { headers: bearer(account.token) })).rejects.toMatchObject({
+      code: Code.NotFound,
+    });
     expect(reachedOrder()).toBe(before + 1);
 
     const { categories } = await http1.listCategories({}, { headers: bearer("expired.or.garbage") });
@@ -165,7 +196,12 @@ describe("orders, on the customer's own token", () => {
   let buyer: Account;
   let placed: Order;
   const confirmed = () =>
-    eventually("the order CONFIRMED", async () => (await http1.getOrder({ orderId: placed.id }, { headers: bearer(buyer.token) })).order?.status === OrderStatus.CONFIRMED);
+    eventually(
+      "the order CONFIRMED",
+      async () =>
+        (await http1.getOrder({ orderId: placed.id }, { headers: bearer(buyer.token) })).order?.status ===
+        OrderStatus.CONFIRMED,
+    );
 
   beforeAll(async () => {
     buyer = await system.signUp("Gateway Buyer");
@@ -191,7 +227,9 @@ describe("orders, on the customer's own token", () => {
     const { order } = await http1.getOrder({ orderId: placed.id }, { headers: bearer(buyer.token) });
     expect(order?.status).toBe(OrderStatus.CONFIRMED);
     // Another customer's token sees none of it.
-    expect((await http1.listOrders({}, { headers: bearer(account.token) })).orders.map((o) => o.id)).not.toContain(placed.id);
+    expect((await http1.listOrders({}, { headers: bearer(account.token) })).orders.map((o) => o.id)).not.toContain(
+      placed.id,
+    );
   });
 
   it("passes order's NotFound through: an unknown id, and someone else's order", async () => {
@@ -212,10 +250,21 @@ describe("orders, on the customer's own token", () => {
   it("passes a PlaceOrder NotFound for an unknown product through, naming it", async () => {
     const productId = "01970000-0000-7000-8000-00000000beef";
     const { cardToken } = await http1.tokenizeCard(
-      { cardNumber: "4242424242424242", expMonth: 12, expYear: new Date().getUTCFullYear() + 1, cvc: "123", cardholderName: "Gateway Buyer" },
+      {
+        cardNumber: "4242424242424242",
+        expMonth: 12,
+        expYear: new Date().getUTCFullYear() + 1,
+        cvc: "123",
+        cardholderName: "Gateway Buyer",
+      },
       { headers: bearer(buyer.token) },
     );
-    const err = await failure(http1.placeOrder({ idempotencyKey: uniqueId("checkout"), lines: [{ productId, quantity: 1 }], cardToken }, { headers: bearer(buyer.token) }));
+    const err = await failure(
+      http1.placeOrder(
+        { idempotencyKey: uniqueId("checkout"), lines: [{ productId, quantity: 1 }], cardToken },
+        { headers: bearer(buyer.token) },
+      ),
+    );
     expect(err.code).toBe(Code.NotFound);
     expect(err.rawMessage).toContain(productId);
   });
@@ -242,7 +291,11 @@ describe("CORS", () => {
   const preflight = (origin: string) =>
     fetch(`${url}/shop.storefront.v1.StorefrontService/ListProducts`, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version,authorization" },
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version,authorization",
+      },
     });
 
   it("allows a configured origin, with the Connect headers", async () => {
@@ -250,7 +303,16 @@ describe("CORS", () => {
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
     const allowed = res.headers.get("access-control-allow-headers")!.split(/,\s*/);
-    for (const h of ["content-type", "connect-protocol-version", "connect-timeout-ms", "authorization", "x-grpc-web", "x-user-agent", "grpc-timeout"]) expect(allowed).toContain(h);
+    for (const h of [
+      "content-type",
+      "connect-protocol-version",
+      "connect-timeout-ms",
+      "authorization",
+      "x-grpc-web",
+      "x-user-agent",
+      "grpc-timeout",
+    ])
+      expect(allowed).toContain(h);
     expect(res.headers.get("access-control-allow-methods")).toContain("POST");
 
     const call = await fetch(`${url}/shop.storefront.v1.StorefrontService/ListCategories`, {

@@ -2,11 +2,16 @@
 // page, whatever its size, and products inventory does not know have none.
 import { create } from "@bufbuild/protobuf";
 import { ProductSchema } from "@shop/gen/shop/catalog/v1/catalog_pb";
-import { BatchGetStockResponseSchema, StockLevelSchema, type BatchGetStockRequest } from "@shop/gen/shop/inventory/v1/inventory_pb";
+import {
+  BatchGetStockResponseSchema,
+  StockLevelSchema,
+  type BatchGetStockRequest,
+} from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { describe, expect, it } from "vitest";
 import { withStock } from "../src/product-views.ts";
 
-const product = (n: number) => create(ProductSchema, { id: `01970000-0000-7000-8000-${String(n).padStart(12, "0")}`, name: `p${n}` });
+const product = (n: number) =>
+  create(ProductSchema, { id: `01970000-0000-7000-8000-${String(n).padStart(12, "0")}`, name: `p${n}` });
 
 function fakeInventory(levels: Record<string, bigint>) {
   const calls: string[][] = [];
@@ -15,7 +20,9 @@ function fakeInventory(levels: Record<string, bigint>) {
     async batchGetStock(req: { productIds: string[] } | BatchGetStockRequest) {
       calls.push([...req.productIds]);
       return create(BatchGetStockResponseSchema, {
-        stock: req.productIds.filter((id) => id in levels).map((productId) => create(StockLevelSchema, { productId, available: levels[productId] })),
+        stock: req.productIds
+          .filter((id) => id in levels)
+          .map((productId) => create(StockLevelSchema, { productId, available: levels[productId] })),
       });
     },
   };

@@ -24,10 +24,19 @@ export async function checkout(shop: Storefront, token: string, cardNumber = APP
   const inStock = (await shop.listProducts({ pageSize: 20 })).products.find((view) => view.available > 0n);
   if (!inStock) throw new Error("no product in stock to buy");
   const { cardToken } = await shop.tokenizeCard(
-    { cardNumber, expMonth: 12, expYear: new Date().getUTCFullYear() + 1, cvc: "123", cardholderName: "Gateway Tester" },
+    {
+      cardNumber,
+      expMonth: 12,
+      expYear: new Date().getUTCFullYear() + 1,
+      cvc: "123",
+      cardholderName: "Gateway Tester",
+    },
     auth,
   );
-  const { order } = await shop.placeOrder({ idempotencyKey: uniqueId("checkout"), lines: [{ productId: inStock.product!.id, quantity: 1 }], cardToken }, auth);
+  const { order } = await shop.placeOrder(
+    { idempotencyKey: uniqueId("checkout"), lines: [{ productId: inStock.product!.id, quantity: 1 }], cardToken },
+    auth,
+  );
   return order!;
 }
 

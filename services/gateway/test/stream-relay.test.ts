@@ -31,7 +31,8 @@ function downstream(messages: number[]) {
   const open = async function* (signal: AbortSignal) {
     calls.push(signal);
     yield* messages;
-    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    if (!signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     throw new ConnectError("This operation was aborted", Code.Canceled);
   };
   return { open, calls };
@@ -41,9 +42,14 @@ describe("relayStream", { timeout: 5_000 }, () => {
   it("relays every message, mapped, and ends when the downstream stream ends", async () => {
     const { ctx } = watchContext();
     const out: string[] = [];
-    for await (const m of relayStream(ctx, async function* () {
-      yield* [1, 2, 3];
-    }, (n: number) => `#${n}`)) out.push(m);
+    for await (const m of relayStream(
+      ctx,
+      async function* () {
+        yield* [1, 2, 3];
+      },
+      (n: number) => `#${n}`,
+    ))
+      out.push(m);
     expect(out).toEqual(["#1", "#2", "#3"]);
   });
 

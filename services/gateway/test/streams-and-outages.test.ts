@@ -38,7 +38,8 @@ afterAll(async () => {
   await system?.stop();
 });
 
-const terminal = (status: OrderStatus | undefined) => status === OrderStatus.CONFIRMED || status === OrderStatus.CANCELLED;
+const terminal = (status: OrderStatus | undefined) =>
+  status === OrderStatus.CONFIRMED || status === OrderStatus.CANCELLED;
 /** How the gateway's own WatchOrder calls ended, from its access log. */
 const gatewayWatches = () => accessLogLines(logs, "gateway", "WatchOrder").map((line) => line.code);
 
@@ -50,7 +51,9 @@ describe("a long watch", () => {
     const order = await checkout(http1, buyer.token, SLOW_CARD);
     const before = gatewayWatches().length;
     const browser = new AbortController();
-    const stream = http1.watchOrder({ orderId: order.id }, { headers: bearer(buyer.token), signal: browser.signal })[Symbol.asyncIterator]();
+    const stream = http1
+      .watchOrder({ orderId: order.id }, { headers: bearer(buyer.token), signal: browser.signal })
+      [Symbol.asyncIterator]();
     const first = await stream.next();
     expect(first.value?.order?.id).toBe(order.id);
     expect(terminal(first.value?.order?.status)).toBe(false);
@@ -58,7 +61,9 @@ describe("a long watch", () => {
     browser.abort();
     await expect(stream.next()).rejects.toMatchObject({ code: Code.Canceled });
     // Had the relay kept waiting on order, the call would end "ok" only once the order is CONFIRMED.
-    await eventually("the gateway to end the relay", () => gatewayWatches().length === before + 1, { timeoutMs: SLOW_APPROVAL_MS / 2 });
+    await eventually("the gateway to end the relay", () => gatewayWatches().length === before + 1, {
+      timeoutMs: SLOW_APPROVAL_MS / 2,
+    });
     expect(gatewayWatches().at(-1)).toBe("canceled");
     const { order: now } = await http1.getOrder({ orderId: order.id }, { headers: bearer(buyer.token) });
     expect(terminal(now?.status)).toBe(false); // it ended because of the browser, not the order
@@ -86,10 +91,13 @@ describe("a service behind the gateway is down", () => {
     expect(res.status).toBe(503);
     const body = await res.text();
     expect(JSON.parse(body)).toEqual({ code: "unavailable", message: GENERIC_UNAVAILABLE_MESSAGE });
-    for (const leak of ["127.0.0.1", notificationPort, "ECONNREFUSED", "notification", " at "]) expect(body).not.toContain(leak);
+    for (const leak of ["127.0.0.1", notificationPort, "ECONNREFUSED", "notification", " at "])
+      expect(body).not.toContain(leak);
 
     // The detail stays in the gateway's log, for us.
-    const logged = logs.records().filter((r) => r.service === "gateway" && r.msg === "a downstream service is unavailable");
+    const logged = logs
+      .records()
+      .filter((r) => r.service === "gateway" && r.msg === "a downstream service is unavailable");
     expect(logged.at(-1)).toMatchObject({ procedure: "/shop.storefront.v1.StorefrontService/ListNotifications" });
     expect(String(logged.at(-1)?.err)).toContain(notificationPort);
 
@@ -105,7 +113,8 @@ describe("the gateway drains", () => {
     const order = await checkout(http1, buyer.token, SLOW_CARD);
     const statuses: OrderStatus[] = [];
     const watching = (async () => {
-      for await (const res of http1.watchOrder({ orderId: order.id }, { headers: bearer(buyer.token) })) statuses.push(res.order!.status);
+      for await (const res of http1.watchOrder({ orderId: order.id }, { headers: bearer(buyer.token) }))
+        statuses.push(res.order!.status);
     })().then(
       () => "ended cleanly",
       (err: unknown) => err,

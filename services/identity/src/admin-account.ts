@@ -37,7 +37,13 @@ export async function ensureAdminAccount(
         set: { role: "admin", passwordHash, failedLogins: 0, lockedUntil: null },
       })
       // xmax is 0 only for a row this statement inserted.
-      .returning({ id: users.id, email: users.email, displayName: users.displayName, createdAt: users.createdAt, inserted: sql<boolean>`xmax = 0` });
+      .returning({
+        id: users.id,
+        email: users.email,
+        displayName: users.displayName,
+        createdAt: users.createdAt,
+        inserted: sql<boolean>`xmax = 0`,
+      });
     if (!row.inserted) return "updated";
     await outbox.enqueue(tx, UserRegisteredSchema, {
       userId: row.id,

@@ -31,7 +31,12 @@ const publicSettingsSchema = z.object({
     .string()
     .optional()
     .transform((raw) => (raw === undefined || raw === "" ? undefined : raw.trim().toLowerCase()))
-    .pipe(z.email({ message: "must be an email address" }).max(254, { message: "must be at most 254 characters" }).optional()),
+    .pipe(
+      z
+        .email({ message: "must be an email address" })
+        .max(254, { message: "must be at most 254 characters" })
+        .optional(),
+    ),
 });
 
 export interface IdentityConfig {
@@ -52,18 +57,27 @@ export function loadIdentityConfig(source: Env): IdentityConfig {
   // Checked here rather than by loadConfig, whose messages quote the value.
   const password = source.ADMIN_PASSWORD || undefined;
   const email = source.ADMIN_EMAIL || undefined;
-  if (email !== undefined && password === undefined) problems.push("ADMIN_PASSWORD is required when ADMIN_EMAIL is set");
-  if (password !== undefined && email === undefined) problems.push("ADMIN_EMAIL is required when ADMIN_PASSWORD is set");
+  if (email !== undefined && password === undefined)
+    problems.push("ADMIN_PASSWORD is required when ADMIN_EMAIL is set");
+  if (password !== undefined && email === undefined)
+    problems.push("ADMIN_EMAIL is required when ADMIN_PASSWORD is set");
   if (password !== undefined) {
     const length = [...password].length;
     const problem =
-      length < 10 ? "must be at least 10 characters" : length > 128 ? "must be at most 128 characters" : passwordProblem(password, email ?? "");
+      length < 10
+        ? "must be at least 10 characters"
+        : length > 128
+          ? "must be at most 128 characters"
+          : passwordProblem(password, email ?? "");
     if (problem) problems.push(`ADMIN_PASSWORD ${problem} (value not shown)`);
   }
   if (problems.length > 0 || !settings) throw new ConfigError(problems);
   return {
     keyRotationMs: settings.KEY_ROTATION_DAYS * 24 * 3600 * 1000,
     accessTokenTtlSeconds: settings.ACCESS_TOKEN_TTL_SECONDS,
-    admin: settings.ADMIN_EMAIL !== undefined && password !== undefined ? { email: settings.ADMIN_EMAIL, password } : undefined,
+    admin:
+      settings.ADMIN_EMAIL !== undefined && password !== undefined
+        ? { email: settings.ADMIN_EMAIL, password }
+        : undefined,
   };
 }

@@ -63,7 +63,13 @@ function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export function identityService({ db, outbox, tokens, keys, decoyHash }: IdentityServiceDeps): ServiceImpl<typeof IdentityService> {
+export function identityService({
+  db,
+  outbox,
+  tokens,
+  keys,
+  decoyHash,
+}: IdentityServiceDeps): ServiceImpl<typeof IdentityService> {
   const findUser = async (id: string) => (await db.select().from(users).where(eq(users.id, id)))[0];
 
   return {
@@ -72,7 +78,8 @@ export function identityService({ db, outbox, tokens, keys, decoyHash }: Identit
       const problem = passwordProblem(req.password, email);
       if (problem) throw fieldViolation(RegisterRequestSchema.field.password, "password.policy", problem);
       const displayName = req.displayName.trim();
-      if (displayName === "") throw fieldViolation(RegisterRequestSchema.field.displayName, "display_name.blank", "must not be blank");
+      if (displayName === "")
+        throw fieldViolation(RegisterRequestSchema.field.displayName, "display_name.blank", "must not be blank");
 
       const passwordHash = await hashPassword(req.password);
       const row = await db.transaction(async (tx) => {
@@ -94,7 +101,10 @@ export function identityService({ db, outbox, tokens, keys, decoyHash }: Identit
     },
 
     async login(req) {
-      const [user] = await db.select().from(users).where(eq(users.email, normalizeEmail(req.email)));
+      const [user] = await db
+        .select()
+        .from(users)
+        .where(eq(users.email, normalizeEmail(req.email)));
       if (!user) {
         await verifyPassword(req.password, decoyHash);
         throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
@@ -107,8 +117,13 @@ export function identityService({ db, outbox, tokens, keys, decoyHash }: Identit
           { "retry-after": String(claim.retryAfterSeconds) },
         );
       }
-      if (!(await verifyPassword(req.password, user.passwordHash))) throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
-      await recordSignInSuccess(db, user.id, needsRehash(user.passwordHash) ? await hashPassword(req.password) : undefined);
+      if (!(await verifyPassword(req.password, user.passwordHash)))
+        throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);
+      await recordSignInSuccess(
+        db,
+        user.id,
+        needsRehash(user.passwordHash) ? await hashPassword(req.password) : undefined,
+      );
       return { user: toUser(user), accessToken: toAccessToken(await tokens.issue(user)) };
     },
 

@@ -62,6 +62,9 @@ export function needsRehash(encoded: string): boolean {
   const parsed = parse(encoded);
   if (!parsed) return true;
   return (
-    parsed.N < CURRENT_PARAMETERS.N || parsed.r < CURRENT_PARAMETERS.r || parsed.p < CURRENT_PARAMETERS.p || parsed.key.length < KEY_BYTES
+    parsed.N < CURRENT_PARAMETERS.N ||
+    parsed.r < CURRENT_PARAMETERS.r ||
+    parsed.p < CURRENT_PARAMETERS.p ||
+    parsed.key.length < KEY_BYTES
   );
 }

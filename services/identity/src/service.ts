@@ -19,7 +19,10 @@ export const definition = {
   migrations: new URL("../drizzle", import.meta.url),
   async setup({ db, outbox, logger, tokenSettings, env }) {
     const config = loadIdentityConfig(env);
-    const keys = new SigningKeys(db, { rotationMs: config.keyRotationMs, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+    const keys = new SigningKeys(db, {
+      rotationMs: config.keyRotationMs,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    });
     const active = await keys.current();
     logger.info({ kid: active.kid }, "signing access tokens");
     if (config.admin) {

@@ -48,7 +48,11 @@ export class SigningKeys {
   current(): Promise<SigningKey> {
     const active = this.#active;
     const now = Date.now();
-    if (active && now - active.key.createdAt.getTime() < this.options.rotationMs && now - active.checkedAt < RECHECK_MS) {
+    if (
+      active &&
+      now - active.key.createdAt.getTime() < this.options.rotationMs &&
+      now - active.checkedAt < RECHECK_MS
+    ) {
       return Promise.resolve(active.key);
     }
     this.#loading ??= this.#load().finally(() => {
@@ -78,7 +82,11 @@ export class SigningKeys {
     const key =
       previous?.kid === row.kid
         ? previous
-        : { kid: row.kid, createdAt: row.createdAt, privateKey: (await importJWK(row.privateJwk, TOKEN_ALGORITHM)) as CryptoKey };
+        : {
+            kid: row.kid,
+            createdAt: row.createdAt,
+            privateKey: (await importJWK(row.privateJwk, TOKEN_ALGORITHM)) as CryptoKey,
+          };
     this.#active = { key, checkedAt: Date.now() };
     if (key !== previous) for (const listener of this.#listeners) listener(key);
     return key;
@@ -89,7 +97,12 @@ export class SigningKeys {
     const [row] = await db
       .select()
       .from(signingKeys)
-      .where(and(isNull(signingKeys.retireAfter), gt(signingKeys.createdAt, sql`now() - ${this.options.rotationMs} * interval '1 millisecond'`)))
+      .where(
+        and(
+          isNull(signingKeys.retireAfter),
+          gt(signingKeys.createdAt, sql`now() - ${this.options.rotationMs} * interval '1 millisecond'`),
+        ),
+      )
       .orderBy(desc(signingKeys.createdAt))
       .limit(1);
     return row;
@@ -113,7 +126,10 @@ export class SigningKeys {
         .update(signingKeys)
         .set({ retireAfter: sql`now() + ${retiringSeconds} * interval '1 second'` })
         .where(isNull(signingKeys.retireAfter));
-      const [row] = await tx.insert(signingKeys).values({ kid, algorithm: TOKEN_ALGORITHM, privateJwk, publicJwk }).returning();
+      const [row] = await tx
+        .insert(signingKeys)
+        .values({ kid, algorithm: TOKEN_ALGORITHM, privateJwk, publicJwk })
+        .returning();
       return row;
     });
   }

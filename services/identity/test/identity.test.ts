@@ -11,10 +11,27 @@ import { IdentityService, Role } from "@shop/gen/shop/identity/v1/identity_pb";
 import { EVENT_TYPE_HEADER } from "@shop/runtime/events/headers";
 import { EventBus } from "@shop/runtime/events/index";
 import { toJwk } from "@shop/runtime/tokens";
-import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from "jose";
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+} from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, bearer, eventually, NATS_URL, startSystem, uniqueId, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  bearer,
+  eventually,
+  NATS_URL,
+  startSystem,
+  uniqueId,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 
 let system: TestSystem;
 let sql: postgres.Sql;
@@ -53,7 +70,9 @@ async function jwks(client = identity()) {
 
 /** The newest signing key, straight from identity's database. */
 async function newestSigningKey(): Promise<{ kid: string; privateJwk: JWK }> {
-  const [row] = await sql<{ kid: string; private_jwk: JWK }[]>`select kid, private_jwk from signing_keys order by created_at desc limit 1`;
+  const [row] = await sql<
+    { kid: string; private_jwk: JWK }[]
+  >`select kid, private_jwk from signing_keys order by created_at desc limit 1`;
   return { kid: row.kid, privateJwk: row.private_jwk };
 }
 
@@ -77,7 +96,11 @@ describe("accounts", () => {
   it("answers AlreadyExists for an email taken in any letter case", async () => {
     const { email } = await register();
     const err = await expectCode(
-      identity().register({ email: email.replace("user", "USER"), password: "another fine password", displayName: "Twin" }),
+      identity().register({
+        email: email.replace("user", "USER"),
+        password: "another fine password",
+        displayName: "Twin",
+      }),
       Code.AlreadyExists,
     );
     expect(err.rawMessage).toMatch(/^email: /);
@@ -106,7 +129,10 @@ describe("accounts", () => {
     const admin = bearer(await system.adminToken());
     const read = await identity().getUser({ userId: b.userId }, { headers: admin });
     expect(read.user?.email).toBe(b.email);
-    await expectCode(identity().getUser({ userId: "019b76da-0000-7000-8000-000000000000" }, { headers: admin }), Code.NotFound);
+    await expectCode(
+      identity().getUser({ userId: "019b76da-0000-7000-8000-000000000000" }, { headers: admin }),
+      Code.NotFound,
+    );
   });
 
   it("publishes UserRegistered through the outbox", async () => {
@@ -145,7 +171,10 @@ describe("the admin from ADMIN_EMAIL and ADMIN_PASSWORD", () => {
   it("signs in with role ADMIN and an admin token", async () => {
     const res = await identity().login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     expect(res.user?.role).toBe(Role.ADMIN);
-    const { payload } = await jwtVerify(res.accessToken!.token, await jwks(), { issuer: "shop-identity", audience: "shop" });
+    const { payload } = await jwtVerify(res.accessToken!.token, await jwks(), {
+      issuer: "shop-identity",
+      audience: "shop",
+    });
     expect(payload.role).toBe("admin");
     const me = await identity().getMe({}, { headers: bearer(res.accessToken!.token) });
     expect(me.user?.role).toBe(Role.ADMIN);
@@ -183,8 +212,13 @@ describe("signing in", () => {
 
   it("locks an account after 5 consecutive failures, even against the right password", async () => {
     const { email } = await register();
-    for (let i = 0; i < 5; i++) await expectCode(identity().login({ email, password: `guess number ${i}` }), Code.Unauthenticated);
-    const locked = await expectCode(identity().login({ email, password: "guess number 5" }), Code.ResourceExhausted, "too many failed sign-in attempts");
+    for (let i = 0; i < 5; i++)
+      await expectCode(identity().login({ email, password: `guess number ${i}` }), Code.Unauthenticated);
+    const locked = await expectCode(
+      identity().login({ email, password: "guess number 5" }),
+      Code.ResourceExhausted,
+      "too many failed sign-in attempts",
+    );
     expect(retryAfter(locked)).toBeGreaterThan(20);
     expect(retryAfter(locked)).toBeLessThanOrEqual(30);
     expect(locked.metadata.get("retry-after")).toBe(String(retryAfter(locked)));
@@ -200,14 +234,22 @@ describe("signing in", () => {
     // A success resets the count: four more failures do not lock.
     await sql`update users set locked_until = now() where email = ${email}`;
     await identity().login({ email, password: PASSWORD });
-    for (let i = 0; i < 4; i++) await expectCode(identity().login({ email, password: `guess again ${i}` }), Code.Unauthenticated);
+    for (let i = 0; i < 4; i++)
+      await expectCode(identity().login({ email, password: `guess again ${i}` }), Code.Unauthenticated);
     await identity().login({ email, password: PASSWORD });
   });
 
   it("upgrades a hash made with weaker scrypt parameters at the next sign-in", async () => {
     const { email, password } = await register();
     const salt = randomBytes(16);
-    const weak = ["scrypt", 2 ** 14, 8, 1, salt.toString("base64"), scryptSync(password, salt, 32, { N: 2 ** 14, r: 8, p: 1 }).toString("base64")].join("$");
+    const weak = [
+      "scrypt",
+      2 ** 14,
+      8,
+      1,
+      salt.toString("base64"),
+      scryptSync(password, salt, 32, { N: 2 ** 14, r: 8, p: 1 }).toString("base64"),
+    ].join("$");
     await sql`update users set password_hash = ${weak} where email = ${email}`;
     await identity().login({ email, password });
     const [row] = await sql<{ password_hash: string }[]>`select password_hash from users where email = ${email}`;
@@ -237,7 +279,11 @@ describe("access tokens", () => {
     const { token, userId } = await register();
     const { keys } = await identity().getJwks({});
     expect(keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
-    const { payload, protectedHeader } = await jwtVerify(token, await jwks(), { issuer: "shop-identity", audience: "shop", algorithms: ["ES256"] });
+    const { payload, protectedHeader } = await jwtVerify(token, await jwks(), {
+      issuer: "shop-identity",
+      audience: "shop",
+      algorithms: ["ES256"],
+    });
     expect(protectedHeader.kid).toBe(keys[0].kid);
     expect(payload).toMatchObject({ sub: userId, role: "customer", iss: "shop-identity", aud: "shop" });
     expect(payload.exp! - payload.iat!).toBe(3600);
@@ -248,7 +294,10 @@ describe("access tokens", () => {
     const [header, payload, signature] = token.split(".");
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
     const elevated = Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url");
-    await expectCode(identity().getMe({}, { headers: bearer(`${header}.${elevated}.${signature}`) }), Code.Unauthenticated);
+    await expectCode(
+      identity().getMe({}, { headers: bearer(`${header}.${elevated}.${signature}`) }),
+      Code.Unauthenticated,
+    );
     await expectCode(identity().getMe({}, { headers: bearer("not.a.jwt") }), Code.Unauthenticated);
 
     const real = await newestSigningKey();
@@ -262,8 +311,14 @@ describe("access tokens", () => {
         .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
         .sign(key);
     const { privateKey: foreign } = await generateKeyPair("ES256");
-    await expectCode(identity().getMe({}, { headers: bearer(await sign(foreign, real.kid, 600)) }), Code.Unauthenticated);
-    await expectCode(identity().getMe({}, { headers: bearer(await sign(foreign, randomBytes(8).toString("hex"), 600)) }), Code.Unauthenticated);
+    await expectCode(
+      identity().getMe({}, { headers: bearer(await sign(foreign, real.kid, 600)) }),
+      Code.Unauthenticated,
+    );
+    await expectCode(
+      identity().getMe({}, { headers: bearer(await sign(foreign, randomBytes(8).toString("hex"), 600)) }),
+      Code.Unauthenticated,
+    );
 
     const ours = await importJWK(real.privateJwk, "ES256");
     // Control: the same construction with identity's key and a future exp is accepted...

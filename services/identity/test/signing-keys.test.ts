@@ -56,9 +56,15 @@ describe("signing keys", () => {
 
     // Once every token it signed has expired, the old key is no longer
     // published, and the next rotation deletes it.
-    await db.update(signingKeys).set({ retireAfter: sql`now() - interval '1 second'` }).where(sql`${signingKeys.kid} = ${old}`);
+    await db
+      .update(signingKeys)
+      .set({ retireAfter: sql`now() - interval '1 second'` })
+      .where(sql`${signingKeys.kid} = ${old}`);
     expect(await kids()).toEqual([rotated[0].kid]);
-    await db.update(signingKeys).set({ createdAt: sql`now() - interval '2 hours'` }).where(sql`${signingKeys.kid} = ${rotated[0].kid}`);
+    await db
+      .update(signingKeys)
+      .set({ createdAt: sql`now() - interval '2 hours'` })
+      .where(sql`${signingKeys.kid} = ${rotated[0].kid}`);
     const third = await ring().current();
     const all = await db.select({ kid: signingKeys.kid }).from(signingKeys);
     expect(all.map((r) => r.kid).sort()).toEqual([rotated[0].kid, third.kid].sort());

@@ -9,14 +9,22 @@ import { reservations } from "./schema.ts";
 
 export type CommitOutcome = "committed" | "nothing-held";
 
-export async function commitStock(tx: InventoryTransaction, outbox: Outbox, logger: Logger, orderId: string): Promise<CommitOutcome> {
+export async function commitStock(
+  tx: InventoryTransaction,
+  outbox: Outbox,
+  logger: Logger,
+  orderId: string,
+): Promise<CommitOutcome> {
   const [reservation] = await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update");
   if (reservation?.status !== "RESERVED") {
     // COMMITTED is a harmless repeat. Anything else means an order was
     // confirmed without stock held for it: the saga has a bug, and there is
     // nothing here to commit.
     if (reservation?.status !== "COMMITTED") {
-      logger.warn({ status: reservation?.status ?? "none" }, "OrderConfirmed for an order with no stock held; ignored (saga bug?)");
+      logger.warn(
+        { status: reservation?.status ?? "none" },
+        "OrderConfirmed for an order with no stock held; ignored (saga bug?)",
+      );
     }
     return "nothing-held";
   }

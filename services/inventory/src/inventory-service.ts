@@ -33,7 +33,12 @@ export function inventoryService(db: InventoryDatabase): ServiceImpl<typeof Inve
         // waits on the primary key here and then finds it taken.
         const claimed = await tx
           .insert(restocks)
-          .values({ restockId: req.restockId, productId: req.productId, quantity: req.quantity, restockedBy: admin.subject })
+          .values({
+            restockId: req.restockId,
+            productId: req.productId,
+            quantity: req.quantity,
+            restockedBy: admin.subject,
+          })
           .onConflictDoNothing()
           .returning();
         if (claimed.length === 0) {

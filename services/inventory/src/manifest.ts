@@ -1,5 +1,10 @@
 import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
-import { StockCommittedSchema, StockRejectedSchema, StockReleasedSchema, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
+import {
+  StockCommittedSchema,
+  StockRejectedSchema,
+  StockReleasedSchema,
+  StockReservedSchema,
+} from "@shop/gen/shop/inventory/v1/events_pb";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";

@@ -29,7 +29,11 @@ export async function releaseStock(
     return "tombstoned";
   }
 
-  const [reservation] = await tx.select().from(reservations).where(eq(reservations.orderId, order.orderId)).for("update");
+  const [reservation] = await tx
+    .select()
+    .from(reservations)
+    .where(eq(reservations.orderId, order.orderId))
+    .for("update");
   if (reservation!.status !== "RESERVED") {
     if (reservation!.status === "COMMITTED") {
       logger.warn({ cause: order.cause }, "release asked for a committed reservation; ignored (saga bug?)");

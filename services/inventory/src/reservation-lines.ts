@@ -29,7 +29,10 @@ export function reservedLinesOf(orderLines: readonly OrderLine[]): ReservedLine[
 }
 
 /** Locks the stock rows of `lines` (FOR UPDATE, by product id); products never stocked are absent. */
-export async function lockStock(tx: InventoryTransaction, lines: readonly ReservedLine[]): Promise<Map<string, StockRow>> {
+export async function lockStock(
+  tx: InventoryTransaction,
+  lines: readonly ReservedLine[],
+): Promise<Map<string, StockRow>> {
   const rows = await tx
     .select()
     .from(stock)
@@ -58,7 +61,11 @@ export const RELEASE: StockMovement = { available: 1, reserved: -1 };
 export const SELL: StockMovement = { available: 0, reserved: -1 };
 
 /** Applies `movement` to the (already locked) stock row of every line. */
-export async function moveStock(tx: InventoryTransaction, lines: readonly ReservedLine[], movement: StockMovement): Promise<void> {
+export async function moveStock(
+  tx: InventoryTransaction,
+  lines: readonly ReservedLine[],
+  movement: StockMovement,
+): Promise<void> {
   for (const line of lines) {
     await tx
       .update(stock)

@@ -4,12 +4,23 @@ import { eq, sql } from "drizzle-orm";
 import { StockRejectedSchema, StockRejectionReason, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
 import type { OrderPlaced } from "@shop/gen/shop/order/v1/events_pb";
 import type { Outbox } from "@shop/runtime/events/outbox";
-import { HOLD, lockStock, moveStock, reservedLinesOf, toStockLines, type InventoryTransaction } from "./reservation-lines.ts";
+import {
+  HOLD,
+  lockStock,
+  moveStock,
+  reservedLinesOf,
+  toStockLines,
+  type InventoryTransaction,
+} from "./reservation-lines.ts";
 import { reservations } from "./schema.ts";
 
 export type ReserveOutcome = "reserved" | "rejected" | "already-decided";
 
-export async function reserveStock(tx: InventoryTransaction, outbox: Outbox, placed: OrderPlaced): Promise<ReserveOutcome> {
+export async function reserveStock(
+  tx: InventoryTransaction,
+  outbox: Outbox,
+  placed: OrderPlaced,
+): Promise<ReserveOutcome> {
   const lines = reservedLinesOf(placed.lines);
 
   // Claim the order first. Any existing row (a decision already made under
@@ -35,7 +46,10 @@ export async function reserveStock(tx: InventoryTransaction, outbox: Outbox, pla
       orderId: placed.orderId,
       reason: neverStocked ? StockRejectionReason.UNKNOWN_PRODUCT : StockRejectionReason.INSUFFICIENT_STOCK,
       // The quantity each unsatisfied product has available right now.
-      unavailable: unavailable.map((l) => ({ productId: l.productId, quantity: levels.get(l.productId)?.available ?? 0n })),
+      unavailable: unavailable.map((l) => ({
+        productId: l.productId,
+        quantity: levels.get(l.productId)?.available ?? 0n,
+      })),
       rejectedAt: timestampNow(),
     });
     return "rejected";

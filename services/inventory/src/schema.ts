@@ -11,12 +11,19 @@ export const stock = pgTable(
     productId: uuid("product_id").primaryKey(),
     // sql`0` rather than 0n: drizzle-kit cannot serialise BigInt defaults.
     /** Units that can still be ordered. */
-    available: bigint("available", { mode: "bigint" }).notNull().default(sql`0`),
+    available: bigint("available", { mode: "bigint" })
+      .notNull()
+      .default(sql`0`),
     /** Units held for orders not yet confirmed or cancelled. */
-    reserved: bigint("reserved", { mode: "bigint" }).notNull().default(sql`0`),
+    reserved: bigint("reserved", { mode: "bigint" })
+      .notNull()
+      .default(sql`0`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [check("stock_available_non_negative", sql`${t.available} >= 0`), check("stock_reserved_non_negative", sql`${t.reserved} >= 0`)],
+  (t) => [
+    check("stock_available_non_negative", sql`${t.available} >= 0`),
+    check("stock_reserved_non_negative", sql`${t.reserved} >= 0`),
+  ],
 );
 
 export type StockRow = typeof stock.$inferSelect;
@@ -57,7 +64,9 @@ export const reservations = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  () => [check("reservations_status_known", sql.raw(`"status" in (${reservationStatuses.map((s) => `'${s}'`).join(", ")})`))],
+  () => [
+    check("reservations_status_known", sql.raw(`"status" in (${reservationStatuses.map((s) => `'${s}'`).join(", ")})`)),
+  ],
 );
 
 export type ReservationRow = typeof reservations.$inferSelect;

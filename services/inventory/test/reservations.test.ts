@@ -57,7 +57,9 @@ async function stockedProduct(units: number): Promise<string> {
 
 const UNIT_PRICE = 1250n;
 
-function orderPlaced(lines: { productId: string; quantity: number }[]): MessageInitShape<typeof OrderPlacedSchema> & { orderId: string } {
+function orderPlaced(
+  lines: { productId: string; quantity: number }[],
+): MessageInitShape<typeof OrderPlacedSchema> & { orderId: string } {
   const total = lines.reduce((sum, l) => sum + UNIT_PRICE * BigInt(l.quantity), 0n);
   return {
     orderId: uuidv7(),
@@ -88,7 +90,9 @@ async function reservationStatus(orderId: string) {
 /** What inventory's outbox holds of one event type for one order: everything it ever decided to publish. */
 async function published<Desc extends DescMessage>(schemaOf: Desc, orderId: string): Promise<MessageShape<Desc>[]> {
   const rows = await db.select().from(outbox).where(eq(outbox.eventType, schemaOf.typeName));
-  return rows.map((r) => fromBinary(schemaOf, r.payload)).filter((e) => (e as { orderId?: string }).orderId === orderId);
+  return rows
+    .map((r) => fromBinary(schemaOf, r.payload))
+    .filter((e) => (e as { orderId?: string }).orderId === orderId);
 }
 
 const caughtUp = () => eventually("inventory to handle every event published so far", () => inventoryCaughtUp(bus));
@@ -104,7 +108,10 @@ describe("reserving stock on OrderPlaced", () => {
     await publishEvent(bus, OrderPlacedSchema, placed);
 
     // Read back from the stream: the relay really published it.
-    const reserved = await eventually("StockReserved on the stream", () => log.of("shop.inventory.v1.StockReserved", placed.orderId)[0]);
+    const reserved = await eventually(
+      "StockReserved on the stream",
+      () => log.of("shop.inventory.v1.StockReserved", placed.orderId)[0],
+    );
     expect(reserved.userId).toBe(placed.userId);
     expect(reserved.cardToken).toBe(placed.cardToken);
     expect(reserved.amount).toMatchObject({ currencyCode: "EUR", amountMinor: 5n * UNIT_PRICE });
@@ -124,7 +131,10 @@ describe("reserving stock on OrderPlaced", () => {
       { productId: mug, quantity: 2 },
     ]);
     await publishEvent(bus, OrderPlacedSchema, placed);
-    const reserved = await eventually("StockReserved", async () => (await published(StockReservedSchema, placed.orderId))[0]);
+    const reserved = await eventually(
+      "StockReserved",
+      async () => (await published(StockReservedSchema, placed.orderId))[0],
+    );
     expect(reserved.lines.map((l) => [l.productId, l.quantity])).toEqual([[mug, 3n]]);
     expect(await levelOf(mug)).toEqual({ available: 1n, reserved: 3n });
   });
@@ -138,7 +148,10 @@ describe("reserving stock on OrderPlaced", () => {
     ]);
     await publishEvent(bus, OrderPlacedSchema, placed);
 
-    const rejected = await eventually("StockRejected on the stream", () => log.of("shop.inventory.v1.StockRejected", placed.orderId)[0]);
+    const rejected = await eventually(
+      "StockRejected on the stream",
+      () => log.of("shop.inventory.v1.StockRejected", placed.orderId)[0],
+    );
     expect(rejected.reason).toBe(StockRejectionReason.INSUFFICIENT_STOCK);
     expect(rejected.unavailable.map((l) => [l.productId, l.quantity])).toEqual([[scarce, 1n]]);
     expect(await levelOf(plenty)).toEqual({ available: 5n, reserved: 0n });
@@ -156,7 +169,10 @@ describe("reserving stock on OrderPlaced", () => {
     ]);
     await publishEvent(bus, OrderPlacedSchema, placed);
 
-    const rejected = await eventually("StockRejected", async () => (await published(StockRejectedSchema, placed.orderId))[0]);
+    const rejected = await eventually(
+      "StockRejected",
+      async () => (await published(StockRejectedSchema, placed.orderId))[0],
+    );
     expect(rejected.reason).toBe(StockRejectionReason.UNKNOWN_PRODUCT);
     expect(rejected.unavailable.map((l) => [l.productId, l.quantity])).toEqual([[unknown, 0n]]);
     expect(await levelOf(known)).toEqual({ available: 5n, reserved: 0n });
@@ -199,7 +215,10 @@ describe("releasing and committing", () => {
       reason: PaymentFailureReason.CARD_DECLINED,
       failedAt: timestampNow(),
     });
-    const released = await eventually("StockReleased on the stream", () => log.of("shop.inventory.v1.StockReleased", placed.orderId)[0]);
+    const released = await eventually(
+      "StockReleased on the stream",
+      () => log.of("shop.inventory.v1.StockReleased", placed.orderId)[0],
+    );
     expect(released.lines.map((l) => [l.productId, l.quantity])).toEqual([[tent, 4n]]);
     expect(await levelOf(tent)).toEqual({ available: 6n, reserved: 0n });
     expect(await reservationStatus(placed.orderId)).toBe("RELEASED");
@@ -220,9 +239,17 @@ describe("releasing and committing", () => {
   it("commits the reservation when the order is confirmed, once", async () => {
     const stove = await stockedProduct(5);
     const placed = await reserve(stove, 2);
-    const confirmed = { orderId: placed.orderId, userId: placed.userId, total: placed.total, confirmedAt: timestampNow() };
+    const confirmed = {
+      orderId: placed.orderId,
+      userId: placed.userId,
+      total: placed.total,
+      confirmedAt: timestampNow(),
+    };
     await publishEvent(bus, OrderConfirmedSchema, confirmed);
-    const committed = await eventually("StockCommitted on the stream", () => log.of("shop.inventory.v1.StockCommitted", placed.orderId)[0]);
+    const committed = await eventually(
+      "StockCommitted on the stream",
+      () => log.of("shop.inventory.v1.StockCommitted", placed.orderId)[0],
+    );
     expect(committed.lines.map((l) => [l.productId, l.quantity])).toEqual([[stove, 2n]]);
     expect(await levelOf(stove)).toEqual({ available: 3n, reserved: 0n });
     expect(await reservationStatus(placed.orderId)).toBe("COMMITTED");
@@ -250,7 +277,10 @@ describe("releasing and committing", () => {
       reason: CancellationReason.TIMED_OUT,
       cancelledAt: timestampNow(),
     });
-    await eventually("the tombstone", async () => (await reservationStatus(placed.orderId)) === "CANCELLED_BEFORE_RESERVE");
+    await eventually(
+      "the tombstone",
+      async () => (await reservationStatus(placed.orderId)) === "CANCELLED_BEFORE_RESERVE",
+    );
 
     await publishEvent(bus, OrderPlacedSchema, placed);
     await caughtUp();
@@ -303,7 +333,10 @@ describe("the last unit goes to exactly one order", () => {
     try {
       // Both instances hold a pull request on the one shared durable consumer.
       await eventually("both instances pulling OrderPlaced", async () => {
-        const info = await bus.jsm.consumers.info(system.naming.stream(OrderPlacedSchema), system.naming.consumerName("inventory", OrderPlacedSchema));
+        const info = await bus.jsm.consumers.info(
+          system.naming.stream(OrderPlacedSchema),
+          system.naming.consumerName("inventory", OrderPlacedSchema),
+        );
         return info.num_waiting >= 2;
       });
       const a = await stockedProduct(10);

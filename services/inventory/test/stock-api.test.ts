@@ -80,14 +80,22 @@ describe("restocking", () => {
     const request = { restockId: uuidv7(), productId: uuidv7(), quantity: 2n };
     await inventory().restock(request, { headers });
     await expectCode(inventory().restock({ ...request, quantity: 3n }, { headers }), Code.AlreadyExists, "restock_id");
-    await expectCode(inventory().restock({ ...request, productId: uuidv7() }, { headers }), Code.AlreadyExists, "restock_id");
+    await expectCode(
+      inventory().restock({ ...request, productId: uuidv7() }, { headers }),
+      Code.AlreadyExists,
+      "restock_id",
+    );
     expect((await inventory().getStock({ productId: request.productId })).stock?.available).toBe(2n);
   });
 
   it("rejects a quantity of zero with InvalidArgument naming the field", async () => {
     const headers = bearer(await system.adminToken());
     const productId = uuidv7();
-    await expectCode(inventory().restock({ restockId: uuidv7(), productId, quantity: 0n }, { headers }), Code.InvalidArgument, "quantity");
+    await expectCode(
+      inventory().restock({ restockId: uuidv7(), productId, quantity: 0n }, { headers }),
+      Code.InvalidArgument,
+      "quantity",
+    );
     expect((await inventory().getStock({ productId })).stock?.available).toBe(0n);
   });
 

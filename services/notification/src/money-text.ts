@@ -5,7 +5,10 @@ import type { Money } from "@shop/gen/shop/common/v1/money_pb";
 /** Minor-unit digits of an ISO 4217 currency (2 for EUR, 0 for JPY, 3 for KWD). */
 function minorDigits(currencyCode: string): number {
   try {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
+    return (
+      new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions()
+        .maximumFractionDigits ?? 2
+    );
   } catch {
     return 2; // not a well-formed code: show cents rather than fail the notification
   }

@@ -235,7 +235,11 @@ export class NotificationFeed {
       const ids = this.#signalled;
       this.#signalled = [];
       try {
-        const rows = await this.#db.select().from(notifications).where(inArray(notifications.id, ids)).orderBy(asc(notifications.id));
+        const rows = await this.#db
+          .select()
+          .from(notifications)
+          .where(inArray(notifications.id, ids))
+          .orderBy(asc(notifications.id));
         for (const row of rows) this.#deliver(row, () => true);
       } catch (err) {
         // The rows exist (the NOTIFY came after their commit): a sweep finds them.

@@ -40,7 +40,10 @@ export function toNotification(row: NotificationRow): Notification {
 /** Page position: the id of the last notification on the previous page. */
 const isPosition = (p: unknown): p is string => typeof p === "string" && /^[0-9a-f-]{36}$/.test(p);
 
-export function notificationService(db: Database<typeof schema>, feed: NotificationFeed): ServiceImpl<typeof NotificationService> {
+export function notificationService(
+  db: Database<typeof schema>,
+  feed: NotificationFeed,
+): ServiceImpl<typeof NotificationService> {
   return {
     async listNotifications({ pageSize, pageToken }, ctx) {
       const { subject: userId } = requirePrincipal(ctx);

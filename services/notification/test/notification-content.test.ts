@@ -29,8 +29,16 @@ describe("moneyText", () => {
 
 describe("notificationContent", () => {
   it("welcomes a new user by name, once per user", () => {
-    const c = notificationContent(create(UserRegisteredSchema, { userId, email: "ada@shop.test", displayName: " Ada " }));
-    expect(c).toMatchObject({ kind: "WELCOME", userId, orderId: null, title: "Welcome, Ada", dedupeKey: `welcome:${userId}` });
+    const c = notificationContent(
+      create(UserRegisteredSchema, { userId, email: "ada@shop.test", displayName: " Ada " }),
+    );
+    expect(c).toMatchObject({
+      kind: "WELCOME",
+      userId,
+      orderId: null,
+      title: "Welcome, Ada",
+      dedupeKey: `welcome:${userId}`,
+    });
     expect(c.body).toContain("ada@shop.test");
   });
 
@@ -38,7 +46,12 @@ describe("notificationContent", () => {
     const c = notificationContent(
       create(OrderConfirmedSchema, { orderId, userId, total: { currencyCode: "EUR", amountMinor: 3499n } }),
     );
-    expect(c).toMatchObject({ kind: "ORDER_CONFIRMED", orderId, title: "Order confirmed", dedupeKey: `order-confirmed:${orderId}` });
+    expect(c).toMatchObject({
+      kind: "ORDER_CONFIRMED",
+      orderId,
+      title: "Order confirmed",
+      dedupeKey: `order-confirmed:${orderId}`,
+    });
     expect(c.body).toContain("EUR 34.99");
     expect(c.body).toContain(orderId);
   });
@@ -50,7 +63,11 @@ describe("notificationContent", () => {
     [CancellationReason.TIMED_OUT, "no answer from payment", "it timed out (no answer from payment)"],
   ])("says why an order was cancelled (%s)", (reason, detail, expected) => {
     const c = notificationContent(create(OrderCancelledSchema, { orderId, userId, reason, detail }));
-    expect(c).toMatchObject({ kind: "ORDER_CANCELLED", title: "Order cancelled", dedupeKey: `order-cancelled:${orderId}` });
+    expect(c).toMatchObject({
+      kind: "ORDER_CANCELLED",
+      title: "Order cancelled",
+      dedupeKey: `order-cancelled:${orderId}`,
+    });
     expect(c.body).toContain(expected);
   });
 
@@ -61,7 +78,11 @@ describe("notificationContent", () => {
     [PaymentFailureReason.INVALID_CARD_TOKEN, "invalid card"],
   ])("says why a payment failed (%s)", (reason, expected) => {
     const c = notificationContent(create(PaymentFailedSchema, { paymentId: orderId, orderId, userId, reason }));
-    expect(c).toMatchObject({ kind: "PAYMENT_FAILED", title: "Payment failed", dedupeKey: `payment-failed:${orderId}` });
+    expect(c).toMatchObject({
+      kind: "PAYMENT_FAILED",
+      title: "Payment failed",
+      dedupeKey: `payment-failed:${orderId}`,
+    });
     expect(c.body).toContain(expected);
   });
 

@@ -18,7 +18,14 @@ import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, EventBus } from "@shop/runtime/even
 import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, eventually, NATS_URL, startSystem, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  bearer,
+  eventually,
+  NATS_URL,
+  startSystem,
+  type Account,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 
 let system: TestSystem;
 let bus: EventBus;
@@ -46,7 +53,10 @@ async function publish<D extends DescMessage>(
   const h = natsHeaders();
   h.set(EVENT_ID_HEADER, eventId);
   h.set(EVENT_TYPE_HEADER, schema.typeName);
-  await bus.js.publish(system.naming.subject(schema), toBinary(schema, create(schema, init)), { msgID: msgId, headers: h });
+  await bus.js.publish(system.naming.subject(schema), toBinary(schema, create(schema, init)), {
+    msgID: msgId,
+    headers: h,
+  });
   return eventId;
 }
 
@@ -155,7 +165,11 @@ describe("notifications from events", () => {
 
     const forOrder = (await listAll(user)).filter((n) => n.orderId === orderId);
     expect(forOrder).toHaveLength(1);
-    expect(forOrder[0]).toMatchObject({ kind: NotificationKind.ORDER_CONFIRMED, title: "Order confirmed", userId: user.userId });
+    expect(forOrder[0]).toMatchObject({
+      kind: NotificationKind.ORDER_CONFIRMED,
+      title: "Order confirmed",
+      userId: user.userId,
+    });
     expect(forOrder[0]!.body).toContain("EUR 34.99");
     // The republished event was handled (its inbox row commits only with a
     // successful handler), not failed on the unique index on its way to the dead letters.
@@ -173,13 +187,35 @@ describe("notifications from events", () => {
     const declined = uuidv7();
     const outOfStock = uuidv7();
     const byCustomer = uuidv7();
-    await publish(PaymentFailedSchema, { paymentId: uuidv7(), orderId: declined, userId: user.userId, reason: PaymentFailureReason.INSUFFICIENT_FUNDS });
-    await publish(OrderCancelledSchema, { orderId: declined, userId: user.userId, reason: CancellationReason.PAYMENT_FAILED, detail: "insufficient funds" });
-    await publish(OrderCancelledSchema, { orderId: outOfStock, userId: user.userId, reason: CancellationReason.OUT_OF_STOCK });
-    await publish(OrderCancelledSchema, { orderId: byCustomer, userId: user.userId, reason: CancellationReason.CUSTOMER_REQUESTED });
+    await publish(PaymentFailedSchema, {
+      paymentId: uuidv7(),
+      orderId: declined,
+      userId: user.userId,
+      reason: PaymentFailureReason.INSUFFICIENT_FUNDS,
+    });
+    await publish(OrderCancelledSchema, {
+      orderId: declined,
+      userId: user.userId,
+      reason: CancellationReason.PAYMENT_FAILED,
+      detail: "insufficient funds",
+    });
+    await publish(OrderCancelledSchema, {
+      orderId: outOfStock,
+      userId: user.userId,
+      reason: CancellationReason.OUT_OF_STOCK,
+    });
+    await publish(OrderCancelledSchema, {
+      orderId: byCustomer,
+      userId: user.userId,
+      reason: CancellationReason.CUSTOMER_REQUESTED,
+    });
 
     const cancelled = (orderId: string) =>
-      listed(user, `the cancellation of ${orderId}`, (n) => n.orderId === orderId && n.kind === NotificationKind.ORDER_CANCELLED);
+      listed(
+        user,
+        `the cancellation of ${orderId}`,
+        (n) => n.orderId === orderId && n.kind === NotificationKind.ORDER_CANCELLED,
+      );
     expect((await cancelled(declined)).body).toContain("payment failed: insufficient funds");
     expect((await cancelled(outOfStock)).body).toContain("out of stock");
     expect((await cancelled(byCustomer)).body).toContain("you cancelled it");
@@ -207,12 +243,18 @@ describe("listing", () => {
   it("pages newest first without gaps or repeats, with tokens bound to their user", async () => {
     const user = await system.signUp();
     const orders = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
-    for (const orderId of orders) await publish(OrderConfirmedSchema, { orderId, userId: user.userId, total: EUR(100n) });
+    for (const orderId of orders)
+      await publish(OrderConfirmedSchema, { orderId, userId: user.userId, total: EUR(100n) });
     const all = await eventually("five notifications", async () => {
       const list = await listAll(user);
       return list.length === 5 ? list : undefined;
     });
-    expect(all.map((n) => n.id)).toEqual(all.map((n) => n.id).sort().reverse());
+    expect(all.map((n) => n.id)).toEqual(
+      all
+        .map((n) => n.id)
+        .sort()
+        .reverse(),
+    );
     // Created in publishing order (one consumer per event type): the newest is the last order.
     expect(all[0]!.orderId).toBe(orders[3]);
 
@@ -229,10 +271,16 @@ describe("listing", () => {
     const someoneElse = await system.signUp();
     const first = await notifications().listNotifications({ pageSize: 2 }, { headers: bearer(user.token) });
     await expectCode(
-      notifications().listNotifications({ pageSize: 2, pageToken: first.nextPageToken }, { headers: bearer(someoneElse.token) }),
+      notifications().listNotifications(
+        { pageSize: 2, pageToken: first.nextPageToken },
+        { headers: bearer(someoneElse.token) },
+      ),
       Code.InvalidArgument,
     );
-    await expectCode(notifications().listNotifications({ pageToken: "garbage" }, { headers: bearer(user.token) }), Code.InvalidArgument);
+    await expectCode(
+      notifications().listNotifications({ pageToken: "garbage" }, { headers: bearer(user.token) }),
+      Code.InvalidArgument,
+    );
   });
 });
 
@@ -242,7 +290,12 @@ describe("watching", () => {
     const watch = await liveWatch(user);
     try {
       const orderId = uuidv7();
-      await publish(OrderCancelledSchema, { orderId, userId: user.userId, reason: CancellationReason.TIMED_OUT, detail: "payment did not answer" });
+      await publish(OrderCancelledSchema, {
+        orderId,
+        userId: user.userId,
+        reason: CancellationReason.TIMED_OUT,
+        detail: "payment did not answer",
+      });
       const n = await watch.nextOfInterest();
       expect(n).toMatchObject({ orderId, userId: user.userId, kind: NotificationKind.ORDER_CANCELLED });
       expect(n.body).toContain("it timed out");

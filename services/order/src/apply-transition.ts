@@ -29,12 +29,22 @@ export function deadlineFor(waiting: WaitingFor | null, timeouts: Timeouts) {
   return sql`clock_timestamp() + ${ms}::double precision * interval '1 millisecond'`;
 }
 
-export async function recordTimeline(tx: DbOrTx, orderId: string, status: OrderStatusName, description: string): Promise<void> {
+export async function recordTimeline(
+  tx: DbOrTx,
+  orderId: string,
+  status: OrderStatusName,
+  description: string,
+): Promise<void> {
   await tx.insert(orderTimeline).values({ orderId, status, description });
 }
 
 /** Returns the order row after the transition (the same row if nothing changed). */
-export async function applyTransition(tx: DbOrTx, deps: TransitionDeps, order: OrderRow, transition: Transition): Promise<OrderRow> {
+export async function applyTransition(
+  tx: DbOrTx,
+  deps: TransitionDeps,
+  order: OrderRow,
+  transition: Transition,
+): Promise<OrderRow> {
   if (transition.kind === "unchanged" || transition.kind === "refused") return order;
 
   if (transition.kind === "note") {

@@ -1,6 +1,11 @@
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
-import { StockCommittedSchema, StockRejectedSchema, StockReleasedSchema, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
+import {
+  StockCommittedSchema,
+  StockRejectedSchema,
+  StockReleasedSchema,
+  StockReservedSchema,
+} from "@shop/gen/shop/inventory/v1/events_pb";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
 import { OrderService } from "@shop/gen/shop/order/v1/order_pb";

@@ -30,12 +30,17 @@ export function recordOrderOutcomes(telemetry: ServiceTelemetry): void {
     completed.add(1, attributes);
     const placedMs = placedAtMs(orderId);
     if (placedMs !== undefined && at) {
-      sagaDuration.record(Math.max(0, (timestampDate(at).getTime() - placedMs) / 1000), { outcome: attributes.outcome! });
+      sagaDuration.record(Math.max(0, (timestampDate(at).getTime() - placedMs) / 1000), {
+        outcome: attributes.outcome!,
+      });
     }
   };
   telemetry.onEventPublished(OrderConfirmedSchema, (e) => observe(e.orderId, e.confirmedAt, { outcome: "confirmed" }));
   telemetry.onEventPublished(OrderCancelledSchema, (e) =>
-    observe(e.orderId, e.cancelledAt, { outcome: "cancelled", reason: (CancellationReason[e.reason] ?? "UNSPECIFIED").toLowerCase() }),
+    observe(e.orderId, e.cancelledAt, {
+      outcome: "cancelled",
+      reason: (CancellationReason[e.reason] ?? "UNSPECIFIED").toLowerCase(),
+    }),
   );
 }
 

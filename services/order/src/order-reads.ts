@@ -8,14 +8,25 @@ import { OrderSchema, type Order } from "@shop/gen/shop/order/v1/order_pb";
 import type { Database } from "@shop/runtime/db/database";
 import type { DbOrTx } from "@shop/runtime/events/outbox";
 import type * as schema from "./schema.ts";
-import { orderLines, orders, orderTimeline, type OrderLineRow, type OrderRow, type OrderTimelineRow } from "./schema.ts";
+import {
+  orderLines,
+  orders,
+  orderTimeline,
+  type OrderLineRow,
+  type OrderRow,
+  type OrderTimelineRow,
+} from "./schema.ts";
 import { reasonFromName, statusFromName } from "./status-mapping.ts";
 
 export function money(currencyCode: string, amountMinor: bigint) {
   return create(MoneySchema, { currencyCode, amountMinor });
 }
 
-export function toOrderMessage(row: OrderRow, lines: readonly OrderLineRow[], timeline: readonly OrderTimelineRow[]): Order {
+export function toOrderMessage(
+  row: OrderRow,
+  lines: readonly OrderLineRow[],
+  timeline: readonly OrderTimelineRow[],
+): Order {
   return create(OrderSchema, {
     id: row.id,
     userId: row.userId,
@@ -34,7 +45,11 @@ export function toOrderMessage(row: OrderRow, lines: readonly OrderLineRow[], ti
     cancellationDetail: row.cancellationDetail,
     timeline: [...timeline]
       .sort((a, b) => a.id - b.id)
-      .map((t) => ({ occurredAt: timestampFromDate(t.occurredAt), status: statusFromName(t.status), description: t.description })),
+      .map((t) => ({
+        occurredAt: timestampFromDate(t.occurredAt),
+        status: statusFromName(t.status),
+        description: t.description,
+      })),
     createdAt: timestampFromDate(row.createdAt),
     updatedAt: timestampFromDate(row.updatedAt),
   });
@@ -45,7 +60,11 @@ export async function withDetails(db: DbOrTx, rows: readonly OrderRow[]): Promis
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const lines = await db.select().from(orderLines).where(inArray(orderLines.orderId, ids));
-  const timeline = await db.select().from(orderTimeline).where(inArray(orderTimeline.orderId, ids)).orderBy(asc(orderTimeline.id));
+  const timeline = await db
+    .select()
+    .from(orderTimeline)
+    .where(inArray(orderTimeline.orderId, ids))
+    .orderBy(asc(orderTimeline.id));
   return rows.map((row) =>
     toOrderMessage(
       row,
@@ -67,7 +86,10 @@ export function inSnapshot<T>(db: OrderDatabase, read: (tx: DbOrTx) => Promise<T
 }
 
 /** One order with its lines and timeline, and the row it was built from; undefined if there is none. */
-export function readOrderState(db: OrderDatabase, orderId: string): Promise<{ row: OrderRow; order: Order } | undefined> {
+export function readOrderState(
+  db: OrderDatabase,
+  orderId: string,
+): Promise<{ row: OrderRow; order: Order } | undefined> {
   return inSnapshot(db, async (tx) => {
     const [row] = await tx.select().from(orders).where(eq(orders.id, orderId));
     return row ? { row, order: (await withDetails(tx, [row]))[0] } : undefined;

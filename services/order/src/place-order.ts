@@ -43,7 +43,14 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
   if (earlier) return sameRequestOrFail(deps.db, earlier, fingerprint);
 
   await checkCustomer(deps.identity, principal, ctx.signal);
-  const priced = priceOrder(req.lines, await fetchProducts(deps.catalog, req.lines.map((l) => l.productId), ctx.signal));
+  const priced = priceOrder(
+    req.lines,
+    await fetchProducts(
+      deps.catalog,
+      req.lines.map((l) => l.productId),
+      ctx.signal,
+    ),
+  );
 
   const orderId = uuidv7();
   const placed = await deps.db.transaction(async (tx) => {
@@ -110,7 +117,11 @@ async function sameRequestOrFail(db: OrderDatabase, existing: OrderRow, fingerpr
 }
 
 /** The caller must be a user identity knows; asked with the caller's own token. */
-async function checkCustomer(identity: PlaceOrderDeps["identity"], principal: Principal, signal: AbortSignal): Promise<void> {
+async function checkCustomer(
+  identity: PlaceOrderDeps["identity"],
+  principal: Principal,
+  signal: AbortSignal,
+): Promise<void> {
   try {
     await identity.getUser({ userId: principal.subject }, { headers: forwardToken(principal), signal });
   } catch (err) {
@@ -121,15 +132,25 @@ async function checkCustomer(identity: PlaceOrderDeps["identity"], principal: Pr
     if (code === Code.PermissionDenied) {
       throw new ConnectError("this account may not place orders", Code.PermissionDenied);
     }
-    throw new ConnectError("cannot check the account right now (identity unavailable); nothing was placed, try again", Code.Unavailable);
+    throw new ConnectError(
+      "cannot check the account right now (identity unavailable); nothing was placed, try again",
+      Code.Unavailable,
+    );
   }
 }
 
-async function fetchProducts(catalog: PlaceOrderDeps["catalog"], productIds: string[], signal: AbortSignal): Promise<CatalogProduct[]> {
+async function fetchProducts(
+  catalog: PlaceOrderDeps["catalog"],
+  productIds: string[],
+  signal: AbortSignal,
+): Promise<CatalogProduct[]> {
   try {
     const { products } = await catalog.batchGetProducts({ productIds }, { signal });
     return products;
   } catch {
-    throw new ConnectError("cannot price the order right now (catalog unavailable); nothing was placed, try again", Code.Unavailable);
+    throw new ConnectError(
+      "cannot price the order right now (catalog unavailable); nothing was placed, try again",
+      Code.Unavailable,
+    );
   }
 }

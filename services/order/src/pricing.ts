@@ -36,11 +36,19 @@ export function priceOrder(requested: readonly RequestedLine[], products: readon
   const byId = new Map(products.map((p) => [p.id.toLowerCase(), p]));
   const unknown = requested.filter((l) => !byId.get(l.productId.toLowerCase())?.price).map((l) => l.productId);
   if (unknown.length > 0) {
-    throw new ConnectError(`${unknown.length === 1 ? "product" : "products"} not found: ${unknown.join(", ")}`, Code.NotFound);
+    throw new ConnectError(
+      `${unknown.length === 1 ? "product" : "products"} not found: ${unknown.join(", ")}`,
+      Code.NotFound,
+    );
   }
   const lines = requested.map((l) => {
     const product = byId.get(l.productId.toLowerCase())!;
-    return { productId: product.id, productName: product.name, quantity: l.quantity, unitPriceMinor: product.price!.amountMinor };
+    return {
+      productId: product.id,
+      productName: product.name,
+      quantity: l.quantity,
+      unitPriceMinor: product.price!.amountMinor,
+    };
   });
   const currencies = [...new Set(requested.map((l) => byId.get(l.productId.toLowerCase())!.price!.currencyCode))];
   if (currencies.length > 1) {

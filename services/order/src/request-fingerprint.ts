@@ -12,5 +12,7 @@ export function requestFingerprint({ lines, cardToken }: FingerprintInput): stri
   const normalised = lines
     .map((l) => [l.productId.toLowerCase(), l.quantity] as const)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash("sha256").update(JSON.stringify({ lines: normalised, cardToken })).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify({ lines: normalised, cardToken }))
+    .digest("base64url");
 }

@@ -98,7 +98,11 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
       if (status === OrderStatus.PENDING) {
         return advance(OrderStatus.AWAITING_PAYMENT, "stock reserved; waiting for payment");
       }
-      return ignored("stock reservation", status, status === OrderStatus.CANCELLED ? "inventory releases it on the cancellation" : undefined);
+      return ignored(
+        "stock reservation",
+        status,
+        status === OrderStatus.CANCELLED ? "inventory releases it on the cancellation" : undefined,
+      );
 
     case "StockRejected":
       if (status === OrderStatus.PENDING) {
@@ -115,7 +119,11 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
           emit: [{ type: "OrderConfirmed" }],
         };
       }
-      return ignored("payment capture", status, status === OrderStatus.CANCELLED ? "the payment service refunds it on the cancellation" : undefined);
+      return ignored(
+        "payment capture",
+        status,
+        status === OrderStatus.CANCELLED ? "the payment service refunds it on the cancellation" : undefined,
+      );
 
     case "PaymentFailed":
       if (waiting !== null) return cancel(CancellationReason.PAYMENT_FAILED, paymentFailureDetail(input.reason));
@@ -135,7 +143,10 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
 
     case "CancelRequested":
       if (waiting !== null) {
-        return cancel(CancellationReason.CUSTOMER_REQUESTED, input.by === "admin" ? "cancelled by an administrator" : "cancelled by the customer");
+        return cancel(
+          CancellationReason.CUSTOMER_REQUESTED,
+          input.by === "admin" ? "cancelled by an administrator" : "cancelled by the customer",
+        );
       }
       if (status === OrderStatus.CANCELLED) return { kind: "unchanged" };
       return { kind: "refused", message: "the order is CONFIRMED and can no longer be cancelled" };
@@ -169,7 +180,9 @@ function outOfStockDetail(order: SagaOrder, input: Extract<SagaInput, { type: "S
   if (input.unavailable.length === 0) return heading;
   const items = input.unavailable.map(({ productId, available }) => {
     const line = order.lines.find((l) => l.productId === productId);
-    return line ? `${line.productName} (${line.quantity} ordered, ${available} available)` : `${productId} (${available} available)`;
+    return line
+      ? `${line.productName} (${line.quantity} ordered, ${available} available)`
+      : `${productId} (${available} available)`;
   });
   return `${heading}: ${items.join(", ")}`;
 }

@@ -4,7 +4,18 @@
 // current waiting state times out (null once terminal); the timeout sweeper
 // reads it through a partial index.
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 export const ORDER_STATUSES = ["PENDING", "AWAITING_PAYMENT", "CONFIRMED", "CANCELLED"] as const;
 export type OrderStatusName = (typeof ORDER_STATUSES)[number];
@@ -42,7 +53,9 @@ export const orders = pgTable(
     // ListOrders: a user's orders, newest first, keyset on id.
     index("orders_user_id_idx").on(t.userId, t.id),
     // The timeout sweeper's work queue: only orders that are waiting.
-    index("orders_deadline_idx").on(t.deadlineAt).where(sql`${t.deadlineAt} is not null`),
+    index("orders_deadline_idx")
+      .on(t.deadlineAt)
+      .where(sql`${t.deadlineAt} is not null`),
   ],
 );
 

@@ -41,7 +41,9 @@ export const definition = {
         ),
       ],
       subscriptions: [sagaSubscription({ outbox, timeouts })],
-      background: [new TimeoutSweeper({ db, deps: { outbox, timeouts }, intervalMs: settings.sweepIntervalMs, logger })],
+      background: [
+        new TimeoutSweeper({ db, deps: { outbox, timeouts }, intervalMs: settings.sweepIntervalMs, logger }),
+      ],
     };
   },
 } satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;

@@ -9,7 +9,8 @@ export function statusFromName(name: OrderStatusName): OrderStatus {
 
 export function statusName(status: OrderStatus): OrderStatusName {
   const name = OrderStatus[status];
-  if (status === OrderStatus.UNSPECIFIED || name === undefined) throw new Error(`not a storable order status: ${status}`);
+  if (status === OrderStatus.UNSPECIFIED || name === undefined)
+    throw new Error(`not a storable order status: ${status}`);
   return name as OrderStatusName;
 }
 
@@ -19,6 +20,7 @@ export function reasonFromName(name: CancellationReasonName | null): Cancellatio
 
 export function reasonName(reason: CancellationReason): CancellationReasonName {
   const name = CancellationReason[reason];
-  if (reason === CancellationReason.UNSPECIFIED || name === undefined) throw new Error(`not a storable cancellation reason: ${reason}`);
+  if (reason === CancellationReason.UNSPECIFIED || name === undefined)
+    throw new Error(`not a storable cancellation reason: ${reason}`);
   return name as CancellationReasonName;
 }

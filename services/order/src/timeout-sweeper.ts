@@ -58,7 +58,12 @@ export class TimeoutSweeper {
         const overdue = await tx
           .select()
           .from(orders)
-          .where(and(lte(orders.deadlineAt, sql`clock_timestamp()`), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"])))
+          .where(
+            and(
+              lte(orders.deadlineAt, sql`clock_timestamp()`),
+              inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"]),
+            ),
+          )
           .orderBy(asc(orders.deadlineAt))
           .limit(BATCH_SIZE)
           .for("update", { skipLocked: true });

@@ -21,7 +21,11 @@ export interface WatchOrderDeps {
   pollIntervalMs: number;
 }
 
-export async function* watchOrder(deps: WatchOrderDeps, req: WatchOrderRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchOrderResponseSchema>> {
+export async function* watchOrder(
+  deps: WatchOrderDeps,
+  req: WatchOrderRequest,
+  ctx: HandlerContext,
+): AsyncGenerator<MessageInitShape<typeof WatchOrderResponseSchema>> {
   const drain = ctx.values.get(drainSignalKey);
   const stop = AbortSignal.any([ctx.signal, drain]);
   const wakeup = new Wakeup();
@@ -38,7 +42,10 @@ export async function* watchOrder(deps: WatchOrderDeps, req: WatchOrderRequest, 
       if (stop.aborted) break;
       if (!notified) {
         // Poll: a cheap look at the version before reading the whole order.
-        const [current] = await deps.db.select({ version: orders.version }).from(orders).where(eq(orders.id, req.orderId));
+        const [current] = await deps.db
+          .select({ version: orders.version })
+          .from(orders)
+          .where(eq(orders.id, req.orderId));
         if (current?.version === state.row.version) continue;
       }
       const next = await readOrderState(deps.db, req.orderId);

@@ -1,6 +1,11 @@
 // Order's side of the shared test event traffic (tests/support/events.ts):
 // the events it consumes and the ones it publishes.
-import { StockCommittedSchema, StockRejectedSchema, StockReleasedSchema, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
+import {
+  StockCommittedSchema,
+  StockRejectedSchema,
+  StockReleasedSchema,
+  StockReservedSchema,
+} from "@shop/gen/shop/inventory/v1/events_pb";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
 import { PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
 import type { EventBus } from "@shop/runtime/events/bus";

@@ -6,15 +6,34 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type Client } from "@connectrpc/connect";
 import postgres from "postgres";
 import { CatalogService, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
-import { StockCommittedSchema, StockRejectedSchema, StockRejectionReason, StockReservedSchema } from "@shop/gen/shop/inventory/v1/events_pb";
+import {
+  StockCommittedSchema,
+  StockRejectedSchema,
+  StockRejectionReason,
+  StockReservedSchema,
+} from "@shop/gen/shop/inventory/v1/events_pb";
 import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
-import { CancellationReason, OrderService, OrderStatus, WatchOrderRequestSchema, type Order } from "@shop/gen/shop/order/v1/order_pb";
+import {
+  CancellationReason,
+  OrderService,
+  OrderStatus,
+  WatchOrderRequestSchema,
+  type Order,
+} from "@shop/gen/shop/order/v1/order_pb";
 import { PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
 import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
 import { closeDatabase, openDatabase } from "@shop/runtime/db/database";
 import { EventBus } from "@shop/runtime/events/bus";
 import { principalKey } from "@shop/runtime/interceptors/auth";
-import { bearer, eventually, NATS_URL, startSystem, uniqueId, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  bearer,
+  eventually,
+  NATS_URL,
+  startSystem,
+  uniqueId,
+  type Account,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 import { OrderChangeFeed } from "../src/order-change-feed.ts";
 import * as schema from "../src/schema.ts";
 import { watchOrder } from "../src/watch-order.ts";
@@ -29,7 +48,9 @@ let products: Product[];
 let alice: Account;
 let bob: Account;
 
-const auth = (account: Account | string) => ({ headers: bearer(typeof account === "string" ? account : account.token) });
+const auth = (account: Account | string) => ({
+  headers: bearer(typeof account === "string" ? account : account.token),
+});
 
 async function codeOf(call: Promise<unknown> | (() => Promise<unknown>)): Promise<{ code: Code; message: string }> {
   try {
@@ -41,9 +62,16 @@ async function codeOf(call: Promise<unknown> | (() => Promise<unknown>)): Promis
   throw new Error("expected the call to fail");
 }
 
-function place(account: Account, lines: { productId: string; quantity: number }[], options: { key?: string; cardToken?: string } = {}) {
+function place(
+  account: Account,
+  lines: { productId: string; quantity: number }[],
+  options: { key?: string; cardToken?: string } = {},
+) {
   return orders
-    .placeOrder({ idempotencyKey: options.key ?? uniqueId("key"), lines, cardToken: options.cardToken ?? "tok_visa_approve" }, auth(account))
+    .placeOrder(
+      { idempotencyKey: options.key ?? uniqueId("key"), lines, cardToken: options.cardToken ?? "tok_visa_approve" },
+      auth(account),
+    )
     .then((r) => r.order!);
 }
 
@@ -52,7 +80,12 @@ async function get(orderId: string, account: Account | string = alice): Promise<
 }
 
 /** Waits until the order satisfies `check` (the consumer applies events asynchronously). */
-function orderWhen(orderId: string, what: string, check: (o: Order) => boolean, account: Account = alice): Promise<Order> {
+function orderWhen(
+  orderId: string,
+  what: string,
+  check: (o: Order) => boolean,
+  account: Account = alice,
+): Promise<Order> {
   return eventually(what, async () => {
     const order = await get(orderId, account);
     return check(order) ? order : undefined;
@@ -63,7 +96,9 @@ function orderWhen(orderId: string, what: string, check: (o: Order) => boolean, 
 async function orderPlacedRows(orderId: string): Promise<number> {
   const sql = postgres(system.databaseUrl("order"), { max: 1, onnotice: () => {} });
   try {
-    const rows = await sql<{ payload: Uint8Array }[]>`select payload from outbox where event_type = ${OrderPlacedSchema.typeName}`;
+    const rows = await sql<
+      { payload: Uint8Array }[]
+    >`select payload from outbox where event_type = ${OrderPlacedSchema.typeName}`;
     return rows.filter((r) => fromBinary(OrderPlacedSchema, r.payload).orderId === orderId).length;
   } finally {
     await sql.end();
@@ -79,7 +114,12 @@ const reserved = (order: Order) =>
     cardToken: "tok_visa_approve",
   });
 const captured = (order: Order, options = {}) =>
-  publishEvent(bus, PaymentCapturedSchema, { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total }, options);
+  publishEvent(
+    bus,
+    PaymentCapturedSchema,
+    { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total },
+    options,
+  );
 
 beforeAll(async () => {
   system = await startSystem(["identity", "catalog", "order"]);
@@ -101,21 +141,38 @@ afterAll(async () => {
 describe("PlaceOrder", () => {
   it("stores the order PENDING, priced from the catalog, and publishes OrderPlaced", async () => {
     const [a, b] = products;
-    const order = await place(alice, [
-      { productId: a.id, quantity: 2 },
-      { productId: b.id, quantity: 1 },
-    ], { cardToken: "tok_card_1" });
+    const order = await place(
+      alice,
+      [
+        { productId: a.id, quantity: 2 },
+        { productId: b.id, quantity: 1 },
+      ],
+      { cardToken: "tok_card_1" },
+    );
 
     expect(order.status).toBe(OrderStatus.PENDING);
     expect(order.userId).toBe(alice.userId);
-    expect(order.lines.map((l) => [l.productId, l.productName, l.quantity, l.unitPrice?.amountMinor, l.lineTotal?.amountMinor])).toEqual([
+    expect(
+      order.lines.map((l) => [
+        l.productId,
+        l.productName,
+        l.quantity,
+        l.unitPrice?.amountMinor,
+        l.lineTotal?.amountMinor,
+      ]),
+    ).toEqual([
       [a.id, a.name, 2, a.price!.amountMinor, a.price!.amountMinor * 2n],
       [b.id, b.name, 1, b.price!.amountMinor, b.price!.amountMinor],
     ]);
-    expect(order.total).toMatchObject({ currencyCode: a.price!.currencyCode, amountMinor: a.price!.amountMinor * 2n + b.price!.amountMinor });
+    expect(order.total).toMatchObject({
+      currencyCode: a.price!.currencyCode,
+      amountMinor: a.price!.amountMinor * 2n + b.price!.amountMinor,
+    });
     expect(order.timeline.map((t) => t.status)).toEqual([OrderStatus.PENDING]);
 
-    const [placed] = await eventually("OrderPlaced", () => (log.of("shop.order.v1.OrderPlaced", order.id).length ? log.of("shop.order.v1.OrderPlaced", order.id) : undefined));
+    const [placed] = await eventually("OrderPlaced", () =>
+      log.of("shop.order.v1.OrderPlaced", order.id).length ? log.of("shop.order.v1.OrderPlaced", order.id) : undefined,
+    );
     expect(placed.userId).toBe(alice.userId);
     expect(placed.cardToken).toBe("tok_card_1");
     expect(placed.total).toEqual(order.total);
@@ -136,8 +193,22 @@ describe("PlaceOrder", () => {
 
   it("treats the same lines listed in another order as the same request", async () => {
     const key = uniqueId("key");
-    const first = await place(alice, [{ productId: products[0].id, quantity: 1 }, { productId: products[1].id, quantity: 2 }], { key });
-    const second = await place(alice, [{ productId: products[1].id, quantity: 2 }, { productId: products[0].id, quantity: 1 }], { key });
+    const first = await place(
+      alice,
+      [
+        { productId: products[0].id, quantity: 1 },
+        { productId: products[1].id, quantity: 2 },
+      ],
+      { key },
+    );
+    const second = await place(
+      alice,
+      [
+        { productId: products[1].id, quantity: 2 },
+        { productId: products[0].id, quantity: 1 },
+      ],
+      { key },
+    );
     expect(second.id).toBe(first.id);
   });
 
@@ -148,7 +219,10 @@ describe("PlaceOrder", () => {
       () => place(alice, [{ productId: products[0].id, quantity: 2 }], { key }),
       () => place(alice, [{ productId: products[0].id, quantity: 1 }], { key, cardToken: "tok_other" }),
     ]) {
-      expect(await codeOf(attempt)).toEqual({ code: Code.FailedPrecondition, message: "idempotency_key was already used for a different order" });
+      expect(await codeOf(attempt)).toEqual({
+        code: Code.FailedPrecondition,
+        message: "idempotency_key was already used for a different order",
+      });
     }
   });
 
@@ -163,7 +237,12 @@ describe("PlaceOrder", () => {
   it("names unknown products (NotFound) and stores nothing", async () => {
     const customer = await system.signUp();
     const missing = "019b0000-0000-7000-8000-000000000001";
-    const failure = await codeOf(place(customer, [{ productId: products[0].id, quantity: 1 }, { productId: missing, quantity: 1 }]));
+    const failure = await codeOf(
+      place(customer, [
+        { productId: products[0].id, quantity: 1 },
+        { productId: missing, quantity: 1 },
+      ]),
+    );
     expect(failure.code).toBe(Code.NotFound);
     expect(failure.message).toContain(missing);
     expect((await orders.listOrders({}, auth(customer))).orders).toEqual([]);
@@ -172,16 +251,32 @@ describe("PlaceOrder", () => {
   it("refuses products priced in different currencies (InvalidArgument)", async () => {
     const admin = await system.adminToken();
     const { product: dollars } = await catalog.createProduct(
-      { sku: uniqueId("USD").toUpperCase().replace(/_/g, "-"), name: "Imported mug", categoryId: products[0].categoryId, price: { currencyCode: "USD", amountMinor: 1200n } },
+      {
+        sku: uniqueId("USD").toUpperCase().replace(/_/g, "-"),
+        name: "Imported mug",
+        categoryId: products[0].categoryId,
+        price: { currencyCode: "USD", amountMinor: 1200n },
+      },
       auth(admin),
     );
-    const failure = await codeOf(place(alice, [{ productId: products[0].id, quantity: 1 }, { productId: dollars!.id, quantity: 1 }]));
+    const failure = await codeOf(
+      place(alice, [
+        { productId: products[0].id, quantity: 1 },
+        { productId: dollars!.id, quantity: 1 },
+      ]),
+    );
     expect(failure.code).toBe(Code.InvalidArgument);
     expect(failure.message).toMatch(/^lines: .*different currencies/);
   });
 
   it("needs a signed-in caller", async () => {
-    const failure = await codeOf(orders.placeOrder({ idempotencyKey: uniqueId("key"), lines: [{ productId: products[0].id, quantity: 1 }], cardToken: "tok" }));
+    const failure = await codeOf(
+      orders.placeOrder({
+        idempotencyKey: uniqueId("key"),
+        lines: [{ productId: products[0].id, quantity: 1 }],
+        cardToken: "tok",
+      }),
+    );
     expect(failure.code).toBe(Code.Unauthenticated);
   });
 });
@@ -198,13 +293,20 @@ describe("the saga", () => {
       [OrderStatus.AWAITING_PAYMENT, "stock reserved; waiting for payment"],
       [OrderStatus.CONFIRMED, "payment captured; order confirmed"],
     ]);
-    const [event] = await eventually("OrderConfirmed", () => (log.of("shop.order.v1.OrderConfirmed", order.id).length ? log.of("shop.order.v1.OrderConfirmed", order.id) : undefined));
+    const [event] = await eventually("OrderConfirmed", () =>
+      log.of("shop.order.v1.OrderConfirmed", order.id).length
+        ? log.of("shop.order.v1.OrderConfirmed", order.id)
+        : undefined,
+    );
     expect(event).toMatchObject({ userId: alice.userId, total: order.total });
 
     await publishEvent(bus, StockCommittedSchema, { orderId: order.id, lines: [] });
     const committed = await orderWhen(order.id, "stock committed entry", (o) => o.timeline.length === 4);
     expect(committed.status).toBe(OrderStatus.CONFIRMED);
-    expect(committed.timeline.at(-1)).toMatchObject({ status: OrderStatus.CONFIRMED, description: "reserved stock committed" });
+    expect(committed.timeline.at(-1)).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      description: "reserved stock committed",
+    });
   });
 
   it("StockRejected → CANCELLED (OUT_OF_STOCK) naming the missing items, + OrderCancelled", async () => {
@@ -217,19 +319,42 @@ describe("the saga", () => {
     const cancelled = await orderWhen(order.id, "CANCELLED", (o) => o.status === OrderStatus.CANCELLED);
     expect(cancelled.cancellationReason).toBe(CancellationReason.OUT_OF_STOCK);
     expect(cancelled.cancellationDetail).toBe(`not enough stock: ${products[2].name} (5 ordered, 3 available)`);
-    const [event] = await eventually("OrderCancelled", () => (log.of("shop.order.v1.OrderCancelled", order.id).length ? log.of("shop.order.v1.OrderCancelled", order.id) : undefined));
-    expect(event).toMatchObject({ userId: alice.userId, reason: CancellationReason.OUT_OF_STOCK, detail: cancelled.cancellationDetail });
+    const [event] = await eventually("OrderCancelled", () =>
+      log.of("shop.order.v1.OrderCancelled", order.id).length
+        ? log.of("shop.order.v1.OrderCancelled", order.id)
+        : undefined,
+    );
+    expect(event).toMatchObject({
+      userId: alice.userId,
+      reason: CancellationReason.OUT_OF_STOCK,
+      detail: cancelled.cancellationDetail,
+    });
   });
 
   it("PaymentFailed → CANCELLED (PAYMENT_FAILED) with the reason, + OrderCancelled", async () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     await reserved(order);
     await orderWhen(order.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
-    await publishEvent(bus, PaymentFailedSchema, { paymentId: uniqueId("pay"), orderId: order.id, userId: alice.userId, reason: PaymentFailureReason.CARD_DECLINED });
+    await publishEvent(bus, PaymentFailedSchema, {
+      paymentId: uniqueId("pay"),
+      orderId: order.id,
+      userId: alice.userId,
+      reason: PaymentFailureReason.CARD_DECLINED,
+    });
     const cancelled = await orderWhen(order.id, "CANCELLED", (o) => o.status === OrderStatus.CANCELLED);
-    expect(cancelled).toMatchObject({ cancellationReason: CancellationReason.PAYMENT_FAILED, cancellationDetail: "card declined" });
-    expect(cancelled.timeline.at(-1)).toMatchObject({ status: OrderStatus.CANCELLED, description: "cancelled: card declined" });
-    await eventually("OrderCancelled", () => log.of("shop.order.v1.OrderCancelled", order.id).some((e) => e.reason === CancellationReason.PAYMENT_FAILED && e.detail === "card declined"));
+    expect(cancelled).toMatchObject({
+      cancellationReason: CancellationReason.PAYMENT_FAILED,
+      cancellationDetail: "card declined",
+    });
+    expect(cancelled.timeline.at(-1)).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      description: "cancelled: card declined",
+    });
+    await eventually("OrderCancelled", () =>
+      log
+        .of("shop.order.v1.OrderCancelled", order.id)
+        .some((e) => e.reason === CancellationReason.PAYMENT_FAILED && e.detail === "card declined"),
+    );
   });
 
   it("replayed and duplicated events change nothing", async () => {
@@ -240,7 +365,12 @@ describe("the saga", () => {
     const confirmed = await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
 
     // The very same events again (past JetStream's de-duplication): the inbox drops them.
-    await publishEvent(bus, StockReservedSchema, { orderId: order.id, userId: order.userId }, { eventId: reservedId, msgId: uniqueId("replay") });
+    await publishEvent(
+      bus,
+      StockReservedSchema,
+      { orderId: order.id, userId: order.userId },
+      { eventId: reservedId, msgId: uniqueId("replay") },
+    );
     await captured(order, { eventId: capturedId, msgId: uniqueId("replay") });
     await eventually("order consumers caught up", () => orderCaughtUp(bus));
     expect(await get(order.id)).toEqual(confirmed);
@@ -250,7 +380,12 @@ describe("the saga", () => {
     await captured(order);
     const noted = await orderWhen(order.id, "two notes", (o) => o.timeline.length === confirmed.timeline.length + 2);
     expect(noted.status).toBe(OrderStatus.CONFIRMED);
-    expect(noted.timeline.slice(-2).map((t) => t.description).sort()).toEqual([
+    expect(
+      noted.timeline
+        .slice(-2)
+        .map((t) => t.description)
+        .sort(),
+    ).toEqual([
       "ignored payment capture: the order is already CONFIRMED",
       "ignored stock reservation: the order is already CONFIRMED",
     ]);
@@ -262,10 +397,16 @@ describe("the saga", () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     await orders.cancelOrder({ orderId: order.id }, auth(alice));
     await captured(order);
-    const noted = await orderWhen(order.id, "note", (o) => o.timeline.some((t) => t.description.startsWith("ignored payment capture")));
+    const noted = await orderWhen(order.id, "note", (o) =>
+      o.timeline.some((t) => t.description.startsWith("ignored payment capture")),
+    );
     expect(noted.status).toBe(OrderStatus.CANCELLED);
     expect(noted.cancellationReason).toBe(CancellationReason.CUSTOMER_REQUESTED);
-    await publishEvent(bus, PaymentRefundedSchema, { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total });
+    await publishEvent(bus, PaymentRefundedSchema, {
+      paymentId: uniqueId("pay"),
+      orderId: order.id,
+      amount: order.total,
+    });
     await orderWhen(order.id, "refund entry", (o) => o.timeline.at(-1)?.description === "payment refunded");
     await eventually("order consumers caught up", () => orderCaughtUp(bus));
     expect(log.of("shop.order.v1.OrderConfirmed", order.id)).toHaveLength(0);
@@ -276,7 +417,11 @@ describe("the saga", () => {
     await captured(order);
     await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
     await reserved(order);
-    const late = await orderWhen(order.id, "late reservation noted", (o) => o.timeline.at(-1)?.description.startsWith("ignored stock reservation") ?? false);
+    const late = await orderWhen(
+      order.id,
+      "late reservation noted",
+      (o) => o.timeline.at(-1)?.description.startsWith("ignored stock reservation") ?? false,
+    );
     expect(late.status).toBe(OrderStatus.CONFIRMED);
   });
 });
@@ -312,7 +457,10 @@ describe("CancelOrder", () => {
   it("lets an admin cancel a customer's order", async () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     const { order: cancelled } = await orders.cancelOrder({ orderId: order.id }, auth(await system.adminToken()));
-    expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, cancellationDetail: "cancelled by an administrator" });
+    expect(cancelled).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      cancellationDetail: "cancelled by an administrator",
+    });
   });
 });
 
@@ -334,7 +482,9 @@ describe("someone else's order", () => {
   });
 
   it("answers a made-up id the same way", async () => {
-    expect((await codeOf(orders.getOrder({ orderId: "019b0000-0000-7000-8000-00000000abcd" }, auth(bob)))).code).toBe(Code.NotFound);
+    expect((await codeOf(orders.getOrder({ orderId: "019b0000-0000-7000-8000-00000000abcd" }, auth(bob)))).code).toBe(
+      Code.NotFound,
+    );
   });
 });
 
@@ -343,7 +493,10 @@ describe("WatchOrder", () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     const statuses: OrderStatus[] = [];
     let last: Order | undefined;
-    for await (const { order: seen } of orders.watchOrder({ orderId: order.id }, { ...auth(alice), signal: AbortSignal.timeout(30_000) })) {
+    for await (const { order: seen } of orders.watchOrder(
+      { orderId: order.id },
+      { ...auth(alice), signal: AbortSignal.timeout(30_000) },
+    )) {
       last = seen!;
       if (statuses.at(-1) !== seen!.status) statuses.push(seen!.status);
       if (seen!.status === OrderStatus.PENDING && statuses.length === 1) await reserved(order);
@@ -367,7 +520,11 @@ describe("WatchOrder", () => {
     try {
       // A feed that never started listening: nothing is ever notified.
       const deaf = new OrderChangeFeed(db.$client);
-      const stream = watchOrder({ db, feed: deaf, pollIntervalMs: 100 }, create(WatchOrderRequestSchema, { orderId: order.id }), ctx);
+      const stream = watchOrder(
+        { db, feed: deaf, pollIntervalMs: 100 },
+        create(WatchOrderRequestSchema, { orderId: order.id }),
+        ctx,
+      );
       expect((await stream.next()).value?.order?.status).toBe(OrderStatus.PENDING);
       await reserved(order);
       expect((await stream.next()).value?.order?.status).toBe(OrderStatus.AWAITING_PAYMENT);
@@ -391,7 +548,8 @@ describe("ListOrders", () => {
   it("pages through the caller's orders, newest first, with tokens bound to the caller", async () => {
     const customer = await system.signUp();
     const placed: string[] = [];
-    for (let i = 0; i < 5; i++) placed.push((await place(customer, [{ productId: products[0].id, quantity: i + 1 }])).id);
+    for (let i = 0; i < 5; i++)
+      placed.push((await place(customer, [{ productId: products[0].id, quantity: i + 1 }])).id);
     await place(bob, [{ productId: products[0].id, quantity: 1 }]);
 
     const pages: string[][] = [];
@@ -406,7 +564,9 @@ describe("ListOrders", () => {
     expect(pages.flat()).toEqual([...placed].reverse());
 
     const first = await orders.listOrders({ pageSize: 2 }, auth(customer));
-    expect((await codeOf(orders.listOrders({ pageSize: 2, pageToken: first.nextPageToken }, auth(bob)))).code).toBe(Code.InvalidArgument);
+    expect((await codeOf(orders.listOrders({ pageSize: 2, pageToken: first.nextPageToken }, auth(bob)))).code).toBe(
+      Code.InvalidArgument,
+    );
   });
 });
 

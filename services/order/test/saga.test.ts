@@ -67,7 +67,9 @@ describe("saga transitions", () => {
         { productId: "p-other", available: 0n },
       ],
     });
-    expect(t.kind === "advance" && t.cancellation?.detail).toBe("not stocked: Blue Cup (1 ordered, 0 available), p-other (0 available)");
+    expect(t.kind === "advance" && t.cancellation?.detail).toBe(
+      "not stocked: Blue Cup (1 ordered, 0 available), p-other (0 available)",
+    );
   });
 
   it("AWAITING_PAYMENT --PaymentCaptured--> CONFIRMED + OrderConfirmed", () => {
@@ -92,7 +94,9 @@ describe("saga transitions", () => {
   });
 
   it("a payment outcome that overtook the reservation is applied from PENDING (payment charges only reserved orders)", () => {
-    expect(decide(order(PENDING), inputs.paymentCaptured)).toEqual(decide(order(AWAITING_PAYMENT), inputs.paymentCaptured));
+    expect(decide(order(PENDING), inputs.paymentCaptured)).toEqual(
+      decide(order(AWAITING_PAYMENT), inputs.paymentCaptured),
+    );
     expect(decide(order(PENDING), inputs.paymentFailed)).toEqual(decide(order(AWAITING_PAYMENT), inputs.paymentFailed));
   });
 
@@ -105,14 +109,17 @@ describe("saga transitions", () => {
     );
   });
 
-  it.each([PENDING, AWAITING_PAYMENT])("a cancel request cancels a %s order (CUSTOMER_REQUESTED), saying who asked", (status) => {
-    expect(decide(order(status), inputs.customerCancels)).toEqual(
-      cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by the customer"),
-    );
-    expect(decide(order(status), inputs.adminCancels)).toEqual(
-      cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by an administrator"),
-    );
-  });
+  it.each([PENDING, AWAITING_PAYMENT])(
+    "a cancel request cancels a %s order (CUSTOMER_REQUESTED), saying who asked",
+    (status) => {
+      expect(decide(order(status), inputs.customerCancels)).toEqual(
+        cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by the customer"),
+      );
+      expect(decide(order(status), inputs.adminCancels)).toEqual(
+        cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by an administrator"),
+      );
+    },
+  );
 
   it("cancelling a CANCELLED order changes nothing; a CONFIRMED one is refused", () => {
     expect(decide(order(CANCELLED), inputs.customerCancels)).toEqual({ kind: "unchanged" });
@@ -128,8 +135,14 @@ describe("saga transitions", () => {
   });
 
   it.each(ALL)("StockReleased, StockCommitted and PaymentRefunded only add a timeline entry (%s)", (status) => {
-    expect(decide(order(status), inputs.stockReleased)).toEqual({ kind: "note", description: "reserved stock released" });
-    expect(decide(order(status), inputs.stockCommitted)).toEqual({ kind: "note", description: "reserved stock committed" });
+    expect(decide(order(status), inputs.stockReleased)).toEqual({
+      kind: "note",
+      description: "reserved stock released",
+    });
+    expect(decide(order(status), inputs.stockCommitted)).toEqual({
+      kind: "note",
+      description: "reserved stock committed",
+    });
     expect(decide(order(status), inputs.paymentRefunded)).toEqual({ kind: "note", description: "payment refunded" });
   });
 });
@@ -142,9 +155,17 @@ describe("events that do not apply to the status are noted and change nothing", 
     [CONFIRMED, "stockRejected", "ignored stock rejection: the order is already CONFIRMED"],
     [CONFIRMED, "paymentCaptured", "ignored payment capture: the order is already CONFIRMED"],
     [CONFIRMED, "paymentFailed", "ignored payment failure: the order is already CONFIRMED"],
-    [CANCELLED, "stockReserved", "ignored stock reservation: the order is already CANCELLED; inventory releases it on the cancellation"],
+    [
+      CANCELLED,
+      "stockReserved",
+      "ignored stock reservation: the order is already CANCELLED; inventory releases it on the cancellation",
+    ],
     [CANCELLED, "stockRejected", "ignored stock rejection: the order is already CANCELLED"],
-    [CANCELLED, "paymentCaptured", "ignored payment capture: the order is already CANCELLED; the payment service refunds it on the cancellation"],
+    [
+      CANCELLED,
+      "paymentCaptured",
+      "ignored payment capture: the order is already CANCELLED; the payment service refunds it on the cancellation",
+    ],
     [CANCELLED, "paymentFailed", "ignored payment failure: the order is already CANCELLED"],
   ];
   it.each(cases)("%s + %s", (status, input, description) => {

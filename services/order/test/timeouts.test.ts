@@ -13,7 +13,15 @@ import { outbox as outboxTable } from "@shop/runtime/db/schema";
 import { EventBus } from "@shop/runtime/events/bus";
 import { createOutbox } from "@shop/runtime/events/outbox";
 import { createLogger } from "@shop/runtime/log";
-import { bearer, eventually, NATS_URL, startSystem, uniqueId, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  bearer,
+  eventually,
+  NATS_URL,
+  startSystem,
+  uniqueId,
+  type Account,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 import * as schema from "../src/schema.ts";
 import { TimeoutSweeper } from "../src/timeout-sweeper.ts";
 import { OrderEventLog, publishEvent } from "./event-traffic.ts";
@@ -31,7 +39,10 @@ let customer: Account;
 
 function place(): Promise<Order> {
   return orders
-    .placeOrder({ idempotencyKey: uniqueId("key"), lines: [{ productId, quantity: 1 }], cardToken: "tok" }, { headers: bearer(customer.token) })
+    .placeOrder(
+      { idempotencyKey: uniqueId("key"), lines: [{ productId, quantity: 1 }], cardToken: "tok" },
+      { headers: bearer(customer.token) },
+    )
     .then((r) => r.order!);
 }
 
@@ -63,7 +74,10 @@ describe("saga timeouts", () => {
   it("cancels an order that waits too long for stock (TIMED_OUT) + OrderCancelled", async () => {
     const order = await place();
     const cancelled = await orderWhen(order.id, "TIMED_OUT", (o) => o.status === OrderStatus.CANCELLED);
-    expect(cancelled).toMatchObject({ cancellationReason: CancellationReason.TIMED_OUT, cancellationDetail: "stock was not reserved in time" });
+    expect(cancelled).toMatchObject({
+      cancellationReason: CancellationReason.TIMED_OUT,
+      cancellationDetail: "stock was not reserved in time",
+    });
     expect(cancelled.timeline.map((t) => t.status)).toEqual([OrderStatus.PENDING, OrderStatus.CANCELLED]);
     const waited = Number(cancelled.updatedAt!.seconds - order.createdAt!.seconds);
     expect(waited).toBeGreaterThanOrEqual(1);
@@ -74,12 +88,28 @@ describe("saga timeouts", () => {
 
   it("cancels an order that waits too long for payment, and a late capture does not revive it", async () => {
     const order = await place();
-    await publishEvent(bus, StockReservedSchema, { orderId: order.id, userId: order.userId, amount: order.total, cardToken: "tok" });
+    await publishEvent(bus, StockReservedSchema, {
+      orderId: order.id,
+      userId: order.userId,
+      amount: order.total,
+      cardToken: "tok",
+    });
     const cancelled = await orderWhen(order.id, "TIMED_OUT", (o) => o.status === OrderStatus.CANCELLED);
-    expect(cancelled).toMatchObject({ cancellationReason: CancellationReason.TIMED_OUT, cancellationDetail: "payment was not completed in time" });
-    expect(cancelled.timeline.map((t) => t.status)).toEqual([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED]);
+    expect(cancelled).toMatchObject({
+      cancellationReason: CancellationReason.TIMED_OUT,
+      cancellationDetail: "payment was not completed in time",
+    });
+    expect(cancelled.timeline.map((t) => t.status)).toEqual([
+      OrderStatus.PENDING,
+      OrderStatus.AWAITING_PAYMENT,
+      OrderStatus.CANCELLED,
+    ]);
 
-    await publishEvent(bus, PaymentCapturedSchema, { paymentId: uniqueId("pay"), orderId: order.id, amount: order.total });
+    await publishEvent(bus, PaymentCapturedSchema, {
+      paymentId: uniqueId("pay"),
+      orderId: order.id,
+      amount: order.total,
+    });
     const noted = await orderWhen(order.id, "late capture noted", (o) => o.timeline.length === 4);
     expect(noted.status).toBe(OrderStatus.CANCELLED);
     expect(log.of("shop.order.v1.OrderConfirmed", order.id)).toHaveLength(0);
@@ -95,7 +125,10 @@ describe("saga timeouts", () => {
         () =>
           new TimeoutSweeper({
             db,
-            deps: { outbox: createOutbox({ naming: system.naming }), timeouts: { pendingTimeoutMs: PENDING_TIMEOUT_MS, paymentTimeoutMs: PAYMENT_TIMEOUT_MS } },
+            deps: {
+              outbox: createOutbox({ naming: system.naming }),
+              timeouts: { pendingTimeoutMs: PENDING_TIMEOUT_MS, paymentTimeoutMs: PAYMENT_TIMEOUT_MS },
+            },
             intervalMs: 10,
             logger: createLogger("test-sweeper", { level: "silent" }),
           }),

@@ -100,8 +100,16 @@ export class CardProcessor {
         .onConflictDoNothing();
       // The row lock serialises concurrent calls with one key: the second
       // waits for the first decision and then returns it.
-      const [row] = await tx.select().from(processorCharges).where(eq(processorCharges.idempotencyKey, request.idempotencyKey)).for("update");
-      if (row.amountMinor !== request.amountMinor || row.currencyCode !== request.currencyCode || row.cardLast4 !== last4) {
+      const [row] = await tx
+        .select()
+        .from(processorCharges)
+        .where(eq(processorCharges.idempotencyKey, request.idempotencyKey))
+        .for("update");
+      if (
+        row.amountMinor !== request.amountMinor ||
+        row.currencyCode !== request.currencyCode ||
+        row.cardLast4 !== last4
+      ) {
         throw new ProcessorRejected("idempotency key reused with different charge parameters");
       }
       if (row.outcome !== null) {
@@ -123,9 +131,14 @@ export class CardProcessor {
   /** Refunds an approved charge in full; refunding it again returns the first refund. */
   async refund(chargeId: string): Promise<RefundResult> {
     return this.db.transaction(async (tx) => {
-      const [row] = await tx.select().from(processorCharges).where(eq(processorCharges.chargeId, chargeId)).for("update");
+      const [row] = await tx
+        .select()
+        .from(processorCharges)
+        .where(eq(processorCharges.chargeId, chargeId))
+        .for("update");
       if (!row || row.outcome !== "APPROVED") throw new ProcessorRejected(`no approved charge ${chargeId} to refund`);
-      if (row.refundId !== null && row.refundedAt !== null) return { refundId: row.refundId, refundedAt: row.refundedAt };
+      if (row.refundId !== null && row.refundedAt !== null)
+        return { refundId: row.refundId, refundedAt: row.refundedAt };
       const refund = { refundId: uuidv7(), refundedAt: new Date() };
       await tx.update(processorCharges).set(refund).where(eq(processorCharges.chargeId, chargeId));
       return refund;

@@ -107,7 +107,8 @@ async function withoutCardData<T>(what: string, run: () => Promise<T>): Promise<
     return await run();
   } catch (err) {
     let code: unknown;
-    for (let e: unknown = err; e instanceof Error && code === undefined; e = e.cause) code = (e as { code?: unknown }).code;
+    for (let e: unknown = err; e instanceof Error && code === undefined; e = e.cause)
+      code = (e as { code?: unknown }).code;
     throw new Error(`${what} failed${typeof code === "string" ? ` (SQLSTATE ${code})` : ""}`);
   }
 }

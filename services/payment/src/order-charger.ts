@@ -106,7 +106,12 @@ export class OrderCharger {
         const [existing] = await tx.select().from(payments).where(eq(payments.orderId, event.orderId));
         return existing;
       }
-      const token = await claimCardToken(tx, { token: event.cardToken, userId: event.userId, orderId: event.orderId, now });
+      const token = await claimCardToken(tx, {
+        token: event.cardToken,
+        userId: event.userId,
+        orderId: event.orderId,
+        now,
+      });
       if (!token) return created; // charge() fails it with INVALID_CARD_TOKEN
       const [withCard] = await tx
         .update(payments)
@@ -148,7 +153,10 @@ export class OrderCharger {
           return { kind: "failed", reason: "PROCESSOR_UNAVAILABLE", attempts: err.attempts };
         }
         const delay = this.retry.firstDelayMs * 2 ** (err.attempts - 1);
-        this.logger.warn({ paymentId: payment.id, orderId: payment.orderId, attempt: err.attempts, retryInMs: delay }, "card processor unavailable; retrying");
+        this.logger.warn(
+          { paymentId: payment.id, orderId: payment.orderId, attempt: err.attempts, retryInMs: delay },
+          "card processor unavailable; retrying",
+        );
         await sleep(delay);
       }
     }

@@ -7,7 +7,14 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { and, asc, eq, ne } from "drizzle-orm";
-import { PaymentFailureReason, PaymentSchema, PaymentService, PaymentStatus, TokenizeCardRequestSchema, type Payment } from "@shop/gen/shop/payment/v1/payment_pb";
+import {
+  PaymentFailureReason,
+  PaymentSchema,
+  PaymentService,
+  PaymentStatus,
+  TokenizeCardRequestSchema,
+  type Payment,
+} from "@shop/gen/shop/payment/v1/payment_pb";
 import { fieldViolation } from "@shop/runtime/field-violation";
 import { isAdmin, requireOwnerOrAdmin, requirePrincipal } from "@shop/runtime/authorization";
 import type { Database } from "@shop/runtime/db/database";
@@ -42,12 +49,17 @@ export function paymentService(db: Database<typeof schema>): ServiceImpl<typeof 
     async tokenizeCard(req, ctx) {
       const principal = requirePrincipal(ctx);
       if (!passesLuhn(req.cardNumber)) {
-        throw fieldViolation(TokenizeCardRequestSchema.field.cardNumber, "card_number.luhn", "not a valid card number (Luhn check failed)");
+        throw fieldViolation(
+          TokenizeCardRequestSchema.field.cardNumber,
+          "card_number.luhn",
+          "not a valid card number (Luhn check failed)",
+        );
       }
       const now = new Date();
       const expired = expiredField(req.expMonth, req.expYear, now);
       if (expired) {
-        const field = expired === "exp_year" ? TokenizeCardRequestSchema.field.expYear : TokenizeCardRequestSchema.field.expMonth;
+        const field =
+          expired === "exp_year" ? TokenizeCardRequestSchema.field.expYear : TokenizeCardRequestSchema.field.expMonth;
         throw fieldViolation(field, "card.expired", "the card has expired");
       }
       // The CVC is checked by the contract's pattern and deliberately not kept.
@@ -82,7 +94,11 @@ export function paymentService(db: Database<typeof schema>): ServiceImpl<typeof 
     async listPayments({ orderId }, ctx) {
       const principal = requirePrincipal(ctx);
       // Tombstones included: they still tell whose order it is.
-      const rows = await db.select().from(payments).where(eq(payments.orderId, orderId)).orderBy(asc(payments.createdAt), asc(payments.id));
+      const rows = await db
+        .select()
+        .from(payments)
+        .where(eq(payments.orderId, orderId))
+        .orderBy(asc(payments.createdAt), asc(payments.id));
       if (!isAdmin(principal) && rows.some((r) => r.userId !== principal.subject)) {
         throw new ConnectError("order not found", Code.NotFound);
       }

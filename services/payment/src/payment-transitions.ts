@@ -52,7 +52,13 @@ export class PaymentTransitions {
     const now = new Date();
     const [failed] = await tx
       .update(payments)
-      .set({ status: "FAILED", failureReason: reason, attempts: Math.max(locked.attempts, attempts), failedAt: now, updatedAt: now })
+      .set({
+        status: "FAILED",
+        failureReason: reason,
+        attempts: Math.max(locked.attempts, attempts),
+        failedAt: now,
+        updatedAt: now,
+      })
       .where(eq(payments.id, locked.id))
       .returning();
     // A token that reached the processor is spent, whatever the answer.

@@ -11,7 +11,12 @@ import { bigint, check, index, integer, pgTable, text, timestamp, uuid } from "d
 export const PAYMENT_STATUSES = ["PENDING", "CAPTURED", "FAILED", "REFUNDED", "CANCELLED_BEFORE_CHARGE"] as const;
 export type PaymentStatusName = (typeof PAYMENT_STATUSES)[number];
 
-export const FAILURE_REASONS = ["CARD_DECLINED", "INSUFFICIENT_FUNDS", "PROCESSOR_UNAVAILABLE", "INVALID_CARD_TOKEN"] as const;
+export const FAILURE_REASONS = [
+  "CARD_DECLINED",
+  "INSUFFICIENT_FUNDS",
+  "PROCESSOR_UNAVAILABLE",
+  "INVALID_CARD_TOKEN",
+] as const;
 export type FailureReasonName = (typeof FAILURE_REASONS)[number];
 
 const quoted = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
@@ -44,9 +49,14 @@ export const payments = pgTable(
   },
   (t) => [
     check("payments_status_check", sql`${t.status} in (${quoted(PAYMENT_STATUSES)})`),
-    check("payments_failure_reason_check", sql`${t.failureReason} is null or ${t.failureReason} in (${quoted(FAILURE_REASONS)})`),
+    check(
+      "payments_failure_reason_check",
+      sql`${t.failureReason} is null or ${t.failureReason} in (${quoted(FAILURE_REASONS)})`,
+    ),
     // The recovery sweep looks for payments stuck in PENDING.
-    index("payments_pending_idx").on(t.updatedAt).where(sql`${t.status} = 'PENDING'`),
+    index("payments_pending_idx")
+      .on(t.updatedAt)
+      .where(sql`${t.status} = 'PENDING'`),
   ],
 );
 

@@ -3,7 +3,14 @@ import { cardBrand, expiredField, passesLuhn } from "../src/card-details.ts";
 
 describe("card details", () => {
   it("accepts the documented test cards and rejects a changed digit", () => {
-    for (const n of ["4242424242424242", "4000000000000002", "4000000000009995", "4000000000000119", "4000000000000259", "4000000000003063"]) {
+    for (const n of [
+      "4242424242424242",
+      "4000000000000002",
+      "4000000000009995",
+      "4000000000000119",
+      "4000000000000259",
+      "4000000000003063",
+    ]) {
       expect(passesLuhn(n), n).toBe(true);
     }
     expect(passesLuhn("4242424242424241")).toBe(false);

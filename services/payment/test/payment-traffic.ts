@@ -12,4 +12,5 @@ const published = [PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSc
 export type PaymentEventLog = EventLog<typeof published>;
 export const PaymentEventLog = { open: (bus: EventBus) => EventLog.open(bus, published) };
 
-export const paymentCaughtUp = (bus: EventBus) => consumersCaughtUp(bus, "payment", [StockReservedSchema, OrderCancelledSchema]);
+export const paymentCaughtUp = (bus: EventBus) =>
+  consumersCaughtUp(bus, "payment", [StockReservedSchema, OrderCancelledSchema]);

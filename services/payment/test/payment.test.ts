@@ -17,7 +17,14 @@ import { createOutbox } from "@shop/runtime/events/outbox";
 import { createLogger } from "@shop/runtime/log";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, eventually, NATS_URL, startSystem, type Account, type TestSystem } from "../../../tests/support/system.ts";
+import {
+  bearer,
+  eventually,
+  NATS_URL,
+  startSystem,
+  type Account,
+  type TestSystem,
+} from "../../../tests/support/system.ts";
 import { CardProcessor } from "../src/card-processor.ts";
 import { OrderCharger } from "../src/order-charger.ts";
 import { PaymentTransitions } from "../src/payment-transitions.ts";
@@ -104,11 +111,21 @@ async function stockReserved(
   return orderId;
 }
 
-async function orderCancelled(account: Account, orderId: string, options: { eventId?: string; msgId?: string } = {}): Promise<string> {
+async function orderCancelled(
+  account: Account,
+  orderId: string,
+  options: { eventId?: string; msgId?: string } = {},
+): Promise<string> {
   return publishEvent(
     bus,
     OrderCancelledSchema,
-    { orderId, userId: account.userId, reason: CancellationReason.CUSTOMER_REQUESTED, detail: "changed my mind", cancelledAt: timestampNow() },
+    {
+      orderId,
+      userId: account.userId,
+      reason: CancellationReason.CUSTOMER_REQUESTED,
+      detail: "changed my mind",
+      cancelledAt: timestampNow(),
+    },
     options,
   );
 }
@@ -165,15 +182,25 @@ describe("TokenizeCard", () => {
     expect(expiresAt).toBeGreaterThanOrEqual(before + 30 * 60_000 - 1000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 30 * 60_000 + 1000);
     const [row] = await db.select().from(cardTokens).where(eq(cardTokens.token, res.cardToken));
-    expect(row).toMatchObject({ userId: alice.userId, brand: "mastercard", last4: "4444", orderId: null, usedAt: null });
+    expect(row).toMatchObject({
+      userId: alice.userId,
+      brand: "mastercard",
+      last4: "4444",
+      orderId: null,
+      usedAt: null,
+    });
   });
 
   it("erases the card numbers of tokens that expired unused", async () => {
     const expired = await tokenize(alice, CARDS.approved);
     const fresh = await tokenize(alice, CARDS.approved);
-    await db.update(cardTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(cardTokens.token, expired));
+    await db
+      .update(cardTokens)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(cardTokens.token, expired));
     expect(await eraseExpiredCardNumbers(db, new Date())).toBeGreaterThanOrEqual(1);
-    const numberOf = async (token: string) => (await db.select().from(cardTokens).where(eq(cardTokens.token, token)))[0].cardNumber;
+    const numberOf = async (token: string) =>
+      (await db.select().from(cardTokens).where(eq(cardTokens.token, token)))[0].cardNumber;
     expect(await numberOf(expired)).toBeNull();
     expect(await numberOf(fresh)).toBe(CARDS.approved);
   });
@@ -203,14 +230,22 @@ describe("TokenizeCard", () => {
     );
     // The same field violation detail as the contract's own rules, so forms can show it by the field.
     const [violations] = err.findDetails(ViolationsSchema);
-    expect(violations?.violations.map((v) => v.field?.elements.map((e) => e.fieldName).join("."))).toEqual(["card_number"]);
+    expect(violations?.violations.map((v) => v.field?.elements.map((e) => e.fieldName).join("."))).toEqual([
+      "card_number",
+    ]);
   });
 
   it("rejects an expired card, naming the field that makes it expired", async () => {
     const now = new Date();
     await expectConnectError(
       paymentsApi().tokenizeCard(
-        { cardNumber: CARDS.approved, expMonth: 12, expYear: now.getUTCFullYear() - 1, cvc: "123", cardholderName: "Alice" },
+        {
+          cardNumber: CARDS.approved,
+          expMonth: 12,
+          expYear: now.getUTCFullYear() - 1,
+          cvc: "123",
+          cardholderName: "Alice",
+        },
         { headers: bearer(alice.token) },
       ),
       Code.InvalidArgument,
@@ -219,7 +254,13 @@ describe("TokenizeCard", () => {
     if (now.getUTCMonth() > 0) {
       await expectConnectError(
         paymentsApi().tokenizeCard(
-          { cardNumber: CARDS.approved, expMonth: now.getUTCMonth(), expYear: now.getUTCFullYear(), cvc: "123", cardholderName: "Alice" },
+          {
+            cardNumber: CARDS.approved,
+            expMonth: now.getUTCMonth(),
+            expYear: now.getUTCFullYear(),
+            cvc: "123",
+            cardholderName: "Alice",
+          },
           { headers: bearer(alice.token) },
         ),
         Code.InvalidArgument,
@@ -228,14 +269,26 @@ describe("TokenizeCard", () => {
     }
     // This month is still valid.
     await paymentsApi().tokenizeCard(
-      { cardNumber: CARDS.approved, expMonth: now.getUTCMonth() + 1, expYear: now.getUTCFullYear(), cvc: "123", cardholderName: "Alice" },
+      {
+        cardNumber: CARDS.approved,
+        expMonth: now.getUTCMonth() + 1,
+        expYear: now.getUTCFullYear(),
+        cvc: "123",
+        cardholderName: "Alice",
+      },
       { headers: bearer(alice.token) },
     );
   });
 
   it("needs an authenticated caller", async () => {
     await expectConnectError(
-      paymentsApi().tokenizeCard({ cardNumber: CARDS.approved, expMonth: 12, expYear: nextYear, cvc: "123", cardholderName: "Anon" }),
+      paymentsApi().tokenizeCard({
+        cardNumber: CARDS.approved,
+        expMonth: 12,
+        expYear: nextYear,
+        cvc: "123",
+        cardholderName: "Anon",
+      }),
       Code.Unauthenticated,
     );
   });
@@ -246,7 +299,14 @@ describe("charging on StockReserved", () => {
     const token = await tokenize(alice, CARDS.approved);
     const orderId = await stockReserved(alice, token);
     const payment = await settledPayment(orderId, "CAPTURED");
-    expect(payment).toMatchObject({ userId: alice.userId, amountMinor: 4998n, currencyCode: "EUR", cardBrand: "visa", cardLast4: "4242", attempts: 1 });
+    expect(payment).toMatchObject({
+      userId: alice.userId,
+      amountMinor: 4998n,
+      currencyCode: "EUR",
+      cardBrand: "visa",
+      cardLast4: "4242",
+      attempts: 1,
+    });
     const captured = await eventually("PaymentCaptured", () => log.of("shop.payment.v1.PaymentCaptured", orderId)[0]);
     expect(captured.paymentId).toBe(payment.id);
     expect(captured.amount).toMatchObject(AMOUNT);
@@ -258,7 +318,14 @@ describe("charging on StockReserved", () => {
 
     const api = paymentsApi();
     const { payment: read } = await api.getPayment({ paymentId: payment.id }, { headers: bearer(alice.token) });
-    expect(read).toMatchObject({ id: payment.id, orderId, status: PaymentStatus.CAPTURED, cardBrand: "visa", cardLast4: "4242", attempts: 1 });
+    expect(read).toMatchObject({
+      id: payment.id,
+      orderId,
+      status: PaymentStatus.CAPTURED,
+      cardBrand: "visa",
+      cardLast4: "4242",
+      attempts: 1,
+    });
     expect(read!.amount).toMatchObject(AMOUNT);
     expect(read!.refundedAt).toBeUndefined();
     const { payments: listed } = await api.listPayments({ orderId }, { headers: bearer(alice.token) });
@@ -281,7 +348,10 @@ describe("charging on StockReserved", () => {
     const failed = await eventually("PaymentFailed", () => log.of("shop.payment.v1.PaymentFailed", orderId)[0]);
     expect(failed).toMatchObject({ paymentId: payment.id, userId: alice.userId, reason: reasonEnum });
     expect(log.of("shop.payment.v1.PaymentCaptured", orderId)).toHaveLength(0);
-    const { payment: read } = await paymentsApi().getPayment({ paymentId: payment.id }, { headers: bearer(alice.token) });
+    const { payment: read } = await paymentsApi().getPayment(
+      { paymentId: payment.id },
+      { headers: bearer(alice.token) },
+    );
     expect(read).toMatchObject({ status: PaymentStatus.FAILED, failureReason: reasonEnum });
   });
 
@@ -335,7 +405,10 @@ describe("charging on StockReserved", () => {
 
     it("expired", async () => {
       const token = await tokenize(alice, CARDS.approved);
-      await db.update(cardTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(cardTokens.token, token));
+      await db
+        .update(cardTokens)
+        .set({ expiresAt: new Date(Date.now() - 1000) })
+        .where(eq(cardTokens.token, token));
       await expectInvalidToken(alice, token);
     });
   });
@@ -372,7 +445,10 @@ describe("refunds on OrderCancelled", () => {
     expect(refunded.refundedAt).not.toBeNull();
     await quiescent();
     const events = log.about(orderId);
-    expect(events.map((e) => e.$typeName)).toEqual(["shop.payment.v1.PaymentCaptured", "shop.payment.v1.PaymentRefunded"]);
+    expect(events.map((e) => e.$typeName)).toEqual([
+      "shop.payment.v1.PaymentCaptured",
+      "shop.payment.v1.PaymentRefunded",
+    ]);
     const refundEvent = log.of("shop.payment.v1.PaymentRefunded", orderId)[0];
     expect(refundEvent).toMatchObject({ paymentId: captured.id });
     expect(refundEvent.amount).toMatchObject(AMOUNT);
@@ -398,7 +474,10 @@ describe("refunds on OrderCancelled", () => {
     const refunded = await settledPayment(orderId, "REFUNDED");
     expect(refunded.cancelRequestedAt!.getTime()).toBeLessThanOrEqual(refunded.capturedAt!.getTime());
     await quiescent();
-    expect(log.about(orderId).map((e) => e.$typeName)).toEqual(["shop.payment.v1.PaymentCaptured", "shop.payment.v1.PaymentRefunded"]);
+    expect(log.about(orderId).map((e) => e.$typeName)).toEqual([
+      "shop.payment.v1.PaymentCaptured",
+      "shop.payment.v1.PaymentRefunded",
+    ]);
     const [charge] = await processorChargesFor(orderId);
     expect(charge).toMatchObject({ attempts: 1, outcome: "APPROVED" });
     expect(charge.refundId).not.toBeNull();
@@ -505,12 +584,21 @@ describe("reading payments", () => {
 
   it("answers NotFound for someone else's payment and order", async () => {
     const api = paymentsApi();
-    await expectConnectError(api.getPayment({ paymentId: alicesPayment.id }, { headers: bearer(bob.token) }), Code.NotFound);
-    await expectConnectError(api.listPayments({ orderId: alicesPayment.orderId }, { headers: bearer(bob.token) }), Code.NotFound);
+    await expectConnectError(
+      api.getPayment({ paymentId: alicesPayment.id }, { headers: bearer(bob.token) }),
+      Code.NotFound,
+    );
+    await expectConnectError(
+      api.listPayments({ orderId: alicesPayment.orderId }, { headers: bearer(bob.token) }),
+      Code.NotFound,
+    );
   });
 
   it("answers NotFound for a payment that does not exist", async () => {
-    await expectConnectError(paymentsApi().getPayment({ paymentId: uuidv7() }, { headers: bearer(alice.token) }), Code.NotFound);
+    await expectConnectError(
+      paymentsApi().getPayment({ paymentId: uuidv7() }, { headers: bearer(alice.token) }),
+      Code.NotFound,
+    );
   });
 
   it("lets an admin read anyone's payments", async () => {
@@ -528,7 +616,12 @@ describe("reading payments", () => {
   });
 
   it("never returns the card number", async () => {
-    const { payment } = await paymentsApi().getPayment({ paymentId: alicesPayment.id }, { headers: bearer(alice.token) });
-    expect(JSON.stringify(payment, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(CARDS.approved);
+    const { payment } = await paymentsApi().getPayment(
+      { paymentId: alicesPayment.id },
+      { headers: bearer(alice.token) },
+    );
+    expect(JSON.stringify(payment, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(
+      CARDS.approved,
+    );
   });
 });

@@ -15,7 +15,11 @@ export function requireAdmin(ctx: Pick<HandlerContext, "values">): Principal {
 }
 
 /** Throws NotFound unless the caller owns the resource or is an admin. */
-export function requireOwnerOrAdmin(ctx: Pick<HandlerContext, "values">, ownerId: string | undefined, what: string): Principal {
+export function requireOwnerOrAdmin(
+  ctx: Pick<HandlerContext, "values">,
+  ownerId: string | undefined,
+  what: string,
+): Principal {
   const principal = requirePrincipal(ctx);
   if (ownerId !== principal.subject && !isAdmin(principal)) {
     throw new ConnectError(`${what} not found`, Code.NotFound);

@@ -29,7 +29,10 @@ export type DependencyClients<D extends Dependencies> = { readonly [K in keyof D
 
 /** `catalog` -> `CATALOG_ADDR`; `userProfile` and `user-profile` -> `USER_PROFILE_ADDR`. */
 export function addressVariable(dependency: string): string {
-  return `${dependency.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[^A-Za-z0-9]+/g, "_").toUpperCase()}_ADDR`;
+  return `${dependency
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .toUpperCase()}_ADDR`;
 }
 
 export interface DependencyClientOptions {

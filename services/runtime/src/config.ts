@@ -44,19 +44,22 @@ function withoutCredentials(raw: string): string {
 
 /** A variable parsed by `parse`; empty counts as unset, so `FOO=` falls back to the default. */
 function variable<T>(parse: (raw: string) => T | undefined, expectation: string, fallback?: T) {
-  return z.string().optional().transform((raw, ctx): T => {
-    if (raw === undefined || raw === "") {
-      if (fallback !== undefined) return fallback;
-      ctx.addIssue({ code: "custom", message: "is required" });
-      return z.NEVER;
-    }
-    const value = parse(raw);
-    if (value === undefined) {
-      ctx.addIssue({ code: "custom", message: `must be ${expectation}` });
-      return z.NEVER;
-    }
-    return value;
-  });
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T => {
+      if (raw === undefined || raw === "") {
+        if (fallback !== undefined) return fallback;
+        ctx.addIssue({ code: "custom", message: "is required" });
+        return z.NEVER;
+      }
+      const value = parse(raw);
+      if (value === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be ${expectation}` });
+        return z.NEVER;
+      }
+      return value;
+    });
 }
 
 function integer(raw: string, min: number, max: number): number | undefined {
@@ -92,7 +95,7 @@ export const env = {
     ),
   oneOf: <const T extends string>(values: readonly T[], fallback?: T) =>
     variable(
-      (raw) => (values as readonly string[]).includes(raw) ? (raw as T) : undefined,
+      (raw) => ((values as readonly string[]).includes(raw) ? (raw as T) : undefined),
       `one of ${values.join(", ")}`,
       fallback,
     ),

@@ -49,7 +49,8 @@ export function deadLetterService(db: Database<any>, js: JetStreamClient): Servi
       try {
         return { deadLetter: toDeadLetter(await replayDeadLetter(db, js, req.deadLetterId)) };
       } catch (err) {
-        if (err instanceof DeadLetterNotFoundError) throw new ConnectError(`dead letter ${req.deadLetterId} not found`, Code.NotFound);
+        if (err instanceof DeadLetterNotFoundError)
+          throw new ConnectError(`dead letter ${req.deadLetterId} not found`, Code.NotFound);
         throw err;
       }
     },

@@ -16,5 +16,7 @@ export function fieldViolation(field: DescField, ruleId: string, message: string
       },
     ],
   });
-  return new ConnectError(`${field.name}: ${message} [${ruleId}]`, Code.InvalidArgument, undefined, [{ desc: ViolationsSchema, value: violations }]);
+  return new ConnectError(`${field.name}: ${message} [${ruleId}]`, Code.InvalidArgument, undefined, [
+    { desc: ViolationsSchema, value: violations },
+  ]);
 }

@@ -5,10 +5,7 @@
 // and grpc-health-check is bound to @grpc/grpc-js servers. Kubernetes gRPC
 // probes and Istio use Check; Watch lets clients react to a drain without polling.
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import {
-  Health,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-} from "./grpc-gen/grpc/health/v1/health_pb.ts";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "./grpc-gen/grpc/health/v1/health_pb.ts";
 
 export { ServingStatus };
 

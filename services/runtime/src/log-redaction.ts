@@ -34,7 +34,9 @@ const SECRET_KEYS = [
 ] as const;
 
 /** `key`, `*.key`, `*.*.key`, `*.*.*.key` for every secret key. */
-export const REDACTED_PATHS: string[] = SECRET_KEYS.flatMap((key) => [0, 1, 2, 3].map((depth) => `${"*.".repeat(depth)}${key}`));
+export const REDACTED_PATHS: string[] = SECRET_KEYS.flatMap((key) =>
+  [0, 1, 2, 3].map((depth) => `${"*.".repeat(depth)}${key}`),
+);
 
 export const REDACTION_CENSOR = "[redacted]";
 

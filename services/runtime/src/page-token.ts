@@ -13,7 +13,10 @@ export function pageSizeOf(requested: number): number {
 }
 
 function digest(filter: unknown): string {
-  return createHash("sha256").update(JSON.stringify(filter ?? null)).digest("base64url").slice(0, 16);
+  return createHash("sha256")
+    .update(JSON.stringify(filter ?? null))
+    .digest("base64url")
+    .slice(0, 16);
 }
 
 export function encodePageToken<P>(position: P, filter: unknown): string {
@@ -29,11 +32,13 @@ export function decodePageToken<P>(token: string, filter: unknown, isPosition: (
   } catch {
     parsed = undefined;
   }
-  const ok =
-    typeof parsed === "object" && parsed !== null && "p" in parsed && "f" in parsed && isPosition(parsed.p);
+  const ok = typeof parsed === "object" && parsed !== null && "p" in parsed && "f" in parsed && isPosition(parsed.p);
   if (!ok) throw new ConnectError("page_token: not a token this list issued", Code.InvalidArgument);
   if ((parsed as { f: unknown }).f !== digest(filter)) {
-    throw new ConnectError("page_token: issued for a different filter; start again without a token", Code.InvalidArgument);
+    throw new ConnectError(
+      "page_token: issued for a different filter; start again without a token",
+      Code.InvalidArgument,
+    );
   }
   return (parsed as { p: P }).p;
 }

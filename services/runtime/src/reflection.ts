@@ -6,7 +6,14 @@
 // the protobuf-es code the services already import: every DescFile carries its
 // compiler-generated FileDescriptorProto, so the answers always match the code
 // that is actually running.
-import { create, fromBinary, toBinary, type DescFile, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescFile,
+  type DescService,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import { nestedTypes } from "@bufbuild/protobuf/reflect";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";

@@ -8,12 +8,7 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Validator } from "@bufbuild/protovalidate";
-import {
-  createContextKey,
-  createContextValues,
-  type Interceptor,
-  type ServiceImpl,
-} from "@connectrpc/connect";
+import { createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
 import { accessLogInterceptor } from "./interceptors/access-log.ts";
@@ -160,7 +155,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.http1OnSamePort && options.http1Port !== undefined) {
     throw new Error("startServer: http1OnSamePort and http1Port exclude each other");
   }
-  const requestHandler: HttpHandler = options.httpHandler ? options.httpHandler(handler as HttpHandler) : (handler as HttpHandler);
+  const requestHandler: HttpHandler = options.httpHandler
+    ? options.httpHandler(handler as HttpHandler)
+    : (handler as HttpHandler);
   const h2 = http2.createServer(requestHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
@@ -223,7 +220,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger.info({ durationMs: Date.now() - started }, "stopped");
   }
 
-  return { name: options.name, host, port, http1Port, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, health, stop };
+  return {
+    name: options.name,
+    host,
+    port,
+    http1Port,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    health,
+    stop,
+  };
 }
 
 function listen(server: http.Server | http2.Http2Server, port: number, host: string): Promise<void> {

@@ -159,7 +159,9 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
         schema: definition.schema,
         createIfMissing: true,
         applicationName: manifest.name,
-        ...(telemetry.tracing ? { instrument: (client) => withQuerySpans(client, telemetry.tracer, databaseTarget(config.DATABASE_URL)) } : {}),
+        ...(telemetry.tracing
+          ? { instrument: (client) => withQuerySpans(client, telemetry.tracer, databaseTarget(config.DATABASE_URL)) }
+          : {}),
       });
       stops.push(() => closeDatabase(db!));
       await migrate(db, definition.migrations ?? null);
@@ -230,7 +232,9 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       stops.push(() => task.stop());
     }
 
-    const authenticate = parts.authenticate ?? defaultAuthenticator(clients as DependencyClients<Record<string, Dependency>>, tokenSettings, manifest);
+    const authenticate =
+      parts.authenticate ??
+      defaultAuthenticator(clients as DependencyClients<Record<string, Dependency>>, tokenSettings, manifest);
     const server = await startServer({
       name: manifest.name,
       port: config.PORT,
@@ -264,7 +268,8 @@ function defaultAuthenticator(
   settings: TokenSettings,
   manifest: ServiceManifest,
 ): Authenticate | undefined {
-  const identity = clients.identity as { getJwks?: (req: object) => Promise<{ keys: Parameters<typeof toJwk>[0][] }> } | undefined;
+  const identity = clients.identity as
+    { getJwks?: (req: object) => Promise<{ keys: Parameters<typeof toJwk>[0][] }> } | undefined;
   if (!identity?.getJwks) {
     if (manifest.name === "identity") return undefined;
     throw new Error(`${manifest.name}: declare identity's getJwks as a dependency, or pass setup().authenticate`);

@@ -25,8 +25,12 @@ export function tokenSettingsFromEnv(env: Record<string, string | undefined> = p
 }
 
 /** The JWK fields of identity.v1.JsonWebKey, as a standard JWK (empty fields dropped). */
-export function toJwk(key: Partial<Record<"kid" | "kty" | "alg" | "use" | "crv" | "x" | "y" | "n" | "e", string>>): JWK {
-  return Object.fromEntries(Object.entries(key).filter(([k, v]) => !k.startsWith("$") && typeof v === "string" && v !== "")) as JWK;
+export function toJwk(
+  key: Partial<Record<"kid" | "kty" | "alg" | "use" | "crv" | "x" | "y" | "n" | "e", string>>,
+): JWK {
+  return Object.fromEntries(
+    Object.entries(key).filter(([k, v]) => !k.startsWith("$") && typeof v === "string" && v !== ""),
+  ) as JWK;
 }
 
 export interface TokenVerifierOptions {

@@ -57,10 +57,18 @@ describe("createDependencyClients", () => {
 
   it("rejects a bad address naming the variable", () => {
     expect(() =>
-      createDependencyClients({ catalog: CatalogService }, { catalog: "http://127.0.0.1:50052" }, { env: { CATALOG_ADDR: "catalog:50052" } }),
+      createDependencyClients(
+        { catalog: CatalogService },
+        { catalog: "http://127.0.0.1:50052" },
+        { env: { CATALOG_ADDR: "catalog:50052" } },
+      ),
     ).toThrow(ConfigError);
     expect(() =>
-      createDependencyClients({ catalog: CatalogService }, { catalog: "http://127.0.0.1:50052" }, { env: { CATALOG_ADDR: "catalog:50052" } }),
+      createDependencyClients(
+        { catalog: CatalogService },
+        { catalog: "http://127.0.0.1:50052" },
+        { env: { CATALOG_ADDR: "catalog:50052" } },
+      ),
     ).toThrow(/CATALOG_ADDR must be an http\(s\) URL .*\(got "catalog:50052"\)/);
   });
 });

@@ -13,20 +13,24 @@ const schema = z.object({
 
 describe("loadConfig", () => {
   it("parses and applies defaults", () => {
-    expect(loadConfig(schema, { DATABASE_URL: "postgres://127.0.0.1/catalog", PORT: "6000", TRACING: "true" })).toEqual({
-      PORT: 6000,
-      DATABASE_URL: "postgres://127.0.0.1/catalog",
-      LOG_LEVEL: "info",
-      OUTBOX_BATCH: 100,
-      TRACING: true,
-    });
+    expect(loadConfig(schema, { DATABASE_URL: "postgres://127.0.0.1/catalog", PORT: "6000", TRACING: "true" })).toEqual(
+      {
+        PORT: 6000,
+        DATABASE_URL: "postgres://127.0.0.1/catalog",
+        LOG_LEVEL: "info",
+        OUTBOX_BATCH: 100,
+        TRACING: true,
+      },
+    );
   });
 
   it("names the variable, the rule and the value it got", () => {
     expect(() => loadConfig(schema, { PORT: "abc", DATABASE_URL: "postgres://x/y" })).toThrow(
       'Invalid environment: PORT must be an integer between 1 and 65535 (got "abc")',
     );
-    expect(() => loadConfig(schema, { PORT: "70000", DATABASE_URL: "postgres://x/y" })).toThrow(/PORT must be an integer/);
+    expect(() => loadConfig(schema, { PORT: "70000", DATABASE_URL: "postgres://x/y" })).toThrow(
+      /PORT must be an integer/,
+    );
   });
 
   it("never shows the credentials of a URL it cannot parse", () => {

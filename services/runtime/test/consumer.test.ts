@@ -120,7 +120,12 @@ describe("EventConsumer", () => {
     await consumer.start();
     try {
       await db.transaction(async (tx) => {
-        await enqueueEvent(tx, OrderPlacedSchema, { orderId: "o-1", userId: "u-1", lines: [{}], placedAt: timestampNow() }, { naming });
+        await enqueueEvent(
+          tx,
+          OrderPlacedSchema,
+          { orderId: "o-1", userId: "u-1", lines: [{}], placedAt: timestampNow() },
+          { naming },
+        );
         await enqueueEvent(tx, PaymentFailedSchema, { orderId: "o-1", paymentId: "p-1" }, { naming });
       });
       await waitFor("both events", () => seen.length === 2);
@@ -182,7 +187,10 @@ describe("EventConsumer", () => {
       }
       await waitFor("both copies to be handled", () => consumerIdle(bus, stream(), name));
       expect(await countEffects(db, name, id)).toBe(1);
-      const rows = await db.select().from(inbox).where(and(eq(inbox.messageId, id), eq(inbox.consumer, name)));
+      const rows = await db
+        .select()
+        .from(inbox)
+        .where(and(eq(inbox.messageId, id), eq(inbox.consumer, name)));
       expect(rows).toHaveLength(1);
     } finally {
       await consumer.stop();
@@ -222,10 +230,17 @@ describe("EventConsumer", () => {
       expect(letter.error).toContain("cannot handle poison");
       expect(letter.payload).toEqual(new Uint8Array([10, 6, ...new TextEncoder().encode("poison")]));
       expect(letter.headers[EVENT_ID_HEADER]).toBe(poisonId);
-      await waitFor("the poisoned consumer to settle (terminated, not pending)", () => consumerIdle(bus, stream(), failing));
+      await waitFor("the poisoned consumer to settle (terminated, not pending)", () =>
+        consumerIdle(bus, stream(), failing),
+      );
       // Its failed attempts rolled back: no effects, no inbox row.
       expect(await countEffects(db, failing, poisonId)).toBe(0);
-      expect(await db.select().from(inbox).where(and(eq(inbox.messageId, poisonId), eq(inbox.consumer, failing)))).toEqual([]);
+      expect(
+        await db
+          .select()
+          .from(inbox)
+          .where(and(eq(inbox.messageId, poisonId), eq(inbox.consumer, failing))),
+      ).toEqual([]);
       // The other consumer of the subject handled both normally.
       await waitFor("the healthy consumer", () => consumerIdle(bus, stream(), healthy));
       expect(await countEffects(db, healthy, poisonId)).toBe(1);
@@ -244,8 +259,9 @@ describe("EventConsumer", () => {
 
       // Replaying again changes nothing; the healthy consumer ignored both replays.
       await replayDeadLetter(db, bus.js, letter.id);
-      await waitFor("both consumers to settle", async () =>
-        (await consumerIdle(bus, stream(), failing)) && (await consumerIdle(bus, stream(), healthy)),
+      await waitFor(
+        "both consumers to settle",
+        async () => (await consumerIdle(bus, stream(), failing)) && (await consumerIdle(bus, stream(), healthy)),
       );
       expect(await countEffects(db, failing, poisonId)).toBe(1);
       expect(await countEffects(db, healthy, poisonId)).toBe(1);
@@ -271,7 +287,10 @@ describe("EventConsumer", () => {
       h.set(EVENT_TYPE_HEADER, StringValueSchema.typeName);
       await bus.js.publish(naming.subject(StringValueSchema), new Uint8Array([0xff, 0xff, 0xff]), { headers: h });
       const letter = await waitFor("the dead letter", async () => {
-        const [row] = await db.select().from(deadLetters).where(and(eq(deadLetters.consumer, name), eq(deadLetters.eventId, garbageId)));
+        const [row] = await db
+          .select()
+          .from(deadLetters)
+          .where(and(eq(deadLetters.consumer, name), eq(deadLetters.eventId, garbageId)));
         return row;
       });
       expect(letter.deliveryCount).toBe(1);
@@ -313,7 +332,12 @@ describe("EventConsumer", () => {
 describe("ensureConsumer / ensureStream", () => {
   it("create once and update only when the config differs", async () => {
     await bus.ensureStreamFor(StringValueSchema);
-    const options = { name: "cfg-check", filterSubject: naming.subject(StringValueSchema), backoffMs: [1000, 2000], maxDeliver: 5 };
+    const options = {
+      name: "cfg-check",
+      filterSubject: naming.subject(StringValueSchema),
+      backoffMs: [1000, 2000],
+      maxDeliver: 5,
+    };
     const a = await ensureConsumer(bus.jsm, stream(), options);
     const b = await ensureConsumer(bus.jsm, stream(), options);
     expect(b.created).toEqual(a.created);
@@ -321,7 +345,9 @@ describe("ensureConsumer / ensureStream", () => {
     const c = await ensureConsumer(bus.jsm, stream(), { ...options, backoffMs: [500, 1000, 3000], maxDeliver: 7 });
     expect(c.config.max_deliver).toBe(7);
     expect(c.config.backoff).toHaveLength(3);
-    await expect(ensureConsumer(bus.jsm, stream(), { ...options, backoffMs: [1, 2, 3, 4, 5] })).rejects.toThrow(/max_deliver/);
+    await expect(ensureConsumer(bus.jsm, stream(), { ...options, backoffMs: [1, 2, 3, 4, 5] })).rejects.toThrow(
+      /max_deliver/,
+    );
     await bus.jsm.consumers.delete(stream(), "cfg-check");
 
     // Streams: new subjects (say, a v2 package of the domain) are added, old ones kept.
@@ -331,9 +357,13 @@ describe("ensureConsumer / ensureStream", () => {
     const same = await ensureStream(bus.jsm, { name: stream(), subjects: [extra], storage: "memory" });
     expect(same.config.subjects).toHaveLength(2);
     await expect(replayDeadLetter(db, bus.js, "not-a-uuid")).rejects.toThrow(DeadLetterNotFoundError);
-    await expect(replayDeadLetter(db, bus.js, "0190a0b0-0000-7000-8000-00000000ffff")).rejects.toThrow(DeadLetterNotFoundError);
+    await expect(replayDeadLetter(db, bus.js, "0190a0b0-0000-7000-8000-00000000ffff")).rejects.toThrow(
+      DeadLetterNotFoundError,
+    );
     // Sanity: nothing in this file left rows unsent.
-    const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from outbox where published_at is null`);
+    const [row] = await db.execute<{ n: number }>(
+      sql`select count(*)::int as n from outbox where published_at is null`,
+    );
     expect(row!.n).toBe(0);
   });
 });

@@ -111,7 +111,13 @@ describe("grpc.health.v1.Health", () => {
   it("answers Check through buf curl using reflection only", async () => {
     const server = await startTestServer({ services: [catalog] });
     for (const protocol of ["grpc", "connect", "grpcweb"]) {
-      const out = await bufCurl("--protocol", protocol, "-d", '{"service":"shop.catalog.v1.CatalogService"}', `${server.url}/grpc.health.v1.Health/Check`);
+      const out = await bufCurl(
+        "--protocol",
+        protocol,
+        "-d",
+        '{"service":"shop.catalog.v1.CatalogService"}',
+        `${server.url}/grpc.health.v1.Health/Check`,
+      );
       expect(JSON.parse(out), protocol).toEqual({ status: "SERVING" });
     }
   });
@@ -135,7 +141,13 @@ describe("server reflection", () => {
   it("lets buf curl call an application method it knows only from reflection", async () => {
     const server = await startTestServer({ services: [catalog] });
     const id = "0190a000-0000-7000-8000-000000000001";
-    const out = await bufCurl("--protocol", "grpc", "-d", JSON.stringify({ product_id: id }), `${server.url}/shop.catalog.v1.CatalogService/GetProduct`);
+    const out = await bufCurl(
+      "--protocol",
+      "grpc",
+      "-d",
+      JSON.stringify({ product_id: id }),
+      `${server.url}/shop.catalog.v1.CatalogService/GetProduct`,
+    );
     expect(JSON.parse(out)).toEqual({ product: { id, name: "Kettle" } });
   });
 
@@ -160,19 +172,23 @@ describe("server reflection", () => {
         // The requested file first, then every transitive import.
         expect(files[0].name).toBe("shop/catalog/v1/catalog.proto");
         const names = files.map((f: { name: string }) => f.name);
-        expect(names).toEqual(expect.arrayContaining(["buf/validate/validate.proto", "google/protobuf/descriptor.proto"]));
+        expect(names).toEqual(
+          expect.arrayContaining(["buf/validate/validate.proto", "google/protobuf/descriptor.proto"]),
+        );
         for (const file of files) for (const dep of file.dependency) expect(names).toContain(dep);
         expect(files[0].service[0].method.map((m: { name: string }) => m.name)).toContain("GetProduct");
 
-        const nested = await reflect(client, { file_containing_symbol: "grpc.health.v1.HealthCheckResponse.ServingStatus" });
-        expect(fromBinary(FileDescriptorProtoSchema, nested.file_descriptor_response.file_descriptor_proto[0]).name).toBe(
-          "grpc/health/v1/health.proto",
-        );
+        const nested = await reflect(client, {
+          file_containing_symbol: "grpc.health.v1.HealthCheckResponse.ServingStatus",
+        });
+        expect(
+          fromBinary(FileDescriptorProtoSchema, nested.file_descriptor_response.file_descriptor_proto[0]).name,
+        ).toBe("grpc/health/v1/health.proto");
 
         const byName = await reflect(client, { file_by_filename: "google/protobuf/descriptor.proto" });
-        expect(fromBinary(FileDescriptorProtoSchema, byName.file_descriptor_response.file_descriptor_proto[0]).name).toBe(
-          "google/protobuf/descriptor.proto",
-        );
+        expect(
+          fromBinary(FileDescriptorProtoSchema, byName.file_descriptor_response.file_descriptor_proto[0]).name,
+        ).toBe("google/protobuf/descriptor.proto");
 
         const missing = await reflect(client, { file_containing_symbol: "shop.nope.v1.Nope" });
         expect(missing.message_response).toBe("error_response");

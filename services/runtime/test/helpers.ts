@@ -5,14 +5,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import {
-  closeDatabase,
-  dropDatabase,
-  migrate,
-  openDatabase,
-  withDatabase,
-  type Database,
-} from "../src/db/index.ts";
+import { closeDatabase, dropDatabase, migrate, openDatabase, withDatabase, type Database } from "../src/db/index.ts";
 import { EventBus, EventNaming } from "../src/events/index.ts";
 import * as fixtureSchema from "./fixtures/schema.ts";
 import { eventually } from "../../../tests/support/eventually.ts";

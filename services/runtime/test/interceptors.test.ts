@@ -74,7 +74,9 @@ describe("error normalisation", () => {
         }),
       ],
     });
-    const err = await callError(createClient(CatalogService, transports(server.url).connect).getProduct({ productId: validId }));
+    const err = await callError(
+      createClient(CatalogService, transports(server.url).connect).getProduct({ productId: validId }),
+    );
     expect(err.code).toBe(Code.NotFound);
     expect(err.rawMessage).toBe("product 42 not found");
   });
@@ -202,7 +204,10 @@ describe("default deadline", () => {
     });
     const started = Date.now();
     const err = await callError(
-      createClient(CatalogService, transports(server.url).grpc).getProduct({ productId: validId }, { timeoutMs: 20_000 }),
+      createClient(CatalogService, transports(server.url).grpc).getProduct(
+        { productId: validId },
+        { timeoutMs: 20_000 },
+      ),
     );
     release.resolve();
     expect(err.code).toBe(Code.DeadlineExceeded);
@@ -229,7 +234,8 @@ describe("default deadline", () => {
       ],
     });
     let count = 0;
-    for await (const _ of createClient(OrderService, transports(server.url).connect).watchOrder({ orderId: validId })) count++;
+    for await (const _ of createClient(OrderService, transports(server.url).connect).watchOrder({ orderId: validId }))
+      count++;
     expect(count).toBe(2);
   });
 });
@@ -263,7 +269,9 @@ describe("auth context", () => {
         }),
       ],
     });
-    const err = await callError(createClient(CatalogService, transports(server.url).connect).getProduct({ productId: validId }));
+    const err = await callError(
+      createClient(CatalogService, transports(server.url).connect).getProduct({ productId: validId }),
+    );
     expect(err.code).toBe(Code.Unauthenticated);
     expect(handled).toBe(false);
   });
@@ -297,7 +305,10 @@ describe("access log", () => {
 
 describe("HTTP/1.1 listener", () => {
   it("serves Connect and gRPC-Web to HTTP/1.1 clients on the second port", async () => {
-    const server = await startTestServer({ http1Port: 0, services: [catalogWith((req) => ({ product: { id: req.productId } }))] });
+    const server = await startTestServer({
+      http1Port: 0,
+      services: [catalogWith((req) => ({ product: { id: req.productId } }))],
+    });
     expect(server.http1Port).toBeGreaterThan(0);
     const baseUrl = `http://127.0.0.1:${server.http1Port}`;
     for (const transport of [

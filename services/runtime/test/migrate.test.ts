@@ -2,14 +2,7 @@
 // starting at once must all come up, with every migration applied once.
 import { afterAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import {
-  closeDatabase,
-  dropDatabase,
-  ensureDatabase,
-  migrate,
-  openDatabase,
-  withDatabase,
-} from "../src/db/index.ts";
+import { closeDatabase, dropDatabase, ensureDatabase, migrate, openDatabase, withDatabase } from "../src/db/index.ts";
 import { ADMIN_URL, fixtureMigrations, uniqueName } from "./helpers.ts";
 
 const created: string[] = [];

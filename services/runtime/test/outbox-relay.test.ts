@@ -46,7 +46,9 @@ afterAll(async () => {
 });
 
 async function enqueue(value: string, headers?: Record<string, string>): Promise<string> {
-  return db.transaction((tx) => enqueueEvent(tx, StringValueSchema, { value }, { naming, ...(headers ? { headers } : {}) }));
+  return db.transaction((tx) =>
+    enqueueEvent(tx, StringValueSchema, { value }, { naming, ...(headers ? { headers } : {}) }),
+  );
 }
 
 async function publishedAt(id: string): Promise<Date | null> {
@@ -63,7 +65,9 @@ async function streamMessages(): Promise<number> {
 describe("enqueueEvent", () => {
   it("writes the event in the caller's transaction, and nothing on rollback", async () => {
     const message = create(StringValueSchema, { value: "kept" });
-    const id = await db.transaction((tx) => enqueueEvent(tx, StringValueSchema, message, { naming, headers: { traceparent: "00-abc-def-01" } }));
+    const id = await db.transaction((tx) =>
+      enqueueEvent(tx, StringValueSchema, message, { naming, headers: { traceparent: "00-abc-def-01" } }),
+    );
     const [row] = await db.select().from(outbox).where(eq(outbox.id, id));
     expect(row).toMatchObject({
       subject: `${naming.subjectPrefix}.google.protobuf.StringValue`,
@@ -97,7 +101,9 @@ describe("OutboxRelay", () => {
       await waitFor("the event to be published", () => publishedAt(id), { timeoutMs: 5_000 });
       expect(Date.now() - started).toBeLessThan(5_000);
 
-      const stored = await bus.jsm.streams.getMessage(naming.stream(StringValueSchema), { last_by_subj: naming.subject(StringValueSchema) });
+      const stored = await bus.jsm.streams.getMessage(naming.stream(StringValueSchema), {
+        last_by_subj: naming.subject(StringValueSchema),
+      });
       expect(stored?.header.get("Nats-Msg-Id")).toBe(id);
       expect(stored?.header.get(EVENT_ID_HEADER)).toBe(id);
       expect(stored?.header.get(EVENT_TYPE_HEADER)).toBe("google.protobuf.StringValue");
@@ -185,16 +191,31 @@ describe("OutboxRelay", () => {
   });
 
   it("deletes rows published longer ago than the retention, never unsent ones", async () => {
-    const relay = new OutboxRelay({ db, bus, pollIntervalMs: 600_000, channel: "nobody_listens_here", retainPublishedMs: 3600_000 });
+    const relay = new OutboxRelay({
+      db,
+      bus,
+      pollIntervalMs: 600_000,
+      channel: "nobody_listens_here",
+      retainPublishedMs: 3600_000,
+    });
     await relay.start();
     try {
-      const [oldSent, recentSent, oldUnsent] = [await enqueue("old, sent"), await enqueue("recent, sent"), await enqueue("old, unsent")];
+      const [oldSent, recentSent, oldUnsent] = [
+        await enqueue("old, sent"),
+        await enqueue("recent, sent"),
+        await enqueue("old, unsent"),
+      ];
       await relay.flush();
       await db.execute(sql`update outbox set published_at = now() - interval '2 hours' where id = ${oldSent}`);
-      await db.execute(sql`update outbox set published_at = null, created_at = now() - interval '3 hours' where id = ${oldUnsent}`);
+      await db.execute(
+        sql`update outbox set published_at = null, created_at = now() - interval '3 hours' where id = ${oldUnsent}`,
+      );
 
       expect(await relay.prunePublished()).toBe(1);
-      const left = await db.select({ id: outbox.id }).from(outbox).where(inArray(outbox.id, [oldSent, recentSent, oldUnsent]));
+      const left = await db
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(inArray(outbox.id, [oldSent, recentSent, oldUnsent]));
       expect(left.map((r) => r.id).sort()).toEqual([recentSent, oldUnsent].sort());
       expect(await relay.prunePublished()).toBe(0);
     } finally {
@@ -203,7 +224,13 @@ describe("OutboxRelay", () => {
   });
 
   it("keeps published rows forever with a retention of 0", async () => {
-    const relay = new OutboxRelay({ db, bus, pollIntervalMs: 600_000, channel: "nobody_listens_here", retainPublishedMs: 0 });
+    const relay = new OutboxRelay({
+      db,
+      bus,
+      pollIntervalMs: 600_000,
+      channel: "nobody_listens_here",
+      retainPublishedMs: 0,
+    });
     await relay.start();
     try {
       const id = await enqueue("kept");
@@ -221,13 +248,16 @@ describe("OutboxRelay", () => {
     const before = await streamMessages();
     const ids = await db.transaction(async (tx) => {
       const out: string[] = [];
-      for (let i = 0; i < 60; i++) out.push(await enqueueEvent(tx, StringValueSchema, { value: `bulk ${i}` }, { naming }));
+      for (let i = 0; i < 60; i++)
+        out.push(await enqueueEvent(tx, StringValueSchema, { value: `bulk ${i}` }, { naming }));
       return out;
     });
     await Promise.all(relays.map((r) => r.start()));
     try {
       await waitFor("all rows marked sent", async () => {
-        const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from outbox where published_at is null`);
+        const [row] = await db.execute<{ n: number }>(
+          sql`select count(*)::int as n from outbox where published_at is null`,
+        );
         return row!.n === 0;
       });
       const total = relays.reduce((n, r) => n + r.stats.published, 0);

@@ -28,7 +28,8 @@ const productId = "01970000-0000-7000-8000-000000000001";
 
 describe("sniffProtocol", () => {
   it("waits while the bytes could still be the HTTP/2 preface, whatever the chunking", () => {
-    for (let n = 0; n < HTTP2_CLIENT_PREFACE.length; n++) expect(sniffProtocol(HTTP2_CLIENT_PREFACE.subarray(0, n))).toBeUndefined();
+    for (let n = 0; n < HTTP2_CLIENT_PREFACE.length; n++)
+      expect(sniffProtocol(HTTP2_CLIENT_PREFACE.subarray(0, n))).toBeUndefined();
     expect(sniffProtocol(HTTP2_CLIENT_PREFACE)).toBe("h2");
     expect(sniffProtocol(Buffer.concat([HTTP2_CLIENT_PREFACE, Buffer.from([0, 0, 0, 4])]))).toBe("h2");
   });
@@ -86,7 +87,9 @@ describe("http1OnSamePort", () => {
     const server = await startTestServer({ http1OnSamePort: true, services: [catalog], drainTimeoutMs: 30_000 });
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
-      http.get(`${server.url}/grpc.health.v1.Health/Check`, { agent }, (res) => res.resume().on("end", resolve)).on("error", reject);
+      http
+        .get(`${server.url}/grpc.health.v1.Health/Check`, { agent }, (res) => res.resume().on("end", resolve))
+        .on("error", reject);
     });
     const started = Date.now();
     await server.stop();
@@ -95,6 +98,8 @@ describe("http1OnSamePort", () => {
   });
 
   it("refuses http1Port together with http1OnSamePort", async () => {
-    await expect(startTestServer({ http1OnSamePort: true, http1Port: 0, services: [catalog] })).rejects.toThrow(/exclude/);
+    await expect(startTestServer({ http1OnSamePort: true, http1Port: 0, services: [catalog] })).rejects.toThrow(
+      /exclude/,
+    );
   });
 });

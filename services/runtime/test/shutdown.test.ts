@@ -62,7 +62,10 @@ describe("stop()", () => {
   it("cuts off calls still running after the drain timeout, and still resolves", async () => {
     const entered = deferred();
     const never = deferred();
-    const server = await startTestServer({ drainTimeoutMs: 200, services: [slowCatalog(entered.resolve, never.promise)] });
+    const server = await startTestServer({
+      drainTimeoutMs: 200,
+      services: [slowCatalog(entered.resolve, never.promise)],
+    });
     const client = createClient(CatalogService, createGrpcTransport({ baseUrl: server.url }));
     // Settled into a value right away: the call fails while stop() is awaited.
     const outcome = client.getProduct({ productId: validId }).then(
@@ -122,7 +125,11 @@ describe("handleSignals", () => {
   it("stops the server on SIGTERM and exits 0", async () => {
     const child = spawn(
       process.execPath,
-      ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", join(import.meta.dirname, "fixtures/serve.ts")],
+      [
+        "--experimental-transform-types",
+        "--disable-warning=ExperimentalWarning",
+        join(import.meta.dirname, "fixtures/serve.ts"),
+      ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     const messages: string[] = [];
@@ -134,7 +141,9 @@ describe("handleSignals", () => {
       if (entry.msg === "ready") child.kill("SIGTERM");
     }
     expect(await exited).toBe(0);
-    expect(messages).toEqual(expect.arrayContaining(["listening", "ready", "shutting down", "draining", "stopped", "fixture closed"]));
+    expect(messages).toEqual(
+      expect.arrayContaining(["listening", "ready", "shutting down", "draining", "stopped", "fixture closed"]),
+    );
     // The stop functions ran in the order given.
     expect(messages.indexOf("fixture closed")).toBeGreaterThan(messages.indexOf("stopped"));
   });

@@ -53,7 +53,10 @@ describe("a service without an OTLP endpoint", () => {
   it("records nothing but passes its caller's trace context on: downstream calls, enqueued events, log lines", async () => {
     const logs = logSink();
     const logger = createLogger("middle", { level: "info", destination: logs.stream });
-    const telemetry = new ServiceTelemetry(telemetrySettings({ METRICS_PORT: "0" }, { name: "middle", port: 50099, host: "127.0.0.1" }), logger);
+    const telemetry = new ServiceTelemetry(
+      telemetrySettings({ METRICS_PORT: "0" }, { name: "middle", port: 50099, host: "127.0.0.1" }),
+      logger,
+    );
     expect(telemetry.tracing).toBe(false);
 
     let seenDownstream: string | null = null;
@@ -65,7 +68,11 @@ describe("a service without an OTLP endpoint", () => {
         }),
       ],
     });
-    const clients = createDependencyClients({ catalog: CatalogService }, { catalog: downstream.url }, { env: {}, interceptors: [rpcClientTelemetry(telemetry)] });
+    const clients = createDependencyClients(
+      { catalog: CatalogService },
+      { catalog: downstream.url },
+      { env: {}, interceptors: [rpcClientTelemetry(telemetry)] },
+    );
     let enqueuedWith: Record<string, string> = {};
     const middle = await startTestServer({
       telemetry,
@@ -87,7 +94,11 @@ describe("a service without an OTLP endpoint", () => {
 
     expect(seenDownstream).toBe(traceparent);
     expect(enqueuedWith.traceparent).toBe(traceparent);
-    expect(logs.lines.find((l) => l.msg === "handling")).toMatchObject({ service: "middle", trace_id: traceId, span_id: "00f067aa0ba902b7" });
+    expect(logs.lines.find((l) => l.msg === "handling")).toMatchObject({
+      service: "middle",
+      trace_id: traceId,
+      span_id: "00f067aa0ba902b7",
+    });
   });
 });
 
@@ -96,18 +107,40 @@ describe("the logger", () => {
     const logs = logSink();
     const logger = createLogger("identity", { destination: logs.stream });
     logger.info({ password: "hunter2-top", user: { email: "a@b.c", newPassword: "hunter3-top" } }, "sign-up");
-    logger.info({ req: { headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl" } }, accessToken: "eyJx.eyJy.zzz" }, "call");
+    logger.info(
+      {
+        req: { headers: { authorization: "Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl" } },
+        accessToken: "eyJx.eyJy.zzz",
+      },
+      "call",
+    );
     logger.info({ card: { cardNumber: "4242424242424242", cvc: "123", cardToken: "tok_secret" } }, "card");
-    const failed = Object.assign(new Error('Failed query: insert into "users" ("email", "password_hash") values ($1, $2)\nparams: a@b.c,$argon2id$secret-hash'), {
-      params: ["a@b.c", "$argon2id$secret-hash"],
-    });
+    const failed = Object.assign(
+      new Error(
+        'Failed query: insert into "users" ("email", "password_hash") values ($1, $2)\nparams: a@b.c,$argon2id$secret-hash',
+      ),
+      {
+        params: ["a@b.c", "$argon2id$secret-hash"],
+      },
+    );
     logger.error({ err: failed }, "unhandled error in rpc handler");
 
     const text = logs.text.join("\n");
-    for (const secret of ["hunter2-top", "hunter3-top", "eyJ", "4242424242424242", '"123"', "tok_secret", "secret-hash"]) {
+    for (const secret of [
+      "hunter2-top",
+      "hunter3-top",
+      "eyJ",
+      "4242424242424242",
+      '"123"',
+      "tok_secret",
+      "secret-hash",
+    ]) {
       expect(text, secret).not.toContain(secret);
     }
-    expect(logs.lines[0]).toMatchObject({ password: "[redacted]", user: { email: "a@b.c", newPassword: "[redacted]" } });
+    expect(logs.lines[0]).toMatchObject({
+      password: "[redacted]",
+      user: { email: "a@b.c", newPassword: "[redacted]" },
+    });
     expect((logs.lines[3]!.err as { message: string }).message).toContain('insert into "users"');
   });
 });

@@ -10,7 +10,10 @@ export interface LogCapture {
 
 export function captureLogs(): LogCapture & { logger: pino.Logger } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: "debug", base: { service: "test" } }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = pino(
+    { level: "debug", base: { service: "test" } },
+    { write: (line: string) => void lines.push(JSON.parse(line)) },
+  );
   return { lines, logger };
 }
 

@@ -86,7 +86,13 @@ function Header({ query }: { query: string }) {
         <label for="search" class="visually-hidden">
           Search products
         </label>
-        <input id="search" type="search" placeholder="Search products" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+        <input
+          id="search"
+          type="search"
+          placeholder="Search products"
+          value={search}
+          onInput={(e) => setSearch(e.currentTarget.value)}
+        />
         <button type="submit">Search</button>
       </form>
       <nav class="account" aria-label="Account">
@@ -133,7 +139,12 @@ function Toasts() {
           <strong>{n.title}</strong>
           <p>{n.body}</p>
           {n.orderId && <Link href={`/orders/${n.orderId}`}>View order</Link>}
-          <button type="button" class="link-button" onClick={() => dismissToast(n.id)} aria-label={`Dismiss: ${n.title}`}>
+          <button
+            type="button"
+            class="link-button"
+            onClick={() => dismissToast(n.id)}
+            aria-label={`Dismiss: ${n.title}`}
+          >
             Dismiss
           </button>
         </div>

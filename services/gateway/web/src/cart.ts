@@ -21,7 +21,10 @@ export const MAX_LINES = 50;
 const KEY = "shop.cart";
 
 const isLines = (v: unknown): v is CartLine[] =>
-  Array.isArray(v) && v.every((l) => typeof l?.productId === "string" && Number.isInteger(l?.quantity) && typeof l?.unitPriceMinor === "string");
+  Array.isArray(v) &&
+  v.every(
+    (l) => typeof l?.productId === "string" && Number.isInteger(l?.quantity) && typeof l?.unitPriceMinor === "string",
+  );
 
 export const cart = new Store<CartLine[]>(readStored(KEY, [], isLines));
 
@@ -62,7 +65,13 @@ export function refreshLine(product: Product): void {
   save(
     cart.get().map((l) =>
       l.productId === product.id
-        ? { ...l, name: product.name, unitPriceMinor: String(product.price?.amountMinor ?? 0n), currency: product.price?.currencyCode ?? l.currency, imageUrl: product.imageUrl }
+        ? {
+            ...l,
+            name: product.name,
+            unitPriceMinor: String(product.price?.amountMinor ?? 0n),
+            currency: product.price?.currencyCode ?? l.currency,
+            imageUrl: product.imageUrl,
+          }
         : l,
     ),
   );
@@ -83,7 +92,8 @@ export function cartCount(lines: readonly CartLine[]): number {
 /** Sum of the lines per currency (a cart normally holds one). */
 export function cartTotals(lines: readonly CartLine[]): Map<string, bigint> {
   const totals = new Map<string, bigint>();
-  for (const l of lines) totals.set(l.currency, (totals.get(l.currency) ?? 0n) + BigInt(l.unitPriceMinor) * BigInt(l.quantity));
+  for (const l of lines)
+    totals.set(l.currency, (totals.get(l.currency) ?? 0n) + BigInt(l.unitPriceMinor) * BigInt(l.quantity));
   return totals;
 }
 

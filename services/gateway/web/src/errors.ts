@@ -34,14 +34,19 @@ function sentence(message: string): string {
 /** Codes worth retrying unchanged: the request may never have been handled. */
 export function isRetryable(err: unknown): boolean {
   const code = ConnectError.from(err).code;
-  return [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal, Code.Canceled, Code.Aborted].includes(code);
+  return [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal, Code.Canceled, Code.Aborted].includes(
+    code,
+  );
 }
 
 /**
  * The form errors for `err`; `fieldFor` maps errors that carry no violation
  * onto a field (e.g. AlreadyExists on sign-up belongs to the email).
  */
-export function formErrors(err: unknown, fieldFor: (error: ConnectError) => string | undefined = () => undefined): FormErrors {
+export function formErrors(
+  err: unknown,
+  fieldFor: (error: ConnectError) => string | undefined = () => undefined,
+): FormErrors {
   const error = ConnectError.from(err);
   const fields: Record<string, string> = {};
   for (const violations of error.findDetails(ViolationsSchema)) {
@@ -51,11 +56,18 @@ export function formErrors(err: unknown, fieldFor: (error: ConnectError) => stri
     }
   }
   // Some rules are checked in code and named only in the message: "card_number: not a valid card number".
-  const named = Object.keys(fields).length === 0 && error.code === Code.InvalidArgument ? /^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.+)$/.exec(error.rawMessage) : null;
+  const named =
+    Object.keys(fields).length === 0 && error.code === Code.InvalidArgument
+      ? /^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.+)$/.exec(error.rawMessage)
+      : null;
   if (named) fields[named[1]] = sentence(named[2].replace(/\s*\[[\w.]+\]$/, ""));
   const field = Object.keys(fields).length === 0 ? fieldFor(error) : undefined;
   if (field) fields[field] = sentence(error.rawMessage);
-  if (Object.keys(fields).length > 0) return { fields, message: error.code === Code.InvalidArgument ? "Please correct the highlighted fields." : undefined };
+  if (Object.keys(fields).length > 0)
+    return {
+      fields,
+      message: error.code === Code.InvalidArgument ? "Please correct the highlighted fields." : undefined,
+    };
   return { fields, message: describeError(error) };
 }
 

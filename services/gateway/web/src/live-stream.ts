@@ -16,7 +16,11 @@ export interface StreamHandlers<T> {
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
 
-export async function followStream<T>(open: (signal: AbortSignal) => AsyncIterable<T>, handlers: StreamHandlers<T>, signal: AbortSignal): Promise<void> {
+export async function followStream<T>(
+  open: (signal: AbortSignal) => AsyncIterable<T>,
+  handlers: StreamHandlers<T>,
+  signal: AbortSignal,
+): Promise<void> {
   let delay = FIRST_DELAY_MS;
   while (!signal.aborted) {
     try {

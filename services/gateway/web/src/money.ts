@@ -18,7 +18,9 @@ export function formatMoney(amountMinor: bigint, currency: string): string {
   const decimal = digits === 0 ? abs : `${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
   try {
     // A decimal string keeps every digit exact (Intl.NumberFormat v3).
-    const format = new Intl.NumberFormat(undefined, { style: "currency", currency }).format as (value: string) => string;
+    const format = new Intl.NumberFormat(undefined, { style: "currency", currency }).format as (
+      value: string,
+    ) => string;
     return format(`${negative ? "-" : ""}${decimal}`);
   } catch {
     return `${negative ? "-" : ""}${decimal} ${currency}`;

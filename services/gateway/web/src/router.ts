@@ -50,7 +50,8 @@ export function match(pattern: string, path: string): Record<string, string> | u
 
 /** Plain left clicks on app links navigate in place; modified clicks open tabs as usual. */
 export function onLinkClick(event: TargetedMouseEvent<HTMLAnchorElement>): void {
-  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey)
+    return;
   const href = event.currentTarget.getAttribute("href");
   if (!href || !href.startsWith("/")) return;
   event.preventDefault();

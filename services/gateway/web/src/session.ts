@@ -15,7 +15,11 @@ export interface Session {
 const KEY = "shop.session";
 
 const isSession = (v: unknown): v is Session =>
-  typeof v === "object" && v !== null && typeof (v as Session).token === "string" && typeof (v as Session).expiresAt === "number" && typeof (v as Session).user?.id === "string";
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as Session).token === "string" &&
+  typeof (v as Session).expiresAt === "number" &&
+  typeof (v as Session).user?.id === "string";
 
 function load(): Session | null {
   const stored = readStored<Session | null>(KEY, null, (v): v is Session | null => v === null || isSession(v));

@@ -4,7 +4,10 @@ import { useEffect, useState } from "preact/hooks";
 
 export type CallState<T> = { status: "loading" } | { status: "done"; value: T } | { status: "failed"; error: unknown };
 
-export function useCall<T>(call: (signal: AbortSignal) => Promise<T>, inputs: readonly unknown[]): [CallState<T>, () => void] {
+export function useCall<T>(
+  call: (signal: AbortSignal) => Promise<T>,
+  inputs: readonly unknown[],
+): [CallState<T>, () => void] {
   const [state, setState] = useState<CallState<T>>({ status: "loading" });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {

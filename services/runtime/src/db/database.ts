@@ -39,7 +39,10 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
   if (options.createIfMissing) {
     await ensureDatabase(options.url, { adminDatabase: options.adminDatabase });
   }
-  const raw = postgres(options.url, clientOptions({ max: options.max ?? 10, applicationName: options.applicationName }));
+  const raw = postgres(
+    options.url,
+    clientOptions({ max: options.max ?? 10, applicationName: options.applicationName }),
+  );
   const client = options.instrument ? options.instrument(raw) : raw;
   const db = drizzle({ client, schema: options.schema ?? ({} as TSchema) }) as Database<TSchema>;
   urls.set(db, options.url);
@@ -88,7 +91,10 @@ export function databaseNameOf(url: string): string {
  * pg_database that concurrent CREATE DATABASE can raise) counts as success.
  * Returns true if this call created it.
  */
-export async function ensureDatabase(url: string, options: { adminDatabase?: string | undefined } = {}): Promise<boolean> {
+export async function ensureDatabase(
+  url: string,
+  options: { adminDatabase?: string | undefined } = {},
+): Promise<boolean> {
   const name = databaseNameOf(url);
   const admin = postgres(withDatabase(url, options.adminDatabase ?? "postgres"), clientOptions({ max: 1 }));
   try {

@@ -67,7 +67,9 @@ export const outbox = pgTable(
   },
   (t) => [
     // The relay's work queue: only unsent rows, in order. Stays tiny.
-    index("outbox_unpublished_idx").on(t.seq).where(sql`${t.publishedAt} is null`),
+    index("outbox_unpublished_idx")
+      .on(t.seq)
+      .where(sql`${t.publishedAt} is null`),
   ],
 );
 

@@ -114,9 +114,15 @@ export interface EnsureConsumerOptions {
  * Creates the durable pull consumer (explicit ack, deliver all), or updates
  * it when ack_wait, max_deliver, backoff or max_ack_pending differ.
  */
-export async function ensureConsumer(jsm: JetStreamManager, stream: string, options: EnsureConsumerOptions): Promise<ConsumerInfo> {
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  options: EnsureConsumerOptions,
+): Promise<ConsumerInfo> {
   if (options.backoffMs.length >= options.maxDeliver) {
-    throw new Error(`consumer ${options.name}: max_deliver (${options.maxDeliver}) must exceed the number of backoff steps (${options.backoffMs.length})`);
+    throw new Error(
+      `consumer ${options.name}: max_deliver (${options.maxDeliver}) must exceed the number of backoff steps (${options.backoffMs.length})`,
+    );
   }
   const desired = {
     ack_wait: nanos(options.backoffMs[0] ?? options.ackWaitMs ?? 30_000),
@@ -152,7 +158,9 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, opti
     if (c.filter_subject !== options.filterSubject) {
       // Not updatable on NATS 2.9; names embed the event type, so this means
       // someone reused a name for something else.
-      throw new Error(`consumer ${stream}/${options.name} filters ${c.filter_subject}, expected ${options.filterSubject}`);
+      throw new Error(
+        `consumer ${stream}/${options.name} filters ${c.filter_subject}, expected ${options.filterSubject}`,
+      );
     }
     const same =
       c.ack_wait === desired.ack_wait &&

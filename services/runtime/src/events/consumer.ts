@@ -76,8 +76,10 @@ export interface SubscriptionOptions {
   pullExpiresMs?: number;
 }
 
-export interface Subscription<TSchema extends Record<string, unknown>, S extends readonly DescMessage[]>
-  extends SubscriptionOptions {
+export interface Subscription<
+  TSchema extends Record<string, unknown>,
+  S extends readonly DescMessage[],
+> extends SubscriptionOptions {
   /** Service-level name, e.g. "inventory"; JetStream names derive from it. */
   durable: string;
   /** Event types to receive. */
@@ -350,7 +352,10 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
       );
       return "dead-lettered";
     } catch (parkError) {
-      this.#log.error({ err: parkError, consumer: route.name, eventId: meta.eventId }, "cannot write dead letter; will retry");
+      this.#log.error(
+        { err: parkError, consumer: route.name, eventId: meta.eventId },
+        "cannot write dead letter; will retry",
+      );
       return "retry";
     }
   }

@@ -105,7 +105,8 @@ export class DeadLetterNotFoundError extends Error {
  * file) and marks it replayed. Returns the updated row.
  */
 export async function replayDeadLetter(db: DbOrTx, js: JetStreamClient, id: string): Promise<DeadLetter> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new DeadLetterNotFoundError(id);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+    throw new DeadLetterNotFoundError(id);
   return db.transaction(async (tx) => {
     const [row] = await tx.select().from(deadLetters).where(eq(deadLetters.id, id)).for("update");
     if (!row) throw new DeadLetterNotFoundError(id);

@@ -77,7 +77,10 @@ export class EventNaming {
   /** JetStream durable consumer name for (service-level durable, event type): inventory-order-placed. */
   consumerName(durable: string, type: EventTypeRef): string {
     const { name } = splitTypeName(typeNameOf(type));
-    const kebab = name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/[^A-Za-z0-9-]+/g, "-").toLowerCase();
+    const kebab = name
+      .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+      .replace(/[^A-Za-z0-9-]+/g, "-")
+      .toLowerCase();
     return `${durable}-${kebab}`;
   }
 }
@@ -96,7 +99,8 @@ export function splitTypeName(typeName: string): { pkg: string; domain: string; 
   const first = tokens.findIndex((t) => /^[A-Z]/.test(t));
   if (first <= 0) throw new Error(`event type ${JSON.stringify(typeName)} has no package`);
   const pkgTokens = tokens.slice(0, first);
-  const domainTokens = /^v\d+((alpha|beta)\d*)?$/.test(pkgTokens.at(-1)!) && pkgTokens.length > 1 ? pkgTokens.slice(0, -1) : pkgTokens;
+  const domainTokens =
+    /^v\d+((alpha|beta)\d*)?$/.test(pkgTokens.at(-1)!) && pkgTokens.length > 1 ? pkgTokens.slice(0, -1) : pkgTokens;
   return { pkg: pkgTokens.join("."), domain: domainTokens.join("."), name: tokens.slice(first).join(".") };
 }
 

@@ -59,7 +59,9 @@ export async function enqueueEvent<Desc extends DescMessage>(
   message: MessageShape<Desc> | MessageInitShape<Desc>,
   options: EnqueueOptions = {},
 ): Promise<string> {
-  const typed = isMessage(message, schema) ? (message as MessageShape<Desc>) : create(schema, message as MessageInitShape<Desc>);
+  const typed = isMessage(message, schema)
+    ? (message as MessageShape<Desc>)
+    : create(schema, message as MessageInitShape<Desc>);
   const naming = options.naming ?? defaultEventNaming();
   const id = options.eventId ?? uuidv7();
   const headers: EventHeaders = {};

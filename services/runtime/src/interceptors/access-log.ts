@@ -44,7 +44,10 @@ export function accessLogInterceptor(logger: Logger): Interceptor {
           throw err;
         } finally {
           // finally also runs when the client cancels mid-stream (return()).
-          log(failure ?? (req.signal.aborted ? req.signal.reason ?? new ConnectError("canceled", Code.Canceled) : undefined));
+          log(
+            failure ??
+              (req.signal.aborted ? (req.signal.reason ?? new ConnectError("canceled", Code.Canceled)) : undefined),
+          );
         }
       })(),
     };

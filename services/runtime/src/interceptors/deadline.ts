@@ -28,7 +28,9 @@ export function deadlineInterceptor(defaultTimeoutMs = DEFAULT_TIMEOUT_MS): Inte
         const onAbort = () => reject(ConnectError.from(signal.reason, Code.DeadlineExceeded));
         if (signal.aborted) return onAbort();
         signal.addEventListener("abort", onAbort, { once: true });
-        next({ ...req, signal }).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+        next({ ...req, signal })
+          .then(resolve, reject)
+          .finally(() => signal.removeEventListener("abort", onAbort));
       });
     } finally {
       clearTimeout(timeout);

@@ -112,7 +112,9 @@ export function withQuerySpans(client: Sql, tracer: Tracer, target: DatabaseTarg
           // begin(fn) / begin(options, fn): hand fn the traced transaction client.
           return (...args: unknown[]) => {
             const fn = args.at(-1) as (tx: Sql) => unknown;
-            return (value as (...a: unknown[]) => unknown).call(target, ...args.slice(0, -1), (tx: Sql) => fn(wrap(tx)));
+            return (value as (...a: unknown[]) => unknown).call(target, ...args.slice(0, -1), (tx: Sql) =>
+              fn(wrap(tx)),
+            );
           };
         }
         return value;
@@ -125,6 +127,8 @@ export function withQuerySpans(client: Sql, tracer: Tracer, target: DatabaseTarg
 /** "select ... from \"orders\"" → { operation: "SELECT", collection: "orders" }. */
 function describe(text: string): { operation: string; collection?: string } {
   const operation = (/^\s*([a-z]+)/i.exec(text)?.[1] ?? "QUERY").toUpperCase();
-  const table = /\b(?:from|into|update|join)\s+((?:"[^"]+"|[a-z_][\w$]*)(?:\.(?:"[^"]+"|[a-z_][\w$]*))?)/i.exec(text)?.[1];
+  const table = /\b(?:from|into|update|join)\s+((?:"[^"]+"|[a-z_][\w$]*)(?:\.(?:"[^"]+"|[a-z_][\w$]*))?)/i.exec(
+    text,
+  )?.[1];
   return { operation, ...(table ? { collection: table.replaceAll('"', "") } : {}) };
 }

@@ -30,27 +30,35 @@ export function outboxBacklogMetrics(meter: Meter, db: Database<Record<string, u
     description: "Age of the oldest unpublished outbox row (0 when there is none)",
     unit: "s",
   });
-  meter.addBatchObservableCallback(async (result) => {
-    try {
-      // Served by the partial index outbox_unpublished_idx: only unsent rows.
-      const [row] = await db
-        .select({
-          n: sql<number>`count(*)::int`,
-          age: sql<number | null>`extract(epoch from (now() - min(${outbox.createdAt})))::float8`,
-        })
-        .from(outbox)
-        .where(isNull(outbox.publishedAt));
-      result.observe(unpublished, row?.n ?? 0);
-      result.observe(oldestAge, Math.max(0, row?.age ?? 0));
-    } catch (err) {
-      logger.warn({ err }, "cannot sample the outbox backlog");
-    }
-  }, [unpublished, oldestAge]);
+  meter.addBatchObservableCallback(
+    async (result) => {
+      try {
+        // Served by the partial index outbox_unpublished_idx: only unsent rows.
+        const [row] = await db
+          .select({
+            n: sql<number>`count(*)::int`,
+            age: sql<number | null>`extract(epoch from (now() - min(${outbox.createdAt})))::float8`,
+          })
+          .from(outbox)
+          .where(isNull(outbox.publishedAt));
+        result.observe(unpublished, row?.n ?? 0);
+        result.observe(oldestAge, Math.max(0, row?.age ?? 0));
+      } catch (err) {
+        logger.warn({ err }, "cannot sample the outbox backlog");
+      }
+    },
+    [unpublished, oldestAge],
+  );
 }
 
 export function consumerBacklogMetrics(
   meter: Meter,
-  options: { db: Database<Record<string, unknown>>; bus: EventBus; consumers: readonly JetStreamConsumerRef[]; logger: Logger },
+  options: {
+    db: Database<Record<string, unknown>>;
+    bus: EventBus;
+    consumers: readonly JetStreamConsumerRef[];
+    logger: Logger;
+  },
 ): void {
   const { db, bus, consumers, logger } = options;
   const pending = meter.createObservableGauge("shop.consumer.pending_messages", {
@@ -63,33 +71,40 @@ export function consumerBacklogMetrics(
     description: "Dead letters not replayed since they were parked, per consumer",
   });
 
-  meter.addBatchObservableCallback(async (result) => {
-    await Promise.all(
-      consumers.map(async ({ stream, name }) => {
-        try {
-          const info = await bus.jsm.consumers.info(stream, name);
-          result.observe(pending, info.num_pending, { consumer: name });
-          result.observe(ackPending, info.num_ack_pending, { consumer: name });
-        } catch (err) {
-          logger.warn({ err, consumer: name }, "cannot sample the consumer's backlog");
-        }
-      }),
-    );
-  }, [pending, ackPending]);
+  meter.addBatchObservableCallback(
+    async (result) => {
+      await Promise.all(
+        consumers.map(async ({ stream, name }) => {
+          try {
+            const info = await bus.jsm.consumers.info(stream, name);
+            result.observe(pending, info.num_pending, { consumer: name });
+            result.observe(ackPending, info.num_ack_pending, { consumer: name });
+          } catch (err) {
+            logger.warn({ err, consumer: name }, "cannot sample the consumer's backlog");
+          }
+        }),
+      );
+    },
+    [pending, ackPending],
+  );
 
-  meter.addBatchObservableCallback(async (result) => {
-    try {
-      const rows = await db
-        .select({ consumer: deadLetters.consumer, n: sql<number>`count(*)::int` })
-        .from(deadLetters)
-        .where(isNull(deadLetters.replayedAt))
-        .groupBy(deadLetters.consumer);
-      const counts = new Map(rows.map((r) => [r.consumer, r.n]));
-      // Every consumer reports, zero included, so "no dead letters" is a value, not an absence.
-      for (const { name } of consumers) result.observe(parked, counts.get(name) ?? 0, { consumer: name });
-      for (const [consumer, n] of counts) if (!consumers.some((c) => c.name === consumer)) result.observe(parked, n, { consumer });
-    } catch (err) {
-      logger.warn({ err }, "cannot count dead letters");
-    }
-  }, [parked]);
+  meter.addBatchObservableCallback(
+    async (result) => {
+      try {
+        const rows = await db
+          .select({ consumer: deadLetters.consumer, n: sql<number>`count(*)::int` })
+          .from(deadLetters)
+          .where(isNull(deadLetters.replayedAt))
+          .groupBy(deadLetters.consumer);
+        const counts = new Map(rows.map((r) => [r.consumer, r.n]));
+        // Every consumer reports, zero included, so "no dead letters" is a value, not an absence.
+        for (const { name } of consumers) result.observe(parked, counts.get(name) ?? 0, { consumer: name });
+        for (const [consumer, n] of counts)
+          if (!consumers.some((c) => c.name === consumer)) result.observe(parked, n, { consumer });
+      } catch (err) {
+        logger.warn({ err }, "cannot count dead letters");
+      }
+    },
+    [parked],
+  );
 }

@@ -39,7 +39,10 @@ export async function serveMetrics(
       });
     });
   } catch (err) {
-    options.logger.error({ err, port: options.port }, "cannot serve metrics; continuing without a metrics endpoint (set METRICS_PORT)");
+    options.logger.error(
+      { err, port: options.port },
+      "cannot serve metrics; continuing without a metrics endpoint (set METRICS_PORT)",
+    );
     return undefined;
   }
   const port = (server.address() as AddressInfo).port;

@@ -131,7 +131,9 @@ export class ServiceTelemetry {
   async shutdown(): Promise<void> {
     await this.stopMetricsEndpoint();
     await Promise.all([
-      this.#tracerProvider?.shutdown().catch((err: unknown) => this.#logger.warn({ err }, "span export shutdown failed")),
+      this.#tracerProvider
+        ?.shutdown()
+        .catch((err: unknown) => this.#logger.warn({ err }, "span export shutdown failed")),
       this.#meterProvider?.shutdown().catch((err: unknown) => this.#logger.warn({ err }, "metrics shutdown failed")),
     ]);
   }

@@ -2,7 +2,11 @@ import type { AnchorHTMLAttributes, ComponentChildren } from "preact";
 import { onLinkClick } from "../router.ts";
 
 /** An in-app link: a real <a href> (keyboard, middle click) that navigates without a reload. */
-export function Link({ href, children, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string; children: ComponentChildren }) {
+export function Link({
+  href,
+  children,
+  ...rest
+}: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string; children: ComponentChildren }) {
   return (
     <a href={href} onClick={onLinkClick} {...rest}>
       {children}

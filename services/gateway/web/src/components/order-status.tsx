@@ -30,7 +30,11 @@ export function cancellationText(order: Order): string {
 }
 
 export function StatusBadge({ status }: { status: OrderStatus }) {
-  return <span class={`badge badge--${OrderStatus[status]?.toLowerCase() ?? "unknown"}`}>{STATUS_LABELS[status] ?? "Unknown"}</span>;
+  return (
+    <span class={`badge badge--${OrderStatus[status]?.toLowerCase() ?? "unknown"}`}>
+      {STATUS_LABELS[status] ?? "Unknown"}
+    </span>
+  );
 }
 
 export function formatTime(entry: { occurredAt?: TimelineEntry["occurredAt"] } | undefined): string {
@@ -42,7 +46,9 @@ export function Timeline({ entries, label }: { entries: readonly TimelineEntry[]
     <ol class="timeline" aria-label={label}>
       {entries.map((entry, i) => (
         <li key={i}>
-          <time dateTime={entry.occurredAt ? timestampDate(entry.occurredAt).toISOString() : undefined}>{formatTime(entry)}</time>
+          <time dateTime={entry.occurredAt ? timestampDate(entry.occurredAt).toISOString() : undefined}>
+            {formatTime(entry)}
+          </time>
           <span class="timeline-text">{entry.description}</span>
           <StatusBadge status={entry.status} />
         </li>

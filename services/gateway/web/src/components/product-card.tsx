@@ -16,7 +16,12 @@ export function ProductCard({ view }: { view: ProductView }) {
       </h3>
       <p class="price">{formatPrice(product.price)}</p>
       <StockLabel available={view.available} />
-      <button type="button" disabled={view.available <= 0n} onClick={() => addToCart(product)} aria-label={`Add ${product.name} to cart`}>
+      <button
+        type="button"
+        disabled={view.available <= 0n}
+        onClick={() => addToCart(product)}
+        aria-label={`Add ${product.name} to cart`}
+      >
         Add to cart
       </button>
     </article>

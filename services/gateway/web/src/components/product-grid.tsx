@@ -22,7 +22,15 @@ const trails = new Map<string, string[]>();
  * Previous/next through a token-paged listing whose current token is the
  * `page` query parameter of `basePath` (which carries the other parameters).
  */
-export function Pager({ basePath, pageToken, nextPageToken }: { basePath: string; pageToken: string; nextPageToken: string }) {
+export function Pager({
+  basePath,
+  pageToken,
+  nextPageToken,
+}: {
+  basePath: string;
+  pageToken: string;
+  nextPageToken: string;
+}) {
   const trail = trails.get(basePath) ?? [];
   const withPage = (token: string) => {
     if (!token) return basePath;

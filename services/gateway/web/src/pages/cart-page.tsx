@@ -43,13 +43,26 @@ function CartRow({ line, available }: { line: CartLine; available: bigint | unde
       <span class="muted">{formatMoney(BigInt(line.unitPriceMinor), line.currency)} each</span>
       <span class="cart-qty">
         <label for={id}>Quantity of {line.name}</label>
-        <input id={id} type="number" inputMode="numeric" min={1} max={MAX_QUANTITY} value={line.quantity} onChange={(e) => setQuantity(line.productId, Number(e.currentTarget.value) || 1)} />
+        <input
+          id={id}
+          type="number"
+          inputMode="numeric"
+          min={1}
+          max={MAX_QUANTITY}
+          value={line.quantity}
+          onChange={(e) => setQuantity(line.productId, Number(e.currentTarget.value) || 1)}
+        />
       </span>
       <span>{formatMoney(BigInt(line.unitPriceMinor) * BigInt(line.quantity), line.currency)}</span>
       {available !== undefined && available < BigInt(line.quantity) && (
         <span class="stock stock--low">{available <= 0n ? "Out of stock" : `Only ${available} left`}</span>
       )}
-      <button type="button" class="link-button" onClick={() => removeFromCart(line.productId)} aria-label={`Remove ${line.name} from cart`}>
+      <button
+        type="button"
+        class="link-button"
+        onClick={() => removeFromCart(line.productId)}
+        aria-label={`Remove ${line.name} from cart`}
+      >
         Remove
       </button>
     </li>
@@ -60,9 +73,7 @@ export function CartTotal({ lines }: { lines: readonly CartLine[] }) {
   return (
     <p class="total">
       Total:{" "}
-      <strong>
-        {[...cartTotals(lines)].map(([currency, amount]) => formatMoney(amount, currency)).join(" + ")}
-      </strong>
+      <strong>{[...cartTotals(lines)].map(([currency, amount]) => formatMoney(amount, currency)).join(" + ")}</strong>
     </p>
   );
 }
@@ -87,7 +98,11 @@ function useLiveStock(lines: readonly CartLine[]): Map<string, bigint> {
         if (!view?.product) continue;
         next.set(view.product.id, view.available);
         const line = lines.find((l) => l.productId === view.product!.id);
-        if (line && (line.name !== view.product.name || line.unitPriceMinor !== String(view.product.price?.amountMinor ?? 0n))) refreshLine(view.product);
+        if (
+          line &&
+          (line.name !== view.product.name || line.unitPriceMinor !== String(view.product.price?.amountMinor ?? 0n))
+        )
+          refreshLine(view.product);
       }
       setStock(next);
     });

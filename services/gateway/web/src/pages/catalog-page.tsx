@@ -9,8 +9,12 @@ const PAGE_SIZE = 12;
 
 export function CatalogPage({ categoryId, pageToken }: { categoryId: string; pageToken: string }) {
   const [categories] = useCall((signal) => storefront.listCategories({}, { signal }), []);
-  const [page, retry] = useCall((signal) => storefront.listProducts({ categoryId, pageSize: PAGE_SIZE, pageToken }, { signal }), [categoryId, pageToken]);
-  const category = categories.status === "done" ? categories.value.categories.find((c) => c.id === categoryId) : undefined;
+  const [page, retry] = useCall(
+    (signal) => storefront.listProducts({ categoryId, pageSize: PAGE_SIZE, pageToken }, { signal }),
+    [categoryId, pageToken],
+  );
+  const category =
+    categories.status === "done" ? categories.value.categories.find((c) => c.id === categoryId) : undefined;
   const title = category?.name ?? (categoryId ? categoryId : "All products");
   return (
     <section aria-labelledby="catalog-title">
@@ -24,7 +28,10 @@ export function CatalogPage({ categoryId, pageToken }: { categoryId: string; pag
           {categories.status === "done" &&
             categories.value.categories.map((c) => (
               <li key={c.id}>
-                <Link href={`/?category=${encodeURIComponent(c.id)}`} aria-current={c.id === categoryId ? "page" : undefined}>
+                <Link
+                  href={`/?category=${encodeURIComponent(c.id)}`}
+                  aria-current={c.id === categoryId ? "page" : undefined}
+                >
                   {c.name}
                 </Link>
               </li>
@@ -37,7 +44,11 @@ export function CatalogPage({ categoryId, pageToken }: { categoryId: string; pag
       {page.status === "done" && (
         <>
           <ProductGrid products={page.value.products} label={title} />
-          <Pager basePath={categoryId ? `/?category=${encodeURIComponent(categoryId)}` : "/"} pageToken={pageToken} nextPageToken={page.value.nextPageToken} />
+          <Pager
+            basePath={categoryId ? `/?category=${encodeURIComponent(categoryId)}` : "/"}
+            pageToken={pageToken}
+            nextPageToken={page.value.nextPageToken}
+          />
         </>
       )}
     </section>

@@ -75,7 +75,13 @@ const CARD_FIELDS: Record<string, keyof Card> = {
 export function CheckoutPage() {
   const lines = useStore(cart);
   const signedIn = useStore(session);
-  const [card, setCard] = useState<Card>({ cardNumber: "", expMonth: "12", expYear: String(new Date().getFullYear() + 2), cvc: "", cardholderName: signedIn?.user.displayName ?? "" });
+  const [card, setCard] = useState<Card>({
+    cardNumber: "",
+    expMonth: "12",
+    expYear: String(new Date().getFullYear() + 2),
+    cvc: "",
+    cardholderName: signedIn?.user.displayName ?? "",
+  });
   const [errors, setErrors] = useState<FormErrors>(noErrors);
   const [status, setStatus] = useState("");
   const [busy, setBusy] = useState(false);
@@ -85,7 +91,8 @@ export function CheckoutPage() {
       <section aria-labelledby="checkout-title">
         <h1 id="checkout-title">Checkout</h1>
         <p>
-          Please <Link href="/signin?next=/checkout">sign in</Link> or <Link href="/signup?next=/checkout">create an account</Link> to place your order.
+          Please <Link href="/signin?next=/checkout">sign in</Link> or{" "}
+          <Link href="/signup?next=/checkout">create an account</Link> to place your order.
         </p>
       </section>
     );
@@ -100,8 +107,10 @@ export function CheckoutPage() {
     );
   }
 
-  const update = (field: keyof Card) => (value: string) => setCard({ ...card, [field]: field === "cardNumber" ? value.replace(/[\s-]/g, "") : value });
-  const fieldError = (field: keyof Card) => Object.entries(CARD_FIELDS).find(([path, f]) => f === field && errors.fields[path])?.[0];
+  const update = (field: keyof Card) => (value: string) =>
+    setCard({ ...card, [field]: field === "cardNumber" ? value.replace(/[\s-]/g, "") : value });
+  const fieldError = (field: keyof Card) =>
+    Object.entries(CARD_FIELDS).find(([path, f]) => f === field && errors.fields[path])?.[0];
 
   async function placeOrder(event: Event) {
     event.preventDefault();
@@ -110,7 +119,8 @@ export function CheckoutPage() {
     setErrors(noErrors);
     const print = fingerprint(lines, card);
     let attempt = loadAttempt();
-    if (!attempt || attempt.fingerprint !== print) attempt = { idempotencyKey: newIdempotencyKey(), fingerprint: print };
+    if (!attempt || attempt.fingerprint !== print)
+      attempt = { idempotencyKey: newIdempotencyKey(), fingerprint: print };
     saveAttempt(attempt);
     try {
       if (!attempt.cardToken) {
@@ -139,7 +149,11 @@ export function CheckoutPage() {
       // Not known to have reached the shop: keep the attempt, so retrying cannot order twice.
       if (!isRetryable(err)) saveAttempt(undefined);
       const found = formErrors(err);
-      setErrors(isRetryable(err) ? { ...found, message: `${found.message} Pressing “Place order” again will not order twice.` } : found);
+      setErrors(
+        isRetryable(err)
+          ? { ...found, message: `${found.message} Pressing “Place order” again will not order twice.` }
+          : found,
+      );
     } finally {
       setBusy(false);
     }
@@ -164,13 +178,53 @@ export function CheckoutPage() {
       <CartTotal lines={lines} />
       <form class="form" onSubmit={placeOrder} noValidate aria-labelledby="payment-title">
         <h2 id="payment-title">Payment</h2>
-        <Field id="card-number" label="Card number" inputMode="numeric" autoComplete="cc-number" value={card.cardNumber} onValue={update("cardNumber")} error={errorFor("cardNumber")} hint={<TestCards />} />
+        <Field
+          id="card-number"
+          label="Card number"
+          inputMode="numeric"
+          autoComplete="cc-number"
+          value={card.cardNumber}
+          onValue={update("cardNumber")}
+          error={errorFor("cardNumber")}
+          hint={<TestCards />}
+        />
         <div class="field-row">
-          <Field id="exp-month" label="Expiry month" inputMode="numeric" autoComplete="cc-exp-month" value={card.expMonth} onValue={update("expMonth")} error={errorFor("expMonth")} />
-          <Field id="exp-year" label="Expiry year" inputMode="numeric" autoComplete="cc-exp-year" value={card.expYear} onValue={update("expYear")} error={errorFor("expYear")} />
-          <Field id="cvc" label="CVC" inputMode="numeric" autoComplete="cc-csc" value={card.cvc} onValue={update("cvc")} error={errorFor("cvc")} />
+          <Field
+            id="exp-month"
+            label="Expiry month"
+            inputMode="numeric"
+            autoComplete="cc-exp-month"
+            value={card.expMonth}
+            onValue={update("expMonth")}
+            error={errorFor("expMonth")}
+          />
+          <Field
+            id="exp-year"
+            label="Expiry year"
+            inputMode="numeric"
+            autoComplete="cc-exp-year"
+            value={card.expYear}
+            onValue={update("expYear")}
+            error={errorFor("expYear")}
+          />
+          <Field
+            id="cvc"
+            label="CVC"
+            inputMode="numeric"
+            autoComplete="cc-csc"
+            value={card.cvc}
+            onValue={update("cvc")}
+            error={errorFor("cvc")}
+          />
         </div>
-        <Field id="cardholder-name" label="Name on card" autoComplete="cc-name" value={card.cardholderName} onValue={update("cardholderName")} error={errorFor("cardholderName")} />
+        <Field
+          id="cardholder-name"
+          label="Name on card"
+          autoComplete="cc-name"
+          value={card.cardholderName}
+          onValue={update("cardholderName")}
+          error={errorFor("cardholderName")}
+        />
         <FormMessage message={errors.message} />
         <p role="status" class="progress">
           {status}

@@ -15,7 +15,10 @@ import { SignInFirst } from "./sign-in-first.tsx";
 export function NotificationsPage() {
   const signedIn = useStore(session);
   const live = useStore(liveNotifications);
-  const [page, retry] = useCall(async (signal) => (signedIn ? storefront.listNotifications({ pageSize: 50 }, { signal }) : undefined), [signedIn?.user.id]);
+  const [page, retry] = useCall(
+    async (signal) => (signedIn ? storefront.listNotifications({ pageSize: 50 }, { signal }) : undefined),
+    [signedIn?.user.id],
+  );
   useEffect(() => markAllRead(), [live.unread]);
   if (!signedIn) return <SignInFirst title="Notifications" next="/notifications" />;
   const stored = page.status === "done" && page.value ? page.value.notifications : [];

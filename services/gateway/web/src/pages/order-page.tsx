@@ -47,7 +47,9 @@ export function OrderPage({ orderId }: { orderId: string }) {
     return (
       <section>
         <h1>Order</h1>
-        <p role="alert">{ConnectError.from(failure).code === Code.NotFound ? "There is no such order." : describeError(failure)}</p>
+        <p role="alert">
+          {ConnectError.from(failure).code === Code.NotFound ? "There is no such order." : describeError(failure)}
+        </p>
         <Link href="/orders">Your orders</Link>
       </section>
     );

@@ -34,7 +34,8 @@ export function OrdersPage({ pageToken }: { pageToken: string }) {
                   <Link href={`/orders/${order.id}`}>Order {order.id.slice(-8)}</Link>
                 </h2>
                 <p>
-                  {order.createdAt ? timestampDate(order.createdAt).toLocaleString() : ""} · {formatPrice(order.total)} · <StatusBadge status={order.status} />
+                  {order.createdAt ? timestampDate(order.createdAt).toLocaleString() : ""} · {formatPrice(order.total)}{" "}
+                  · <StatusBadge status={order.status} />
                 </p>
                 <p class="muted">{order.lines.map((l) => `${l.quantity} × ${l.productName}`).join(", ")}</p>
                 {order.cancellationReason !== 0 && <p>{cancellationText(order)}</p>}

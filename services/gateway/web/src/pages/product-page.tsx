@@ -35,7 +35,15 @@ export function ProductPage({ productId }: { productId: string }) {
           }}
         >
           <label for="quantity">Quantity</label>
-          <input id="quantity" type="number" inputMode="numeric" min={1} max={Math.max(max, 1)} value={quantity} onInput={(e) => setQuantity(Math.max(1, Number(e.currentTarget.value) || 1))} />
+          <input
+            id="quantity"
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={Math.max(max, 1)}
+            value={quantity}
+            onInput={(e) => setQuantity(Math.max(1, Number(e.currentTarget.value) || 1))}
+          />
           <button type="submit" disabled={view.available <= 0n}>
             Add to cart
           </button>

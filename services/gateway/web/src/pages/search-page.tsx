@@ -8,7 +8,10 @@ const PAGE_SIZE = 12;
 
 export function SearchPage({ query, pageToken }: { query: string; pageToken: string }) {
   const [page, retry] = useCall(
-    async (signal) => (query.trim() ? storefront.searchProducts({ query: query.trim(), pageSize: PAGE_SIZE, pageToken }, { signal }) : undefined),
+    async (signal) =>
+      query.trim()
+        ? storefront.searchProducts({ query: query.trim(), pageSize: PAGE_SIZE, pageToken }, { signal })
+        : undefined,
     [query, pageToken],
   );
   return (
@@ -19,7 +22,11 @@ export function SearchPage({ query, pageToken }: { query: string; pageToken: str
       {page.status === "done" && page.value && (
         <>
           <ProductGrid products={page.value.products} label={`Results for ${query}`} />
-          <Pager basePath={`/search?q=${encodeURIComponent(query)}`} pageToken={pageToken} nextPageToken={page.value.nextPageToken} />
+          <Pager
+            basePath={`/search?q=${encodeURIComponent(query)}`}
+            pageToken={pageToken}
+            nextPageToken={page.value.nextPageToken}
+          />
         </>
       )}
     </section>

@@ -24,7 +24,8 @@ export function SignInPage({ next }: { next: string }) {
       navigate(safeNext(next));
     } catch (err) {
       // The server does not say which of the two was wrong, and neither do we.
-      if (ConnectError.from(err).code === Code.Unauthenticated) setErrors({ fields: {}, message: "Wrong email or password." });
+      if (ConnectError.from(err).code === Code.Unauthenticated)
+        setErrors({ fields: {}, message: "Wrong email or password." });
       else setErrors(formErrors(err));
     } finally {
       setBusy(false);
@@ -35,8 +36,24 @@ export function SignInPage({ next }: { next: string }) {
     <section class="narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">Sign in</h1>
       <form class="form" onSubmit={submit} noValidate>
-        <Field id="signin-email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} error={errors.fields.email} />
-        <Field id="signin-password" label="Password" type="password" autoComplete="current-password" value={password} onValue={setPassword} error={errors.fields.password} />
+        <Field
+          id="signin-email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          value={email}
+          onValue={setEmail}
+          error={errors.fields.email}
+        />
+        <Field
+          id="signin-password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onValue={setPassword}
+          error={errors.fields.password}
+        />
         <FormMessage message={errors.message} />
         <button type="submit" class="button--primary" disabled={busy}>
           Sign in

@@ -38,9 +38,33 @@ export function SignUpPage({ next }: { next: string }) {
     <section class="narrow" aria-labelledby="signup-title">
       <h1 id="signup-title">Create an account</h1>
       <form class="form" onSubmit={submit} noValidate>
-        <Field id="signup-email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} error={errors.fields.email} />
-        <Field id="signup-password" label="Password" type="password" autoComplete="new-password" value={password} onValue={setPassword} error={errors.fields.password} hint="At least 10 characters." />
-        <Field id="signup-name" label="Your name" autoComplete="name" value={displayName} onValue={setDisplayName} error={errors.fields.display_name} />
+        <Field
+          id="signup-email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          value={email}
+          onValue={setEmail}
+          error={errors.fields.email}
+        />
+        <Field
+          id="signup-password"
+          label="Password"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onValue={setPassword}
+          error={errors.fields.password}
+          hint="At least 10 characters."
+        />
+        <Field
+          id="signup-name"
+          label="Your name"
+          autoComplete="name"
+          value={displayName}
+          onValue={setDisplayName}
+          error={errors.fields.display_name}
+        />
         <FormMessage message={errors.message} />
         <button type="submit" class="button--primary" disabled={busy}>
           Create account
