@@ -3,9 +3,10 @@
 // into CI: the existing code is being made clean first (issue 16); new code
 // should pass `npx eslint <files>`.
 import js from "@eslint/js";
+import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: [
       "gen/**",
