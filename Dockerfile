@@ -14,8 +14,8 @@
 # only when dependencies do) -> build (full install, which also derives the
 # install-time code the runtime needs, e.g. services/runtime/src/grpc-gen;
 # then the bundle and the service's own build) -> app (what the service runs,
-# non-root) -> dev (writable, for Tilt's live update) and runtime (the
-# default target).
+# non-root) and runtime (the default target); dev, for Tilt, takes the same
+# files from the developer's machine (see below).
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS base
@@ -61,13 +61,25 @@ COPY --from=build /out/ ./
 # The `node` user of the node images, by number so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # The Deployments set this command explicitly (mesh/base); `exec` makes node PID 1 so it gets SIGTERM.
-CMD ["sh", "-c", "exec node --max-semi-space-size=2 --max-old-space-size=192 services/$SERVICE/dist/main.js"]
+CMD ["sh", "-c", "exec node --max-semi-space-size=2 --max-old-space-size-percentage=50 services/$SERVICE/dist/main.js"]
 
-# Tilt's target: the same image with services/ owned by the app user, so live
-# update can sync a rebuilt bundle into the running container.
-FROM app AS dev
-USER root
-RUN chown -R 1000:1000 /app/services
+# Tilt's target (see the Tiltfile): what the app stage holds, taken from the
+# developer's machine instead of being built here (the Tiltfile's `bundles` and
+# `web` resources build it first), owned by the app user so that live update
+# can sync newer files over it. Live update replaces files (tar unlinks and
+# recreates them), which `node --watch` on Linux loses track of after the
+# first time; so the dev Deployments run `node --watch-path=.live-update` and
+# every live update ends by rewriting that file in place, one restart per sync.
+FROM ${NODE_IMAGE} AS dev
+ARG SERVICE
+ENV NODE_ENV=production SERVICE=${SERVICE} HOST=0.0.0.0 MALLOC_ARENA_MAX=2
+WORKDIR /app
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<folder under services/>" >&2; exit 1; } \
+ && install -d -o 1000 -g 1000 /app/services "/app/services/$SERVICE" \
+ && install -o 1000 -g 1000 -m 0644 /dev/null /app/.live-update
+COPY --chown=1000:1000 services/${SERVICE} ./services/${SERVICE}
+RUN test -f "services/$SERVICE/dist/main.js" || { echo "services/$SERVICE/dist/main.js is missing: run npm run build:services first" >&2; exit 1; }
 USER 1000:1000
+CMD ["sh", "-c", "exec node --watch-path=.live-update --max-semi-space-size=2 --max-old-space-size-percentage=50 services/$SERVICE/dist/main.js"]
 
 FROM app AS runtime

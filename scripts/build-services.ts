@@ -1,4 +1,4 @@
-// `npm run build:services [name...]`: bundles each deployable into one file,
+// `npm run build:services [--stale] [name...]`: bundles each deployable into one file,
 // services/<name>/dist/main.js, which is what every environment runs
 // (`npm start`, the end-to-end tests, the image, the Deployments).
 //
@@ -155,7 +155,10 @@ async function writeAtomically(file: string, contents: string): Promise<void> {
 if (import.meta.main) {
   const { discoverManifests } = await import("./start/services.ts");
   const all = (await discoverManifests()).map((m) => m.name);
-  const requested = process.argv.slice(2);
+  // --stale: only the bundles older than one of their inputs (Tilt's `bundles`
+  // resource, so an edit rebuilds what it affects); otherwise all requested.
+  const stale = process.argv.includes("--stale");
+  const requested = process.argv.slice(2).filter((arg) => arg !== "--stale");
   const unknown = requested.filter((name) => !all.includes(name));
   if (unknown.length > 0) {
     console.error(`no such deployable: ${unknown.join(", ")} (deployables: ${all.join(", ")})`);
@@ -163,7 +166,8 @@ if (import.meta.main) {
   }
   const targets = requested.length > 0 ? requested : all;
   const started = performance.now();
-  await buildServiceBundles(targets, { force: true });
+  const results = await buildServiceBundles(targets, { force: !stale });
+  const built = results.filter((r) => r.built).map((r) => bundleFile(r.name));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`bundled ${targets.map(bundleFile).join(", ")} in ${seconds} s`);
+  console.log(built.length > 0 ? `bundled ${built.join(", ")} in ${seconds} s` : "every bundle is up to date");
 }

@@ -18,10 +18,7 @@ export const meshConfig = {
   /** UID/GID of the `node` user in node:24-slim. */
   uid: 1000,
 
-  /** Services that run a second track (`version: v2`) and the share of traffic it gets. */
-  canary: { catalog: 10, order: 10 } as Record<string, number>,
-  /** Requests carrying this header with value "v2" always go to the v2 track. */
-  canaryHeader: "x-canary",
+  /** Release tracks (canary, blue-green) come from mesh/releases.json: see releases.ts. */
 
   /** Access tokens: must match what identity signs and every service verifies (services/runtime/src/tokens.ts). */
   jwt: { issuer: "shop-identity", audience: "shop" },
@@ -34,9 +31,14 @@ export const meshConfig = {
     /** Its identity, the only peer allowed to call the gateway from outside the namespace. */
     principal: "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
     hosts: ["*"],
-    /** Origins allowed to call the API cross-origin (the web app itself is same-origin). */
-    corsOrigins: ["http://localhost:5173", "http://localhost:8080"],
   },
+  /**
+   * How often istiod re-reads the JWKS of a RequestAuthentication
+   * (PILOT_JWT_PUB_KEY_REFRESH_INTERVAL; Istio's default is 20 minutes).
+   * identity publishes a new signing key this long, plus the gateway's JWKS
+   * cache time, before it signs with it (KEY_PUBLISH_LEAD_SECONDS).
+   */
+  meshJwksRefreshSeconds: 20 * 60,
 
   /** Storefront methods callable without an access token; everything else needs one. */
   publicStorefrontMethods: ["SignUp", "SignIn", "ListCategories", "ListProducts", "SearchProducts", "GetProduct"],
@@ -46,23 +48,60 @@ export const meshConfig = {
   /** Local rate limit at the gateway's sidecar: a token bucket per pod. */
   rateLimit: { maxTokens: 200, tokensPerFill: 100, fillInterval: "1s" },
 
-  /** Route policy by method class (see istio.ts). */
+  /**
+   * Route policy by method class (see istio.ts). Calls between services use
+   * the Connect protocol, so a failure is an HTTP status, not a gRPC status
+   * in a header: Envoy's gRPC retry conditions (unavailable, cancelled...)
+   * never match, and `5xx` would also repeat 501 (Unimplemented), 500
+   * (Internal) and 504 (DeadlineExceeded, the caller's deadline: repeating
+   * cannot help). So: 503 (Unavailable) and failures of the connection.
+   */
   routes: {
     unaryTimeout: "15s",
-    retryAttempts: 3,
+    /** One retry per hop; the retry budget (below) bounds them across hops. */
+    retryAttempts: 2,
     perTryTimeout: "5s",
     /** Retried only for NO_SIDE_EFFECTS / IDEMPOTENT methods: the call may have reached the server. */
-    idempotentRetryOn: "5xx,reset,connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+    idempotentRetryOn: "connect-failure,refused-stream,reset,503",
     /** For every other method: only failures that prove the request never reached the application. */
     unsafeRetryOn: "connect-failure,refused-stream,reset-before-request",
   },
+  /**
+   * Envoy retry budget on every sidecar's outbound cluster to a shop service:
+   * retries in flight may be at most this share of the requests in flight
+   * (at least minRetryConcurrency), so under a failure each hop adds at most
+   * 20 % load to the next and three hops at most 1.2^3 ≈ 1.7x, instead of
+   * attempts multiplying (3 hops x 2 attempts = 8 for a single request).
+   */
+  retryBudget: { budgetPercent: 20, minRetryConcurrency: 3 },
+  /**
+   * Outlier detection. Only failures of the pod itself count (connection
+   * refused or reset, timeouts: Envoy's locally originated errors): an
+   * Unavailable or DeadlineExceeded a service passes up from its own
+   * dependency says nothing about that pod. minHealthPercent is Envoy's
+   * panic threshold: when fewer than half of a subset's pods are healthy
+   * (a one-pod canary or dev subset whose pod was ejected), Envoy balances
+   * over all of them instead of answering 503 for 30 s.
+   */
+  outlierDetection: {
+    consecutiveLocalOriginFailures: 3,
+    interval: "5s",
+    baseEjectionTime: "30s",
+    maxEjectionPercent: 50,
+    minHealthPercent: 50,
+  },
+
+  /** Horizontal autoscaling of full-size tracks (mesh/autoscaling; the prod overlay includes it). */
+  autoscaling: { minReplicas: 3, maxReplicas: 10, cpuUtilizationPercent: 70 },
+
+  /** Where Prometheus runs in each environment: NetworkPolicies let it scrape the sidecars' merged metrics port. */
+  prometheus: { namespace: "shop", podLabels: { app: "prometheus" } },
 
   /** Pod resources; overlays scale them. */
   resources: {
     requests: { cpu: "50m", memory: "128Mi" },
     limits: { cpu: "1", memory: "512Mi" },
   },
-  replicas: 2,
   terminationGracePeriodSeconds: 30,
   /** Seconds a terminating pod keeps serving while endpoints and sidecars learn it is gone. */
   preStopSleepSeconds: 5,
@@ -78,9 +117,4 @@ export function principal(serviceAccount: string, namespace: string = meshConfig
 /** Fully qualified in-cluster host name of a service. */
 export function fqdn(service: string): string {
   return `${service}.${meshConfig.namespace}.svc.cluster.local`;
-}
-
-/** Tracks (version labels) a service runs. */
-export function versionsOf(service: string): ("v1" | "v2")[] {
-  return service in meshConfig.canary ? ["v1", "v2"] : ["v1"];
 }

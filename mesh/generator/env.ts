@@ -10,26 +10,40 @@ import { meshConfig } from "./config.ts";
 export type EnvSource = { config: string } | { secret: string; key: string } | { value: string };
 
 export const ADMIN_SECRET = "identity-admin";
+/** identity's key-encryption key (key `kek`): encrypts the token-signing keys it stores. */
+export const SIGNING_KEK_SECRET = "identity-signing-kek";
 
 /** Variables particular to one deployable, on top of the ones every manifest implies. */
 export const EXTRA_ENV: Readonly<Record<string, Readonly<Record<string, EnvSource>>>> = {
   identity: {
     ADMIN_EMAIL: { config: "ADMIN_EMAIL" },
     ADMIN_PASSWORD: { secret: ADMIN_SECRET, key: "password" },
+    SIGNING_KEY_ENCRYPTION_KEY: { secret: SIGNING_KEK_SECRET, key: "kek" },
+    // istiod's JWKS refresh interval plus the gateway's JWKS cache (services/gateway/src/jwks-document.ts).
+    KEY_PUBLISH_LEAD_SECONDS: { value: String(meshConfig.meshJwksRefreshSeconds + 10 * 60) },
+  },
+  gateway: {
+    CORS_ORIGINS: { config: "CORS_ORIGINS" },
   },
 };
 
 /**
  * Every variable a deployable needs set to start (in a cluster; `npm start`
- * has defaults for some): PORT, HOST, NATS_URL, DATABASE_URL when it owns a
+ * has defaults for some): PORT, HOST, NATS_URL when it publishes or consumes
+ * events (nothing else connects to NATS), DATABASE_URL when it owns a
  * database, `<DEP>_ADDR` per declared dependency, JWT_ISSUER and JWT_AUDIENCE
  * (every service verifies access tokens against them), and EXTRA_ENV.
  */
+/** Whether a deployable talks to NATS at all (the runtime connects only then). */
+export function usesEvents(manifest: ServiceManifest): boolean {
+  return manifest.publishes.length > 0 || manifest.consumes.length > 0;
+}
+
 export function requiredEnv(manifest: ServiceManifest): string[] {
   return [
     "PORT",
     "HOST",
-    "NATS_URL",
+    ...(usesEvents(manifest) ? ["NATS_URL"] : []),
     ...(manifest.database ? ["DATABASE_URL"] : []),
     ...Object.keys(manifest.dependsOn).map(addressVariable),
     "JWT_ISSUER",
@@ -41,6 +55,8 @@ export function requiredEnv(manifest: ServiceManifest): string[] {
 /** Optional variables the Deployments also set. */
 export const OPTIONAL_ENV = [
   "METRICS_PORT",
+  "SERVICE_TRACK",
+  "RELEASE_FILE",
   "LOG_LEVEL",
   "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_SERVICE_NAME",
@@ -51,10 +67,16 @@ export const OPTIONAL_ENV = [
 export const SHARED_CONFIG_MAP = "shop-config";
 export const sharedConfigDefaults: Record<string, string> = {
   NATS_URL: "nats://nats:4222",
+  // Other origins whose pages may call the storefront API; none by default (the web app is same-origin).
+  CORS_ORIGINS: "",
   LOG_LEVEL: "info",
   OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318",
   ADMIN_EMAIL: "admin@shop.local",
 };
+
+/** The release ConfigMap (see workloads.ts releaseConfig) and where services that consume events mount it. */
+export const RELEASE_CONFIG_MAP = "shop-release";
+export const RELEASE_MOUNT = { dir: "/etc/shop/release", file: "release.json" } as const;
 
 /** Secret holding a service's database URL (key `url`); mesh/base/dev creates them for the dev Postgres. */
 export function databaseSecret(service: string): string {
@@ -86,7 +108,13 @@ export function deploymentEnv(
     { name: "HOST", value: "0.0.0.0" },
     // The runtime's default too; explicit so the container port and the scrape annotation visibly agree.
     { name: "METRICS_PORT", value: String(defaultMetricsPort(manifest.port)) },
-    fromConfig("NATS_URL"),
+    // The release track this Deployment runs (v1, v2, blue, green): with RELEASE_FILE it decides
+    // whether this pod consumes events (services/runtime/src/release-track.ts).
+    { name: "SERVICE_TRACK", value: version },
+    ...(manifest.consumes.length > 0
+      ? [{ name: "RELEASE_FILE", value: `${RELEASE_MOUNT.dir}/${RELEASE_MOUNT.file}` }]
+      : []),
+    ...(usesEvents(manifest) ? [fromConfig("NATS_URL")] : []),
   ];
   if (manifest.database) env.push(fromSecret("DATABASE_URL", databaseSecret(manifest.name), "url"));
   for (const dependency of Object.keys(manifest.dependsOn)) {

@@ -1,7 +1,20 @@
 // Assembles every generated file under mesh/ from the manifests and contracts.
 import type { ServiceManifest } from "../../services/runtime/src/manifest.ts";
-import { meshConfig, versionsOf } from "./config.ts";
-import { devSecrets, jaeger, nats, otelCollector, postgres } from "./devinfra.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { meshConfig } from "./config.ts";
+import { repoRoot } from "./contracts.ts";
+import {
+  devSecrets,
+  grafana,
+  INFRA_PORT_FORWARDS,
+  INFRA_WORKLOADS,
+  jaeger,
+  nats,
+  otelCollector,
+  postgres,
+  prometheus,
+} from "./devinfra.ts";
 import {
   defaultDeny,
   dependencyPolicies,
@@ -14,13 +27,17 @@ import {
   peerAuthentications,
   rateLimit,
   requestAuthentication,
+  sidecars,
+  tracingTelemetry,
   virtualService,
 } from "./istio.ts";
+import { infraNetworkPolicies, serviceNetworkPolicies } from "./network-policies.ts";
+import { planProblems, readReleasePlan, runningTracks, tracksOf, type ReleasePlan } from "./releases.ts";
 import { BANNER, type GeneratedFile, renderFile, renderObject } from "./yaml.ts";
-import { namespace, sharedConfig, workloadResources } from "./workloads.ts";
+import { autoscalers, namespace, releaseConfig, sharedConfig, trackImage, workloadResources } from "./workloads.ts";
 
 /** Directories whose every file is generated (the up-to-date check owns them). */
-export const GENERATED_DIRS = ["mesh/base", "mesh/base/dev", "mesh/istio", "mesh/istio/mesh-wide"];
+export const GENERATED_DIRS = ["mesh/base", "mesh/base/dev", "mesh/istio", "mesh/istio/mesh-wide", "mesh/autoscaling"];
 
 function kustomization(dir: string, resources: string[], description: string): [string, string] {
   const body = renderObject(
@@ -33,29 +50,49 @@ function kustomization(dir: string, resources: string[], description: string): [
 const res = (resources: object[]) => resources.map((resource) => ({ resource }));
 
 /** Path (relative to the repository) → content of every generated file. */
-export function generateMesh(manifests: readonly ServiceManifest[]): Map<string, string> {
+export function generateMesh(
+  manifests: readonly ServiceManifest[],
+  plan: ReleasePlan = readReleasePlan(),
+): Map<string, string> {
   const edge = manifests.find((m) => m.name === EDGE);
   if (!edge) throw new Error(`no services/${EDGE}/src/manifest.ts: the ingress needs it`);
+  const problems = planProblems(
+    plan,
+    manifests.map((m) => m.name),
+  );
+  if (problems.length > 0) throw new Error(`mesh/releases.json: ${problems.join("; ")}`);
   const files: GeneratedFile[] = [];
   const out = new Map<string, string>();
 
   // mesh/base
   files.push({
     path: "mesh/base/namespace.yaml",
-    description: "The namespace, with Istio sidecar injection, and the settings every service shares.",
-    resources: res([namespace(), sharedConfig()]),
+    description:
+      "The namespace, with Istio sidecar injection, the settings every service shares, and the release\nConfigMap the services read at run time (which track consumes events).",
+    resources: res([namespace(), sharedConfig(), releaseConfig(manifests, plan)]),
   });
   for (const m of manifests) {
     files.push({
       path: `mesh/base/${m.name}.yaml`,
-      description: `${m.name}: serves ${m.serves.map((s) => s.typeName).join(", ")} on port ${m.port} (h2c: gRPC, gRPC-Web, Connect).\nTracks: ${versionsOf(m.name).join(", ")}.`,
-      resources: res(workloadResources(m, manifests)),
+      description: `${m.name}: serves ${m.serves.map((s) => s.typeName).join(", ")} on port ${m.port} (h2c: gRPC, gRPC-Web, Connect).\nTracks: ${tracksOf(
+        m.name,
+        plan,
+      )
+        .map((t) => `${t.name} (${t.size}${t.events ? ", consumes events" : ""})`)
+        .join(", ")}.`,
+      resources: res(workloadResources(m, manifests, plan)),
     });
   }
+  files.push({
+    path: "mesh/base/network-policies.yaml",
+    description:
+      "NetworkPolicies: default deny for ingress, then the edges the manifests declare (like the\nAuthorizationPolicies), the ingress gateway and istiod to the gateway, and Prometheus to each sidecar's metrics.",
+    resources: res(serviceNetworkPolicies(manifests)),
+  });
   out.set(
     ...kustomization(
       "mesh/base",
-      ["namespace.yaml", ...manifests.map((m) => `${m.name}.yaml`)],
+      ["namespace.yaml", ...manifests.map((m) => `${m.name}.yaml`), "network-policies.yaml"],
       "The workloads. Dev infrastructure is in dev/, Istio policy in ../istio; overlays combine them.",
     ),
   );
@@ -88,12 +125,38 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
       description: "Jaeger (all-in-one, in-memory) for development.",
       resources: res(jaeger()),
     },
+    {
+      path: "mesh/base/dev/prometheus.yaml",
+      description:
+        "Prometheus for development: scrapes every service pod (through the sidecar's merged metrics)\nand receives OTLP metrics from the collector.",
+      resources: res(prometheus()),
+    },
+    {
+      path: "mesh/base/dev/grafana.yaml",
+      description:
+        "Grafana for development, provisioned with Prometheus and Jaeger and the shop's dashboards\n(mesh/generator/dashboards.ts): RED per RPC, the order saga, outbox and consumer lag, dead letters.",
+      resources: res(grafana()),
+    },
+    {
+      path: "mesh/base/dev/network-policies.yaml",
+      description: "NetworkPolicies for the dev infrastructure: the same callers as its AuthorizationPolicies.",
+      resources: res(infraNetworkPolicies(manifests)),
+    },
   );
   out.set(
     ...kustomization(
       "mesh/base/dev",
-      ["secrets.yaml", "postgres.yaml", "nats.yaml", "otel-collector.yaml", "jaeger.yaml"],
-      "Development infrastructure (kind): Postgres, NATS JetStream, OTel collector, Jaeger.",
+      [
+        "secrets.yaml",
+        "postgres.yaml",
+        "nats.yaml",
+        "otel-collector.yaml",
+        "jaeger.yaml",
+        "prometheus.yaml",
+        "grafana.yaml",
+        "network-policies.yaml",
+      ],
+      "Development infrastructure (kind): Postgres, NATS JetStream, OTel collector, Jaeger, Prometheus, Grafana.",
     ),
   );
 
@@ -112,22 +175,23 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
     },
     {
       path: "mesh/istio/destination-rules.yaml",
-      description: "Per service: subsets v1/v2, connection pools, outlier detection (503 = Unavailable under Connect).",
-      resources: res(manifests.map(destinationRule)),
+      description:
+        "Per service: a subset per running release track, connection pools, a retry budget, outlier\ndetection on the pod's own failures with a panic threshold.",
+      resources: res(manifests.map((m) => destinationRule(m, plan))),
     },
     {
       path: "mesh/istio/virtual-services.yaml",
       description:
-        "Per service and method: retries only where the contract says NO_SIDE_EFFECTS or IDEMPOTENT,\nexplicit timeouts for unary calls (none for streams), canary weights and the x-canary: v2 override.",
-      resources: res(manifests.map(virtualService)),
+        "Per service and method: retries only where the contract says NO_SIDE_EFFECTS or IDEMPOTENT,\nexplicit timeouts for unary calls (none for streams), release weights and the routing-header overrides\n(x-canary: v2, x-preview: <idle colour>).",
+      resources: res(manifests.map((m) => virtualService(m, plan))),
     },
     {
       path: "mesh/istio/ingress.yaml",
       description:
-        "The way in: Gateway, routes to the gateway service (CORS for Connect-Web), JWT verification\nagainst the gateway's JWKS, and the rule that non-public storefront methods need a token.",
+        "The way in: Gateway, routes to the gateway service, JWT verification against the gateway's JWKS\n(an invalid token is refused here; a missing one is the gateway's to refuse, with 401).",
       resources: res([
         ingressGateway(),
-        ingressVirtualService(edge),
+        ingressVirtualService(edge, plan),
         requestAuthentication(edge),
         ...edgePolicies(edge),
       ]),
@@ -136,6 +200,17 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
       path: "mesh/istio/rate-limit.yaml",
       description: "Local rate limit at the gateway's sidecar, answering RESOURCE_EXHAUSTED.",
       resources: res([rateLimit(edge)]),
+    },
+    {
+      path: "mesh/istio/sidecars.yaml",
+      description:
+        "Egress scoping: each sidecar knows only the services its manifest declares, the infrastructure and Istio.",
+      resources: res(sidecars(manifests)),
+    },
+    {
+      path: "mesh/istio/telemetry.yaml",
+      description: `Envoy spans from every sidecar to the OpenTelemetry collector (the ${"`shop-otel`"} provider of the Istio install).`,
+      resources: res([tracingTelemetry()]),
     },
   );
   out.set(
@@ -148,6 +223,8 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
         "virtual-services.yaml",
         "ingress.yaml",
         "rate-limit.yaml",
+        "sidecars.yaml",
+        "telemetry.yaml",
       ],
       "Istio policy for the shop namespace (needs Istio >= 1.24 with its CRDs installed).",
     ),
@@ -160,19 +237,53 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
   });
   out.set(...kustomization("mesh/istio/mesh-wide", ["peer-authentication.yaml"], "Mesh-wide defaults."));
 
+  files.push({
+    path: "mesh/autoscaling/autoscalers.yaml",
+    description: "HorizontalPodAutoscalers for every full-size release track (needs metrics-server).",
+    resources: res(manifests.flatMap((m) => autoscalers(m, plan))),
+  });
+  out.set(
+    ...kustomization(
+      "mesh/autoscaling",
+      ["autoscalers.yaml"],
+      "Autoscaling; the Deployments of full-size tracks leave their replica count to these.",
+    ),
+  );
+
   for (const file of files) out.set(file.path, renderFile(file));
 
-  // For the Tiltfile: what to build and which workloads each image runs in.
+  // For the Tiltfile: what to build (one image per track) and how its live update syncs.
   const tilt = {
     comment: "Generated by mesh/generator; read by the Tiltfile.",
     namespace: meshConfig.namespace,
     services: manifests.map((m) => ({
       name: m.name,
-      image: meshConfig.image(m.name),
       port: m.port,
-      workloads: versionsOf(m.name).map((v) => `${m.name}-${v}`),
+      images: runningTracks(m.name, plan).map((t) => ({
+        image: trackImage(m.name, t.name),
+        workload: `${m.name}-${t.name}`,
+      })),
+      devImage: devImage(m),
     })),
+    infra: INFRA_WORKLOADS.map((name) => ({ name, portForwards: INFRA_PORT_FORWARDS[name] ?? [] })),
   };
   out.set("mesh/services.json", `${JSON.stringify(tilt, null, 2)}\n`);
   return out;
+}
+
+/**
+ * What the Dockerfile's dev target copies from services/<name> (its context
+ * under Tilt), which of it live update syncs, and which change needs a new
+ * image instead. Everything in the context is one or the other, else Tilt
+ * rebuilds the image on every change.
+ */
+export function devImage(
+  m: ServiceManifest,
+  root: string = repoRoot,
+): { context: string[]; sync: string[]; rebuildOn: string[] } {
+  const dir = `services/${m.name}`;
+  const sync = [`${dir}/dist`];
+  if (m.database) sync.push(`${dir}/drizzle`);
+  if (existsSync(join(root, dir, "web", "index.html"))) sync.push(`${dir}/web/dist`);
+  return { context: [`${dir}/package.json`, ...sync], sync, rebuildOn: [`${dir}/package.json`] };
 }

@@ -3,19 +3,21 @@
 // methods are safe to retry, which stream).
 import type { IDestinationRule } from "@kubernetes-models/istio/networking.istio.io/v1/DestinationRule";
 import type { IGateway } from "@kubernetes-models/istio/networking.istio.io/v1/Gateway";
+import type { ISidecar } from "@kubernetes-models/istio/networking.istio.io/v1/Sidecar";
 import type { IVirtualService } from "@kubernetes-models/istio/networking.istio.io/v1/VirtualService";
+import type { ITelemetry } from "@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry";
 import type { IEnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter";
 import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
 import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
 import type { IRequestAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
 import type { ServiceManifest } from "../../services/runtime/src/manifest.ts";
-import { fqdn, meshConfig, principal, versionsOf } from "./config.ts";
+import { fqdn, meshConfig, principal } from "./config.ts";
 import { calledMethods, isRetryable, isStreaming, methodPath, STANDARD_METHODS } from "./contracts.ts";
+import { runningTracks, type ReleasePlan, type Track } from "./releases.ts";
 import { commonLabels, ns } from "./workloads.ts";
 
 export type HTTPRoute = NonNullable<NonNullable<IVirtualService["spec"]>["http"]>[number];
 type Destination = NonNullable<HTTPRoute["route"]>[number];
-type CorsPolicy = NonNullable<HTTPRoute["corsPolicy"]>;
 
 /** The deployable that terminates browser and CLI traffic (the storefront API and the web app). */
 export const EDGE = "gateway";
@@ -68,39 +70,44 @@ export function routePolicy(
   return method.streaming ? { retries } : { timeout: r.unaryTimeout, retries };
 }
 
-function destination(m: ServiceManifest, subset: "v1" | "v2", weight?: number): Destination {
+function destination(m: ServiceManifest, subset: Track["name"], weight?: number): Destination {
   return {
     destination: { host: fqdn(m.name), subset, port: { number: m.port } },
     ...(weight === undefined ? {} : { weight }),
   };
 }
 
-/** Where a request without the canary header goes: v1, or v1/v2 by weight for services with a canary. */
-function defaultDestinations(m: ServiceManifest): Destination[] {
-  const v2 = meshConfig.canary[m.name];
-  if (v2 === undefined) return [destination(m, "v1")];
-  return [destination(m, "v1", 100 - v2), destination(m, "v2", v2)];
+/** Where a request without a routing header goes: the tracks with a weight, split by it. */
+function defaultDestinations(m: ServiceManifest, plan: ReleasePlan): Destination[] {
+  const weighted = runningTracks(m.name, plan).filter((t) => t.weight > 0);
+  if (weighted.length === 1) return [destination(m, weighted[0].name)];
+  return weighted.map((t) => destination(m, t.name, t.weight));
 }
 
-const canaryHeader = { [meshConfig.canaryHeader]: { exact: "v2" } };
+/** Tracks a routing header pins (a canary's v2, an idle blue-green colour that is up). */
+function headerTracks(m: ServiceManifest, plan: ReleasePlan): (Track & { header: NonNullable<Track["header"]> })[] {
+  return runningTracks(m.name, plan).filter((t): t is Track & { header: NonNullable<Track["header"]> } => !!t.header);
+}
 
-/** Routes for one method (a canary-header route first when the service has a v2 track). */
-function methodRoutes(m: ServiceManifest, method: RouteMethod, extra: Partial<HTTPRoute> = {}): HTTPRoute[] {
+/** Routes for one method: one per header-pinned track first, then the default split. */
+function methodRoutes(
+  m: ServiceManifest,
+  plan: ReleasePlan,
+  method: RouteMethod,
+  extra: Partial<HTTPRoute> = {},
+): HTTPRoute[] {
   const policy = routePolicy(method);
-  const routes: HTTPRoute[] = [];
-  if (meshConfig.canary[m.name] !== undefined) {
-    routes.push({
-      name: `${method.path.slice(1)}@v2`,
-      match: [{ uri: { exact: method.path }, headers: canaryHeader }],
-      route: [destination(m, "v2")],
-      ...policy,
-      ...extra,
-    });
-  }
+  const routes: HTTPRoute[] = headerTracks(m, plan).map((t) => ({
+    name: `${method.path.slice(1)}@${t.name}`,
+    match: [{ uri: { exact: method.path }, headers: { [t.header.name]: { exact: t.header.value } } }],
+    route: [destination(m, t.name)],
+    ...policy,
+    ...extra,
+  }));
   routes.push({
     name: method.path.slice(1),
     match: [{ uri: { exact: method.path } }],
-    route: defaultDestinations(m),
+    route: defaultDestinations(m, plan),
     ...policy,
     ...extra,
   });
@@ -108,35 +115,33 @@ function methodRoutes(m: ServiceManifest, method: RouteMethod, extra: Partial<HT
 }
 
 /** Anything not matched above (unknown methods: the service answers Unimplemented). */
-function catchAllRoutes(m: ServiceManifest, extra: Partial<HTTPRoute> = {}): HTTPRoute[] {
+function catchAllRoutes(m: ServiceManifest, plan: ReleasePlan, extra: Partial<HTTPRoute> = {}): HTTPRoute[] {
   const policy = routePolicy({ retryable: false, streaming: false });
-  const routes: HTTPRoute[] = [];
-  if (meshConfig.canary[m.name] !== undefined) {
-    routes.push({
-      name: "default@v2",
-      match: [{ headers: canaryHeader }],
-      route: [destination(m, "v2")],
-      ...policy,
-      ...extra,
-    });
-  }
-  routes.push({ name: "default", route: defaultDestinations(m), ...policy, ...extra });
+  const routes: HTTPRoute[] = headerTracks(m, plan).map((t) => ({
+    name: `default@${t.name}`,
+    match: [{ headers: { [t.header.name]: { exact: t.header.value } } }],
+    route: [destination(m, t.name)],
+    ...policy,
+    ...extra,
+  }));
+  routes.push({ name: "default", route: defaultDestinations(m, plan), ...policy, ...extra });
   return routes;
 }
 
-export function virtualService(m: ServiceManifest): IVirtualService {
+export function virtualService(m: ServiceManifest, plan: ReleasePlan): IVirtualService {
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",
     metadata: { name: m.name, namespace: ns, labels: commonLabels(m.name) },
     spec: {
       hosts: [fqdn(m.name)],
-      http: [...routeMethods(m).flatMap((method) => methodRoutes(m, method)), ...catchAllRoutes(m)],
+      http: [...routeMethods(m).flatMap((method) => methodRoutes(m, plan, method)), ...catchAllRoutes(m, plan)],
     },
   };
 }
 
-export function destinationRule(m: ServiceManifest): IDestinationRule {
+export function destinationRule(m: ServiceManifest, plan: ReleasePlan): IDestinationRule {
+  const { budgetPercent, minRetryConcurrency } = meshConfig.retryBudget;
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "DestinationRule",
@@ -148,18 +153,15 @@ export function destinationRule(m: ServiceManifest): IDestinationRule {
         loadBalancer: { simple: "LEAST_REQUEST" },
         connectionPool: {
           tcp: { maxConnections: 100, connectTimeout: "2s" },
-          http: { http2MaxRequests: 2048, http1MaxPendingRequests: 1024, maxRetries: 50 },
+          http: { http2MaxRequests: 2048, http1MaxPendingRequests: 1024 },
         },
-        // Under the Connect protocol an Unavailable is an HTTP 503: three in a row eject the pod.
-        outlierDetection: {
-          consecutiveGatewayErrors: 3,
-          consecutive5xxErrors: 5,
-          interval: "5s",
-          baseEjectionTime: "30s",
-          maxEjectionPercent: 50,
-        },
+        // Concurrent retries limited to a share of the requests in flight (see config.ts).
+        retryBudget: { percent: budgetPercent, minRetryConcurrency },
+        // Only the pod's own failures eject it, and never the last healthy half (see config.ts).
+        outlierDetection: { splitExternalLocalOriginErrors: true, ...meshConfig.outlierDetection },
       },
-      subsets: (["v1", "v2"] as const).map((version) => ({ name: version, labels: { version } })),
+      // A subset per track that has pods: routing to one without would answer 503.
+      subsets: runningTracks(m.name, plan).map((t) => ({ name: t.name, labels: { version: t.name } })),
     },
   };
 }
@@ -289,20 +291,11 @@ export function edgePolicies(gateway: ServiceManifest): IAuthorizationPolicy[] {
         selector: { matchLabels: { app: gateway.name } },
         action: "ALLOW",
         rules: [
-          // Sign-up, sign-in and catalogue reads: no token.
-          { from: [ingress], to: [{ operation: { ports: [port], paths: paths.public } }] },
-          // Every other storefront method: a token RequestAuthentication has verified.
-          {
-            from: [
-              {
-                source: {
-                  principals: [meshConfig.ingress.principal],
-                  requestPrincipals: [`${meshConfig.jwt.issuer}/*`],
-                },
-              },
-            ],
-            to: [{ operation: { ports: [port], paths: [`/${paths.service}/*`] } }],
-          },
+          // Every storefront method. The gateway itself answers Unauthenticated (HTTP 401) for a method
+          // that needs a token and has none; denying it here would answer 403, which tells the client
+          // nothing about signing in. A token that is present is verified at the edge by
+          // RequestAuthentication (an invalid one gets 401 from the ingress) and again by the gateway.
+          { from: [ingress], to: [{ operation: { ports: [port], paths: [`/${paths.service}/*`] } }] },
           // CORS preflight (browsers send it without credentials).
           { from: [ingress], to: [{ operation: { ports: [port], methods: ["OPTIONS"] } }] },
           // The web app: static files and client-side routes, never an RPC path.
@@ -347,29 +340,13 @@ export function ingressGateway(): IGateway {
   };
 }
 
-/** CORS for Connect-Web and gRPC-Web clients on other origins (see connectrpc.com/docs/cors). */
-export function corsPolicy(): CorsPolicy {
-  return {
-    allowOrigins: meshConfig.ingress.corsOrigins.map((exact) => ({ exact })),
-    allowMethods: ["GET", "POST", "OPTIONS"],
-    allowHeaders: [
-      "authorization",
-      "content-type",
-      "connect-protocol-version",
-      "connect-timeout-ms",
-      "connect-accept-encoding",
-      "connect-content-encoding",
-      "grpc-timeout",
-      "x-grpc-web",
-      "x-user-agent",
-    ],
-    exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin", "connect-content-encoding"],
-    maxAge: "7200s",
-  };
-}
-
-export function ingressVirtualService(gateway: ServiceManifest): IVirtualService {
-  const cors = { corsPolicy: corsPolicy() };
+/**
+ * The way in. CORS is the gateway's (CORS_ORIGINS in the ConfigMap
+ * shop-config, set per overlay), not a corsPolicy here: one list per
+ * environment instead of one per route, and the same answer with or
+ * without the mesh.
+ */
+export function ingressVirtualService(gateway: ServiceManifest, plan: ReleasePlan): IVirtualService {
   const storefront = gateway.serves.flatMap((s) =>
     s.methods.map((method): RouteMethod => ({
       path: methodPath(method),
@@ -386,9 +363,9 @@ export function ingressVirtualService(gateway: ServiceManifest): IVirtualService
       hosts: [...meshConfig.ingress.hosts],
       gateways: [INGRESS_GATEWAY],
       http: [
-        ...[...storefront, jwks].flatMap((method) => methodRoutes(gateway, method, cors)),
+        ...[...storefront, jwks].flatMap((method) => methodRoutes(gateway, plan, method)),
         // The web app (and anything else: the gateway's policy decides).
-        ...catchAllRoutes(gateway, cors),
+        ...catchAllRoutes(gateway, plan),
       ],
     },
   };
@@ -476,5 +453,50 @@ export function rateLimit(gateway: ServiceManifest): IEnvoyFilter {
         },
       ],
     },
+  };
+}
+
+/**
+ * Egress scoping: each workload's sidecar is told about the services it
+ * declares it calls, the dev infrastructure, and Istio's own namespace, not
+ * about every service in the mesh (less configuration per proxy, and a call
+ * to an undeclared service leaves as plain TCP, which STRICT mTLS and the
+ * AuthorizationPolicies refuse). Outbound traffic to hosts outside the
+ * registry stays allowed (ALLOW_ANY), because a real cluster's Postgres or
+ * NATS may be a managed service with no ServiceEntry; the prod overlay adds
+ * the namespaces its NATS and collector live in.
+ */
+export function sidecars(manifests: readonly ServiceManifest[]): ISidecar[] {
+  return manifests.map((m) => ({
+    apiVersion: "networking.istio.io/v1",
+    kind: "Sidecar",
+    metadata: { name: m.name, namespace: ns, labels: commonLabels(m.name) },
+    spec: {
+      workloadSelector: { labels: { app: m.name } },
+      egress: [
+        {
+          hosts: [
+            ...Object.keys(m.dependsOn).map((dep) => `./${fqdn(dep)}`),
+            ...(m.publishes.length + m.consumes.length > 0 ? [`./${fqdn("nats")}`] : []),
+            ...(m.database ? [`./${fqdn("postgres")}`] : []),
+            `./${fqdn("otel-collector")}`,
+            "istio-system/*",
+          ],
+        },
+      ],
+    },
+  }));
+}
+
+/** Name of the OpenTelemetry tracing provider the Istio install defines (mesh/README.md). */
+export const TRACING_PROVIDER = "shop-otel";
+
+/** Envoy spans from every sidecar in the namespace, to the provider above (the OTel collector). */
+export function tracingTelemetry(): ITelemetry {
+  return {
+    apiVersion: "telemetry.istio.io/v1",
+    kind: "Telemetry",
+    metadata: { name: "tracing", namespace: ns, labels: { "app.kubernetes.io/part-of": meshConfig.partOf } },
+    spec: { tracing: [{ providers: [{ name: TRACING_PROVIDER }], randomSamplingPercentage: 100 }] },
   };
 }

@@ -45,10 +45,11 @@ async function main(): Promise<void> {
     return;
   }
   for (const d of drift.filter((x) => x.problem === "unexpected")) rmSync(join(repoRoot, d.path));
-  for (const [path, content] of files) {
+  // Only what changed: Tilt watches these files and re-applies on every write.
+  for (const { path } of drift.filter((x) => x.problem !== "unexpected")) {
     const full = join(repoRoot, path);
     mkdirSync(dirname(full), { recursive: true });
-    writeFileSync(full, content);
+    writeFileSync(full, files.get(path)!);
   }
   console.log(`mesh/: wrote ${files.size} files${drift.length ? ` (${drift.length} changed)` : ""}`);
 }

@@ -1,6 +1,8 @@
 // mesh/base: the namespace and, per deployable, its ServiceAccount, Service,
-// Deployment(s) (one per track) and PodDisruptionBudget, all from the manifests.
+// Deployment(s) (one per release track) and PodDisruptionBudget, all from the
+// manifests and the release plan; mesh/autoscaling: the HorizontalPodAutoscalers.
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { IContainer } from "kubernetes-models/v1/Container";
@@ -10,12 +12,13 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import {
   defaultMetricsPort,
-  SERVICE_NODE_FLAGS,
+  CONTAINER_NODE_FLAGS,
   serviceBundle,
   type ServiceManifest,
 } from "../../services/runtime/src/manifest.ts";
-import { meshConfig, versionsOf } from "./config.ts";
-import { deploymentEnv, SHARED_CONFIG_MAP, sharedConfigDefaults } from "./env.ts";
+import { meshConfig } from "./config.ts";
+import { deploymentEnv, RELEASE_CONFIG_MAP, RELEASE_MOUNT, SHARED_CONFIG_MAP, sharedConfigDefaults } from "./env.ts";
+import { eventTracks, tracksOf, type ReleasePlan, type Track, type TrackName } from "./releases.ts";
 
 /** Name of the port every deployable serves RPCs on: gRPC, gRPC-Web and Connect over h2c. */
 export const PORT_NAME = "grpc";
@@ -30,10 +33,12 @@ export function metricsPort(m: ServiceManifest): number {
 }
 
 /**
- * Prometheus' scrape annotations. With Istio's default metrics merging the
- * sidecar agent scrapes this port on localhost and serves the app's metrics
- * with its own on :15020 (rewriting these annotations), so scraping works
- * under STRICT mTLS without an AuthorizationPolicy for the metrics port.
+ * Prometheus' scrape annotations. With Istio's metrics merging (on by
+ * default) the sidecar injector rewrites them to the agent's port 15020,
+ * which serves these metrics together with Envoy's and is not behind the
+ * sidecar: a Prometheus outside the mesh scrapes it under STRICT mTLS and
+ * default-deny (the app's own port is not reachable that way, so the Service
+ * does not offer it). The NetworkPolicies let Prometheus reach 15020.
  */
 export function scrapeAnnotations(m: ServiceManifest): Record<string, string> {
   return {
@@ -42,6 +47,9 @@ export function scrapeAnnotations(m: ServiceManifest): Record<string, string> {
     "prometheus.io/path": METRICS_PATH,
   };
 }
+
+/** The port of the sidecar agent's merged metrics (Istio's metrics merging). */
+export const MERGED_METRICS_PORT = 15020;
 
 export const ns = meshConfig.namespace;
 
@@ -59,7 +67,7 @@ export function commonLabels(app: string, component: Component = "service"): Rec
 
 /** The command a Deployment runs: the service's bundle (built into the image) on the image's Node 24. */
 export function serviceCommand(name: string): string[] {
-  return ["node", ...SERVICE_NODE_FLAGS, serviceBundle(name)];
+  return ["node", ...CONTAINER_NODE_FLAGS, serviceBundle(name)];
 }
 
 /** Sidecar settings: the app starts after the proxy and the proxy outlives the app's drain. */
@@ -88,6 +96,30 @@ export function sharedConfig(): IConfigMap {
   };
 }
 
+/**
+ * Which track of each service consumes events, read by the services at run
+ * time (RELEASE_FILE, services/runtime/src/release-track.ts). Mounted as a
+ * volume, not as environment: the kubelet updates the file in place, so a
+ * blue-green switch moves the event-driven work without restarting a pod.
+ */
+export function releaseConfig(manifests: readonly ServiceManifest[], plan: ReleasePlan): IConfigMap {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: RELEASE_CONFIG_MAP, namespace: ns, labels: { "app.kubernetes.io/part-of": meshConfig.partOf } },
+    data: {
+      [RELEASE_MOUNT.file]: `${JSON.stringify(
+        eventTracks(
+          plan,
+          manifests.map((m) => m.name),
+        ),
+        null,
+        2,
+      )}\n`,
+    },
+  };
+}
+
 export function serviceAccount(name: string, component: Component = "service"): IServiceAccount {
   return {
     apiVersion: "v1",
@@ -105,16 +137,7 @@ export function service(m: ServiceManifest): IService {
     metadata: { name: m.name, namespace: ns, labels: commonLabels(m.name) },
     spec: {
       selector: { app: m.name },
-      ports: [
-        { name: PORT_NAME, port: m.port, targetPort: PORT_NAME, protocol: "TCP", appProtocol: "grpc" },
-        {
-          name: METRICS_PORT_NAME,
-          port: metricsPort(m),
-          targetPort: METRICS_PORT_NAME,
-          protocol: "TCP",
-          appProtocol: "http",
-        },
-      ],
+      ports: [{ name: PORT_NAME, port: m.port, targetPort: PORT_NAME, protocol: "TCP", appProtocol: "grpc" }],
     },
   };
 }
@@ -123,11 +146,26 @@ function grpcProbe(port: number, periodSeconds: number, failureThreshold: number
   return { grpc: { port }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
 }
 
-export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], version: "v1" | "v2"): IDeployment {
+/**
+ * The image of a track. Each track has its own image name, so an overlay pins
+ * each one (a canary gets the new version, v1 keeps the old) by tag or digest.
+ */
+export function trackImage(service: string, track: TrackName): string {
+  return track === "v1" ? meshConfig.image(service) : `${meshConfig.image(service)}-${track}`;
+}
+
+/** Replicas of a track's Deployment: unset for full size (the autoscaler's, else 1), 1 for a canary, 0 when down. */
+function replicasOf(track: Track): number | undefined {
+  return track.size === "full" ? undefined : track.size === "canary" ? 1 : 0;
+}
+
+export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], track: Track): IDeployment {
+  const version = track.name;
   const labels = { ...commonLabels(m.name), version, "app.kubernetes.io/version": version };
+  const readsRelease = m.consumes.length > 0;
   const container: IContainer = {
     name: m.name,
-    image: meshConfig.image(m.name),
+    image: trackImage(m.name, version),
     imagePullPolicy: "IfNotPresent",
     workingDir: meshConfig.workdir,
     command: serviceCommand(m.name),
@@ -141,6 +179,7 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
     readinessProbe: grpcProbe(m.port, 5, 2),
     livenessProbe: grpcProbe(m.port, 10, 3),
     // Keep serving while the endpoint removal reaches every proxy; SIGTERM (drain) comes after.
+    // (The sleep action needs Kubernetes 1.30 or later.)
     lifecycle: { preStop: { sleep: { seconds: meshConfig.preStopSleepSeconds } } },
     resources: structuredClone(meshConfig.resources) as IContainer["resources"],
     securityContext: {
@@ -148,14 +187,18 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
     },
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+    volumeMounts: [
+      { name: "tmp", mountPath: "/tmp" },
+      ...(readsRelease ? [{ name: "release", mountPath: RELEASE_MOUNT.dir, readOnly: true }] : []),
+    ],
   };
+  const replicas = replicasOf(track);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name: `${m.name}-${version}`, namespace: ns, labels },
     spec: {
-      replicas: version === "v1" ? meshConfig.replicas : 1,
+      ...(replicas === undefined ? {} : { replicas }),
       revisionHistoryLimit: 5,
       selector: { matchLabels: { app: m.name, version } },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -176,11 +219,37 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
             seccompProfile: { type: "RuntimeDefault" },
           },
           containers: [container],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+          volumes: [
+            { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+            ...(readsRelease ? [{ name: "release", configMap: { name: RELEASE_CONFIG_MAP } }] : []),
+          ],
         },
       },
     },
   };
+}
+
+/** Autoscaling for each full-size track (mesh/autoscaling): CPU against the request. */
+export function autoscalers(m: ServiceManifest, plan: ReleasePlan): IHorizontalPodAutoscaler[] {
+  const { minReplicas, maxReplicas, cpuUtilizationPercent } = meshConfig.autoscaling;
+  return tracksOf(m.name, plan)
+    .filter((t) => t.size === "full")
+    .map((t) => ({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: `${m.name}-${t.name}`, namespace: ns, labels: { ...commonLabels(m.name), version: t.name } },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: `${m.name}-${t.name}` },
+        minReplicas,
+        maxReplicas,
+        metrics: [
+          {
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: cpuUtilizationPercent } },
+          },
+        ],
+      },
+    }));
 }
 
 export function disruptionBudget(m: ServiceManifest): IPodDisruptionBudget {
@@ -193,11 +262,11 @@ export function disruptionBudget(m: ServiceManifest): IPodDisruptionBudget {
 }
 
 /** Everything mesh/base holds for one deployable. */
-export function workloadResources(m: ServiceManifest, all: readonly ServiceManifest[]) {
+export function workloadResources(m: ServiceManifest, all: readonly ServiceManifest[], plan: ReleasePlan) {
   return [
     serviceAccount(m.name),
     service(m),
-    ...versionsOf(m.name).map((v) => deployment(m, all, v)),
+    ...tracksOf(m.name, plan).map((t) => deployment(m, all, t)),
     disruptionBudget(m),
   ];
 }

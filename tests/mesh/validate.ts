@@ -12,9 +12,13 @@
 // which are Envoy protos as Structs) are listed in OPEN_PATHS and checked by
 // the Envoy-specific tests instead.
 import { StatefulSet, Deployment } from "kubernetes-models/apps/v1";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
-import { DestinationRule, Gateway, VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
+import { DestinationRule, Gateway, Sidecar, VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
+import { Telemetry } from "@kubernetes-models/istio/telemetry.istio.io/v1";
 import { EnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alpha3";
 import {
   AuthorizationPolicy,
@@ -36,6 +40,12 @@ export const MODELS: Record<string, Validatable> = {
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "rbac.authorization.k8s.io/v1/Role": Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
+  "networking.istio.io/v1/Sidecar": Sidecar,
+  "telemetry.istio.io/v1/Telemetry": Telemetry,
   "networking.istio.io/v1/VirtualService": VirtualService,
   "networking.istio.io/v1/DestinationRule": DestinationRule,
   "networking.istio.io/v1/Gateway": Gateway,

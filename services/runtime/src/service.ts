@@ -13,7 +13,7 @@
 // if missing, migrated under an advisory lock), NATS JetStream with the
 // streams it publishes to and consumes from, typed clients for its declared
 // dependencies, access-token verification, the domain's setup, the outbox
-// relay, the event consumers, the RPC server with health and reflection, and
+// relay, the event consumers (on the release track that consumes), the RPC server with health and reflection, and
 // the metrics endpoint. Telemetry (telemetry/*) is wired through all of them:
 // server and client spans and RPC metrics, publish and process spans for
 // events, query spans, event backlog gauges.
@@ -32,6 +32,7 @@ import { EventConsumer, type Subscription } from "./events/consumer.ts";
 import { EventNaming } from "./events/naming.ts";
 import { createOutbox, type Outbox } from "./events/outbox.ts";
 import { OutboxRelay } from "./events/relay.ts";
+import { followReleaseTrack } from "./release-track.ts";
 import type { Authenticate } from "./interceptors/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Dependency, ServiceManifest } from "./manifest.ts";
@@ -217,11 +218,17 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
 
     const services = [...parts.services];
     if ((parts.subscriptions ?? []).length > 0) {
-      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...eventProcessTelemetry(telemetry) });
-      for (const sub of parts.subscriptions!) consumer.consume(sub);
-      await consumer.start();
-      stops.push(() => consumer.stop());
-      consumerBacklogMetrics(telemetry.meter, { db: db!, bus: bus!, consumers: consumer.jetStreamConsumers, logger });
+      const processTelemetry = eventProcessTelemetry(telemetry);
+      const newConsumer = () => {
+        const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...processTelemetry });
+        for (const sub of parts.subscriptions!) consumer.consume(sub);
+        return consumer;
+      };
+      // Only the release track that does the event-driven work consumes (release-track.ts).
+      const events = await followReleaseTrack(newConsumer, { service: manifest.name, env: source, logger });
+      stops.push(() => events.stop());
+      const names = newConsumer().jetStreamConsumers;
+      consumerBacklogMetrics(telemetry.meter, { db: db!, bus: bus!, consumers: names, logger });
     }
     if (manifest.serves.includes(DeadLetterService)) {
       services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));

@@ -1,5 +1,6 @@
-// W3C trace context (traceparent/tracestate) in and out of the places it
-// travels: RPC request headers, outbox rows and NATS message headers. Plus
+// W3C trace context (traceparent/tracestate), and the mesh's routing headers
+// (../routing-headers.ts), in and out of the places they travel: RPC request
+// headers, outbox rows and NATS message headers. Plus
 // the process-wide AsyncLocalStorage context manager that lets the active
 // span follow async code from an RPC handler into its queries, outgoing
 // calls and enqueued events.
@@ -10,9 +11,12 @@
 // its caller's trace on to the services it calls and the events it emits.
 import { context, ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { CompositePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { routingHeadersPropagator } from "../routing-headers.ts";
 
-const propagator = new W3CTraceContextPropagator();
+const propagator = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), routingHeadersPropagator],
+});
 
 let contextManagerInstalled = false;
 
@@ -51,7 +55,7 @@ export function contextFromEventHeaders(headers: Record<string, string>): Contex
   return propagator.extract(ROOT_CONTEXT, headers, recordGetter);
 }
 
-/** `{ traceparent, tracestate? }` for `ctx`; empty when it holds no valid span context. */
+/** `{ traceparent, tracestate?, <routing headers> }` for `ctx`; empty when it holds neither. */
 export function traceHeadersOf(ctx: Context): Record<string, string> {
   const headers: Record<string, string> = {};
   propagator.inject(ctx, headers, recordSetter);
