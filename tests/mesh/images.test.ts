@@ -6,9 +6,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { meshConfig } from "../../mesh/generator/config.ts";
-import { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS, serviceBundle } from "../../services/runtime/src/manifest.ts";
+import { CONTAINER_NODE_FLAGS, SERVICE_ENVIRONMENT, serviceBundle } from "../../services/runtime/src/manifest.ts";
 import { EDGE } from "../../mesh/generator/istio.ts";
 import { type Any, deploymentsOf, manifests, render, repoRoot } from "./fixtures.ts";
+import { evaluateTiltfile } from "./tilt/tiltfile.ts";
 
 const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
 const tiltfile = readFileSync(join(repoRoot, "Tiltfile"), "utf8");
@@ -75,6 +76,7 @@ describe("Dockerfile", () => {
   it("is multi-stage on node:24-slim, with dev and runtime targets and runtime last (the default)", () => {
     expect(globalArgs).toContainEqual({ op: "ARG", args: "NODE_IMAGE=node:24-slim" });
     expect(stages.map((s) => s.name)).toEqual(["base", "manifests", "build", "app", "dev", "runtime"]);
+    expect(stage("dev").from).toBe("${NODE_IMAGE}");
     expect(stage("app").from).toBe("${NODE_IMAGE}");
     expect(stage("runtime").from).toBe("app");
   });
@@ -94,6 +96,9 @@ describe("Dockerfile", () => {
         .instructions.filter((i) => i.op === "USER")
         .at(-1)?.args,
     ).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
+    // The heap follows the container's memory limit (prod raises it), instead of a fixed 192 MB.
+    expect(CONTAINER_NODE_FLAGS.some((f) => f.startsWith("--max-old-space-size-percentage="))).toBe(true);
+    expect(CONTAINER_NODE_FLAGS.some((f) => f.startsWith("--max-old-space-size="))).toBe(false);
     expect(app.find((i) => i.op === "WORKDIR")?.args).toBe(meshConfig.workdir);
     for (const d of base.filter((r: Any) => r.kind === "Deployment")) {
       const sc = d.spec.template.spec.securityContext;
@@ -119,7 +124,7 @@ describe("Dockerfile", () => {
     for (const m of manifests) {
       for (const d of deploymentsOf(base, m.name)) {
         const command = d.spec.template.spec.containers[0].command;
-        expect(command).toEqual(["node", ...SERVICE_NODE_FLAGS, serviceBundle(m.name)]);
+        expect(command).toEqual(["node", ...CONTAINER_NODE_FLAGS, serviceBundle(m.name)]);
       }
       for (const source of [
         `services/${m.name}/src/main.ts`,
@@ -131,7 +136,7 @@ describe("Dockerfile", () => {
     }
     // Run without the Deployments' command (docker run), the image does the same.
     const cmd = stage("app").instructions.find((i) => i.op === "CMD")?.args;
-    expect(cmd).toContain(`exec node ${SERVICE_NODE_FLAGS.join(" ")} ${serviceBundle("$SERVICE")}`);
+    expect(cmd).toContain(`exec node ${CONTAINER_NODE_FLAGS.join(" ")} ${serviceBundle("$SERVICE")}`);
     const env = stage("app")
       .instructions.filter((i) => i.op === "ENV")
       .map((i) => i.args)
@@ -177,53 +182,118 @@ describe("Dockerfile", () => {
   });
 });
 
-describe("Tiltfile", () => {
+describe("Tiltfile (evaluated with Tilt's API recorded: tests/mesh/tilt)", () => {
   const tilt = JSON.parse(readFileSync(join(repoRoot, "mesh/services.json"), "utf8"));
+  const declared = evaluateTiltfile();
+  const dev = render("mesh/overlays/dev") as Any[];
+  const localResource = (name: string) => declared.local_resource.find((r) => r.args[0] === name)?.kwargs;
 
-  it("builds every service's image for the dev target and applies the dev overlay", () => {
-    expect(tiltfile).toContain("k8s_yaml(kustomize('mesh/overlays/dev'))");
-    expect(tiltfile).toContain("target='dev'");
-    expect(tiltfile).toContain("build_args={'SERVICE': name}");
-    const dev = render("mesh/overlays/dev") as Any[];
+  it("applies the dev overlay and builds, for every running track, its image from the Dockerfile's dev target", () => {
+    expect(declared.k8s_yaml).toEqual([{ args: [{ kustomize: "mesh/overlays/dev" }], kwargs: {} }]);
+    expect(tilt.services.map((s: Any) => s.name).sort()).toEqual(manifests.map((m) => m.name).sort());
     for (const svc of tilt.services) {
       const m = manifests.find((x) => x.name === svc.name)!;
       expect(svc.port).toBe(m.port);
-      const deployments = deploymentsOf(dev, m.name);
-      expect(deployments.map((d) => d.metadata.name).sort()).toEqual([...svc.workloads].sort());
-      for (const d of deployments) expect(d.spec.template.spec.containers[0].image).toBe(svc.image);
+      for (const { image, workload } of svc.images) {
+        const build = declared.docker_build.find((b) => b.args[0] === image);
+        expect(build, image).toBeDefined();
+        expect(build!.kwargs).toMatchObject({
+          target: "dev",
+          build_args: { SERVICE: svc.name },
+          only: svc.devImage.context,
+        });
+        const d = dev.find((r: Any) => r.kind === "Deployment" && r.metadata.name === workload);
+        expect(d.spec.template.spec.containers[0].image).toBe(image);
+        const resource = declared.k8s_resource.find((r) => r.args[0] === workload);
+        expect(resource?.kwargs.resource_deps).toEqual(expect.arrayContaining(["bundles", "web", "postgres", "nats"]));
+      }
     }
-    expect(tilt.services.map((s: Any) => s.name).sort()).toEqual(manifests.map((m) => m.name).sort());
+    // Every running Deployment's image is built by Tilt (a down colour's has no pods to run it).
+    for (const d of dev.filter(
+      (r: Any) => r.kind === "Deployment" && r.metadata.labels["app.kubernetes.io/component"] === "service",
+    )) {
+      if ((d.spec.replicas ?? 1) === 0) continue;
+      expect(declared.docker_build.map((b) => b.args[0])).toContain(d.spec.template.spec.containers[0].image);
+    }
   });
 
-  it("rebuilds the bundles on source changes and live-updates them into the path the pods run, regenerates on proto changes", () => {
-    expect(tiltfile).toMatch(
-      /local_resource\(\s*'bundles',\s*cmd='npm run build:services',\s*deps=\['gen\/src', 'services'\]/,
+  it("live update: every file in an image's context is synced or rebuilds the image, and each sync ends with the restart trigger", () => {
+    const devStage = stage("dev");
+    expect(devStage.from).toBe("${NODE_IMAGE}");
+    expect(devStage.instructions.filter((i) => i.op === "COPY").map((i) => i.args)).toEqual([
+      "--chown=1000:1000 services/${SERVICE} ./services/${SERVICE}",
+    ]);
+    // The trigger exists in the image, writable by the app user.
+    expect(devStage.instructions.find((i) => i.op === "RUN")?.args).toContain(
+      "install -o 1000 -g 1000 -m 0644 /dev/null /app/.live-update",
     );
-    expect(tiltfile).toMatch(/sync\('services\/' \+ name, '\/app\/services\/' \+ name\)/);
-    expect(serviceBundle("x")).toBe("services/x/dist/main.js");
-    expect(ignored("services/catalog/dist/main.js"), "the synced bundle is excluded by .dockerignore").toBe(false);
-    expect(tiltfile).toMatch(
-      /local_resource\(\s*'generate',\s*cmd='npm run generate && npm run generate:mesh',\s*deps=\['proto'/,
-    );
-    for (const m of manifests)
-      expect(
-        deploymentsOf(render("mesh/overlays/dev") as Any[], m.name)[0].spec.template.spec.containers[0].command[1],
-      ).toBe("--watch");
+    for (const build of declared.docker_build) {
+      const steps: Any[] = build.kwargs.live_update;
+      const only: string[] = build.kwargs.only;
+      expect(steps[0].step).toBe("fall_back_on");
+      const syncs = steps.filter((x) => x.step === "sync");
+      for (const path of only) {
+        const covered = steps[0].paths.includes(path) || syncs.some((x) => x.local === path);
+        expect(covered, `${build.args[0]}: ${path} would rebuild the image on every change`).toBe(true);
+        expect(ignored(path), `${path} is excluded by .dockerignore`).toBe(false);
+        expect(path.startsWith(`services/${build.kwargs.build_args.SERVICE}/`)).toBe(true);
+      }
+      for (const x of syncs) expect(x.remote).toBe(`${meshConfig.workdir}/${x.local}`);
+      // Last: rewrite the trigger in place (a redirect truncates the same inode; a sync would replace it).
+      expect(steps.at(-1)).toEqual({ step: "run", cmd: "date > /app/.live-update", trigger: null });
+    }
+    for (const d of dev.filter(
+      (r: Any) => r.kind === "Deployment" && r.metadata.labels["app.kubernetes.io/component"] === "service",
+    ))
+      expect(d.spec.template.spec.containers[0].command[1]).toBe("--watch-path=.live-update");
+    expect(stage("dev").instructions.find((i) => i.op === "CMD")?.args).toContain("--watch-path=.live-update");
   });
 
-  it("forwards the gateway's and Jaeger's ports, and depends on resources that exist", () => {
+  it("rebuilds only what an edit affects: stale bundles, the storefront, gen/ from protos, the mesh from manifests", () => {
+    const bundles = localResource("bundles")!;
+    expect(bundles.cmd).toBe("npm run build:services -- --stale");
+    expect(bundles.deps).toEqual(expect.arrayContaining(["gen/src", "services"]));
+    expect(bundles.ignore).toEqual(expect.arrayContaining(["services/*/dist", "services/gateway/web"]));
+    const web = localResource("web")!;
+    expect(web.cmd).toBe("npm run build -w services/gateway");
+    expect(web.deps).toEqual(["services/gateway/web"]);
+    expect(web.ignore).toContain("services/gateway/web/dist");
+    expect(localResource("protos")).toMatchObject({ cmd: "npm run generate", deps: expect.arrayContaining(["proto"]) });
+    const mesh = localResource("mesh")!;
+    expect(mesh.cmd).toBe("npm run generate:mesh");
+    expect(mesh.deps).toEqual(
+      expect.arrayContaining([
+        "mesh/generator",
+        "mesh/releases.json",
+        "gen/src",
+        ...manifests.map((m) => `services/${m.name}/src/manifest.ts`),
+      ]),
+    );
+    for (const m of manifests) expect(existsSync(join(repoRoot, `services/${m.name}/src/manifest.ts`))).toBe(true);
+  });
+
+  it("forwards the gateway's, Jaeger's, Prometheus' and Grafana's ports, for workloads that exist", () => {
     const edge = manifests.find((m) => m.name === EDGE)!;
-    expect(tiltfile).toContain(`port_forwards = {'${EDGE}': ['${edge.port}:${edge.port}']}`);
-    expect(tiltfile).toContain("k8s_resource('jaeger', labels=['infra'], port_forwards=['16686:16686'])");
-    const dev = render("mesh/overlays/dev") as Any[];
-    for (const name of ["postgres", "nats", "otel-collector", "jaeger"]) {
-      expect(
-        dev.some((r: Any) => ["Deployment", "StatefulSet"].includes(r.kind) && r.metadata.name === name),
-        name,
-      ).toBe(true);
+    expect(declared.k8s_resource.find((r) => r.args[0] === `${EDGE}-v1`)?.kwargs.port_forwards).toEqual([
+      `${edge.port}:${edge.port}`,
+    ]);
+    const forwards = Object.fromEntries(
+      declared.k8s_resource.map((r) => [r.args[0], r.kwargs.port_forwards ?? []] as const),
+    );
+    expect(forwards.jaeger).toEqual(["16686:16686"]);
+    expect(forwards.prometheus).toEqual(["9090:9090"]);
+    expect(forwards.grafana).toEqual(["3000:3000"]);
+    for (const r of declared.k8s_resource) {
+      const name = r.args[0] as string;
+      const workload = dev.find((x: Any) => ["Deployment", "StatefulSet"].includes(x.kind) && x.metadata.name === name);
+      expect(workload, `k8s_resource ${name}`).toBeDefined();
+      for (const forward of r.kwargs.port_forwards ?? []) {
+        const port = Number(String(forward).split(":")[1]);
+        const ports = workload.spec.template.spec.containers.flatMap((c: Any) =>
+          c.ports.map((p: Any) => p.containerPort),
+        );
+        expect(ports, `${name} forwards ${port}`).toContain(port);
+      }
     }
-    expect(
-      dev.find((r: Any) => r.kind === "Service" && r.metadata.name === "jaeger").spec.ports.map((p: Any) => p.port),
-    ).toContain(16686);
   });
 });

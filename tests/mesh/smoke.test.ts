@@ -25,6 +25,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/start/ports.ts";
+import { readReleasePlan, tracksOf } from "../../mesh/generator/releases.ts";
 import { addressVariable } from "../../services/runtime/src/manifest.ts";
 import { type Any, deploymentsOf, manifests, named, render, repoRoot } from "./fixtures.ts";
 
@@ -115,7 +116,9 @@ interface Running {
 
 /** Starts a service with its Deployment's command and (mapped) environment. */
 function start(name: string, ports: Map<string, number>): Running {
-  const deployment = deploymentsOf(base, name).find((d) => d.spec.template.metadata.labels.version === "v1");
+  // The track that consumes events (v1, or a blue-green's live colour).
+  const track = tracksOf(name, readReleasePlan())[0].name;
+  const deployment = deploymentsOf(base, name).find((d) => d.spec.template.metadata.labels.version === track);
   const container = deployment.spec.template.spec.containers[0];
   const [command, ...args] = container.command as string[];
   expect(command).toBe("node");
