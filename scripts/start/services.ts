@@ -20,6 +20,9 @@ export const SERVICES_DIR = path.join(REPO_ROOT, "services");
 /** The admin `npm start` creates unless ADMIN_EMAIL / ADMIN_PASSWORD say otherwise. */
 export const DEV_ADMIN = { email: "admin@shop.local", password: "admin-password" } as const;
 
+/** identity's key-encryption key under `npm start` unless SIGNING_KEY_ENCRYPTION_KEY says otherwise (dev only). */
+export const DEV_SIGNING_KEY_ENCRYPTION_KEY = Buffer.from("npm start: identity's dev KEK 32").toString("base64");
+
 /** Node flags every service runs with (see SERVICE_NODE_FLAGS for why). */
 export const NODE_FLAGS = SERVICE_NODE_FLAGS;
 
@@ -144,6 +147,8 @@ export function childEnv(manifest: ServiceManifest, ctx: ChildEnvContext): NodeJ
   // Development credentials only; printed by the banner, overridable.
   env.ADMIN_EMAIL = ctx.env.ADMIN_EMAIL || DEV_ADMIN.email;
   env.ADMIN_PASSWORD = ctx.env.ADMIN_PASSWORD || DEV_ADMIN.password;
+  // identity stores its signing keys encrypted with this; a laptop's is as public as the dev admin's.
+  env.SIGNING_KEY_ENCRYPTION_KEY = ctx.env.SIGNING_KEY_ENCRYPTION_KEY || DEV_SIGNING_KEY_ENCRYPTION_KEY;
   // Compiling each service's bundle on every start is much of its start-up
   // time; V8's code cache on disk makes every start after the first faster.
   if (ctx.compileCacheDir && !env.NODE_COMPILE_CACHE && !env.NODE_DISABLE_COMPILE_CACHE) {

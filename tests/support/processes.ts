@@ -20,7 +20,7 @@ import {
   REPO_ROOT,
   serviceAddress,
 } from "../../scripts/start/services.ts";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, shopAccess, type Account } from "./shop-access.ts";
 import { ADMIN_DATABASE_URL, freePort, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
 
 export interface LogLine {
@@ -71,6 +71,7 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     EVENTS_STREAM_PREFIX: naming.streamPrefix,
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    SIGNING_KEY_ENCRYPTION_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info",
     // No metrics endpoints: the default (PORT + 1000) could land on a port
     // another system running in parallel has just been given.

@@ -9,6 +9,8 @@ import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
 
 export const ADMIN_EMAIL = "admin@shop.test";
 export const ADMIN_PASSWORD = "admin-password-for-tests";
+/** identity's key-encryption key in tests (32 bytes, base64). */
+export const SIGNING_KEY_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
 
 export interface Account {
   userId: string;

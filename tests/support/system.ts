@@ -21,9 +21,9 @@ import { startService, type RunningService } from "@shop/runtime/service";
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 import { freePort } from "../../scripts/start/ports.ts";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type Account } from "./shop-access.ts";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, shopAccess, type Account } from "./shop-access.ts";
 
-export { ADMIN_EMAIL, ADMIN_PASSWORD, type Account };
+export { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, type Account };
 export { freePort };
 
 export type ServiceName = "identity" | "catalog" | "inventory" | "payment" | "order" | "notification" | "gateway";
@@ -100,6 +100,7 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
     EVENTS_STREAM_PREFIX: naming.streamPrefix,
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    SIGNING_KEY_ENCRYPTION_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
     // The default (PORT + 1000) could collide between test files running at once.
     METRICS_PORT: "0",

@@ -31,9 +31,18 @@ export const signingKeys = pgTable(
     /** The JWT header `kid`. */
     kid: text("kid").primaryKey(),
     algorithm: text("algorithm").notNull(),
-    privateJwk: jsonb("private_jwk").$type<JWK>().notNull(),
+    /**
+     * Only in rows written before private keys were sealed; identity seals
+     * them (and clears this) at start-up, so no private key stays in plain form.
+     */
+    privateJwk: jsonb("private_jwk").$type<JWK>(),
+    /** The private JWK, encrypted with the key-encryption key: a compact JWE (dir, A256GCM). See key-sealing.ts. */
+    privateKeySealed: text("private_key_sealed"),
     publicJwk: jsonb("public_jwk").$type<JWK>().notNull(),
+    /** Published (in the JWKS) from then on. */
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Signs from then on (until a newer key does); null in old rows: since created_at. */
+    activateAt: timestamp("activate_at", { withTimezone: true }),
     /**
      * Null while the key is the newest. Set when a newer key supersedes it, to
      * when the last token it may have signed expires: until then the key stays

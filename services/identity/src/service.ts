@@ -7,6 +7,7 @@ import { AccessTokens } from "./access-tokens.ts";
 import { ensureAdminAccount } from "./admin-account.ts";
 import { loadIdentityConfig } from "./config.ts";
 import { identityService } from "./identity-service.ts";
+import { KeySealer } from "./key-sealing.ts";
 import { localAuthenticator } from "./local-authenticator.ts";
 import { manifest } from "./manifest.ts";
 import { hashPassword } from "./password-hash.ts";
@@ -19,12 +20,21 @@ export const definition = {
   migrations: new URL("../drizzle", import.meta.url),
   async setup({ db, outbox, logger, tokenSettings, env }) {
     const config = loadIdentityConfig(env);
+    const sealer = new KeySealer(config.kek.current, config.kek.previous);
     const keys = new SigningKeys(db, {
       rotationMs: config.keyRotationMs,
+      publishLeadMs: config.keyPublishLeadMs,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      sealer,
     });
+    const sealed = await keys.sealStoredKeys();
+    if (sealed > 0)
+      logger.info(
+        { keys: sealed, kek: sealer.currentId },
+        "sealed stored signing keys with the current key-encryption key",
+      );
     const active = await keys.current();
-    logger.info({ kid: active.kid }, "signing access tokens");
+    logger.info({ kid: active.kid, kek: sealer.currentId }, "signing access tokens");
     if (config.admin) {
       const outcome = await ensureAdminAccount(db, outbox, config.admin);
       logger.info({ email: config.admin.email, outcome }, "admin account from ADMIN_EMAIL");

@@ -22,12 +22,14 @@ import {
 } from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeySealer } from "../src/key-sealing.ts";
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
   bearer,
   eventually,
   NATS_URL,
+  SIGNING_KEY_ENCRYPTION_KEY,
   startSystem,
   uniqueId,
   type TestSystem,
@@ -69,11 +71,14 @@ async function jwks(client = identity()) {
 }
 
 /** The newest signing key, straight from identity's database. */
+/** The signing key, opened with the test KEK: the database alone holds it sealed (never a private JWK). */
 async function newestSigningKey(): Promise<{ kid: string; privateJwk: JWK }> {
   const [row] = await sql<
-    { kid: string; private_jwk: JWK }[]
-  >`select kid, private_jwk from signing_keys order by created_at desc limit 1`;
-  return { kid: row.kid, privateJwk: row.private_jwk };
+    { kid: string; private_jwk: JWK | null; private_key_sealed: string }[]
+  >`select kid, private_jwk, private_key_sealed from signing_keys order by created_at desc limit 1`;
+  expect(row.private_jwk).toBeNull();
+  const sealer = new KeySealer(new Uint8Array(Buffer.from(SIGNING_KEY_ENCRYPTION_KEY, "base64")));
+  return { kid: row.kid, privateJwk: await sealer.open(row.kid, row.private_key_sealed) };
 }
 
 describe("accounts", () => {
@@ -341,8 +346,10 @@ describe("access tokens", () => {
 describe("key rotation", () => {
   let rotating: TestSystem;
   beforeAll(async () => {
-    // A rotation period of 1.5 s.
-    rotating = await startSystem(["identity"], { env: { KEY_ROTATION_DAYS: String(1.5 / 86_400) } });
+    // A rotation period of 1.5 s, each key published 1 s before it signs.
+    rotating = await startSystem(["identity"], {
+      env: { KEY_ROTATION_DAYS: String(1.5 / 86_400), KEY_PUBLISH_LEAD_SECONDS: "1" },
+    });
   });
   afterAll(() => rotating?.stop());
 
