@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(full), { recursive: true });
     writeFileSync(full, files.get(path)!);
   }
-  console.log(`mesh/: wrote ${files.size} files${drift.length ? ` (${drift.length} changed)` : ""}`);
+  console.log(`mesh/: ${files.size} generated files, ${drift.length} changed`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -5,7 +5,7 @@
 import type { Database } from "@shop/runtime/db/database";
 import * as schema from "./schema.ts";
 import { categories, products } from "./schema.ts";
-import { SEED_CURRENCY, seedCategories, seedImageUrl, seedProducts } from "./seed-catalogue.ts";
+import { SEED_CURRENCY, seedCategories, seedImageUrl, seedProducts } from "@shop/runtime/demo/catalogue";
 
 export async function seedCatalogue(db: Database<typeof schema>): Promise<number> {
   await db

@@ -7,7 +7,7 @@ import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog
 import { EventBus } from "@shop/runtime/events/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectCode } from "../../../tests/support/expect-code.ts";
-import { seedCategories, seedProducts } from "../src/seed-catalogue.ts";
+import { seedCategories, seedProducts } from "@shop/runtime/demo/catalogue";
 import { bearer, eventually, startSystem, type TestSystem } from "../../../tests/support/system.ts";
 
 let system: TestSystem;

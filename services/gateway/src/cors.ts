@@ -4,12 +4,14 @@
 // is refused, so the browser never sends the real request.
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { ROUTING_HEADER_NAMES } from "@shop/runtime/routing-headers";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
-/** What Connect, gRPC-Web and our bearer tokens need a browser to send and read. */
+/** What Connect, gRPC-Web, our bearer tokens and the mesh's routing headers need a browser to send and read. */
 export const CORS_ALLOWED_HEADERS = [
+  ...ROUTING_HEADER_NAMES,
   "content-type",
   "connect-protocol-version",
   "connect-timeout-ms",

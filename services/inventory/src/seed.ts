@@ -3,7 +3,7 @@
 // product that already has a stock row keeps it, so restocks and sales are
 // never overwritten.
 import type { Database } from "@shop/runtime/db/database";
-import { seedProducts } from "@shop/catalog/seed-catalogue";
+import { seedProducts } from "@shop/runtime/demo/catalogue";
 import * as schema from "./schema.ts";
 import { stock } from "./schema.ts";
 

@@ -1,7 +1,10 @@
 // The demo catalogue a fresh shop starts with: categories, products and their
 // opening stock. Catalog seeds the products and inventory seeds the stock from
 // this one list (ids are fixed so both agree), each idempotently on start-up;
-// neither ever overwrites data an operator has changed.
+// neither ever overwrites data an operator has changed. It lives in the
+// runtime package because that is what every image holds besides the
+// service's own folder: one service importing another's sources would build
+// here and fail in its image, whose build context has only its own.
 
 export interface SeedCategory {
   id: string;
