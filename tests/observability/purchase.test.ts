@@ -12,6 +12,7 @@
 //   - logs: every line (level trace) carries the service name, lines written
 //     inside spans carry trace_id/span_id, and no password, JWT or card
 //     number appears anywhere.
+import { metricsQueried } from "../../mesh/generator/dashboards.ts";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -367,6 +368,21 @@ describe("one purchase", () => {
       const parked = samplesOf(samples, "shop_dead_letters");
       expect(parked.map((s) => s.labels.consumer).sort()).toEqual(lag.map((s) => s.labels.consumer).sort());
       expect(parked.every((s) => s.value === 0)).toBe(true);
+    }
+    // Every metric and label the dev Grafana dashboards query (mesh/generator/dashboards.ts) is served;
+    // app, version and pod are the labels Prometheus adds from the pod (mesh/base/dev/prometheus.yaml).
+    const everything = Object.values(byService).flat();
+    for (const [metric, labels] of metricsQueried()) {
+      const series = everything.filter((x) => x.name === metric);
+      expect(series.length, `${metric} (a dashboard queries it)`).toBeGreaterThan(0);
+      for (const label of labels) {
+        // reason: only on cancelled orders, and this purchase is confirmed.
+        if (["app", "version", "pod", "reason"].includes(label)) continue;
+        expect(
+          series.some((x) => label in x.labels),
+          `${metric}{${label}} (a dashboard queries it)`,
+        ).toBe(true);
+      }
     }
     expect(samplesOf(inventory, "shop_consumer_pending_messages", { consumer: "inventory-order-placed" })).toEqual([
       expect.objectContaining({ value: 0 }),
