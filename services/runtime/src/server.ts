@@ -9,7 +9,6 @@ import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Validator } from "@bufbuild/protovalidate";
 import { createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
 import { accessLogInterceptor } from "./interceptors/access-log.ts";
 import { authInterceptor, type Authenticate } from "./interceptors/auth.ts";
@@ -18,6 +17,7 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
+import { createRpcHandler, DEFAULT_READ_MAX_BYTES, markIntercepted } from "./rpc-handler.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
@@ -73,6 +73,11 @@ export interface ServerOptions {
   validator?: Validator;
   /** Server spans and RPC metrics for the services' calls (not health or reflection). */
   telemetry?: ServiceTelemetry;
+  /**
+   * Largest request message (after decompression) in bytes; larger ones are
+   * refused with ResourceExhausted before they are read. Default 4 MiB.
+   */
+  readMaxBytes?: number;
 }
 
 /** A request listener for both the http and the http2 (compatibility API) servers. */
@@ -121,6 +126,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // normalised code; the access log runs inside the server span, so its line
   // carries the trace id.
   const appInterceptors: Interceptor[] = [
+    markIntercepted,
     ...(options.telemetry ? [rpcServerTelemetry(options.telemetry)] : []),
     accessLogInterceptor(logger),
     errorInterceptor(logger),
@@ -131,7 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ];
   // Health probes arrive every few seconds and reflection is a debugging aid:
   // neither is access-logged, validated or authenticated.
-  const platformInterceptors: Interceptor[] = [errorInterceptor(logger)];
+  const platformInterceptors: Interceptor[] = [markIntercepted, errorInterceptor(logger)];
 
   const index = new DescriptorIndex([
     ...options.services.map((s) => s.service),
@@ -139,7 +145,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ServerReflection,
     ServerReflectionV1Alpha,
   ]);
-  const handler = connectNodeAdapter({
+  const handler = createRpcHandler({
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: hardStop.signal,
     contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
     routes(router) {
@@ -155,9 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.http1OnSamePort && options.http1Port !== undefined) {
     throw new Error("startServer: http1OnSamePort and http1Port exclude each other");
   }
-  const requestHandler: HttpHandler = options.httpHandler
-    ? options.httpHandler(handler as HttpHandler)
-    : (handler as HttpHandler);
+  const requestHandler: HttpHandler = options.httpHandler ? options.httpHandler(handler) : handler;
   const h2 = http2.createServer(requestHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {

@@ -5,8 +5,14 @@
 //
 // Why an interceptor: connect-node would otherwise send `String(err)` to the
 // client for unary Connect calls, leaking internals.
+//
+// A streamed request is decoded while the handler reads it, inside this
+// interceptor: bytes that do not decode are the caller's fault and answer
+// InvalidArgument (unary requests are decoded before any interceptor; see
+// rpc-handler.ts).
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { undecodableRequest } from "../rpc-handler.ts";
 import { procedureOf } from "./procedure.ts";
 
 export function errorInterceptor(logger: Logger): Interceptor {
@@ -19,6 +25,19 @@ export function errorInterceptor(logger: Logger): Interceptor {
       logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
       return new ConnectError("internal error", Code.Internal);
     };
+    if (req.stream) {
+      const requests = req.message;
+      req = {
+        ...req,
+        message: (async function* () {
+          try {
+            yield* requests;
+          } catch (err) {
+            throw err instanceof ConnectError && err.code === Code.Internal ? undecodableRequest(err) : err;
+          }
+        })(),
+      };
+    }
     try {
       const res = await next(req);
       if (!res.stream) return res;
