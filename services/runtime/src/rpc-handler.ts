@@ -7,10 +7,8 @@
 //   body, and stops reading once more arrives than the limit, answering
 //   ResourceExhausted; nothing is buffered past the limit (gzip and brotli
 //   bodies are bounded after decompression too).
-// - An upload the server stopped reading is not read on for nothing: the
-//   HTTP/1.1 connection is closed after the answer (no keep-alive on a half
-//   read body), and an HTTP/2 stream is reset with NO_ERROR after its answer,
-//   which tells the client to stop sending (RFC 9113, 8.1).
+// - An upload the server stopped reading is cut off after the answer (see
+//   endUnreadUploads, which the server applies to every request).
 // - Undecodable request messages answer InvalidArgument. connect-es reports
 //   binary input it cannot parse as Internal ("parse binary: ..."), and for
 //   unary calls it does so before any interceptor runs, so the error
@@ -92,15 +90,9 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
     const stage = { intercepted: false };
     const contextValues = options.contextValues().set(callStageKey, stage);
     const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
-    endUnreadUpload(req, res);
     handler(uReq)
       .then((uRes) => (stage.intercepted ? uRes : undecodableAsInvalidArgument(uRes)))
-      .then((uRes) => {
-        // The answer came before the whole body was read (too large, or
-        // refused before it was needed): do not keep this connection.
-        if (!req.complete && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
-        return universalResponseToNodeResponse(uRes, res);
-      })
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         // The client went away mid-answer; there is nobody to tell.
         if (ConnectError.from(reason).code === Code.Aborted) return;
@@ -109,13 +101,44 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
   };
 }
 
-/** After an HTTP/2 answer, a request body still arriving is refused (RST_STREAM NO_ERROR). */
-function endUnreadUpload(req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]): void {
-  if (!("stream" in req)) return;
-  const stream = req.stream;
-  res.once("finish", () => {
-    if (!req.complete && !stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  });
+/** An upload still arriving after its answer is read on and discarded for at most this long... */
+const LINGER_MS = 2_000;
+/** ...or this many bytes, then the connection is closed. */
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * `handler`, with uploads the answer did not wait for (too large, or refused
+ * before the body was needed) cut off once the answer is sent. HTTP/2: the
+ * stream is reset with NO_ERROR, which tells the client to stop sending
+ * (RFC 9113, 8.1). HTTP/1.1 has no such signal, and closing at once would
+ * reset the connection under a client still writing, which may then never
+ * read the answer; so the rest is read and discarded for a bounded time and
+ * size first (as nginx's lingering close does), then the connection closes.
+ */
+export function endUnreadUploads(handler: HttpHandler): HttpHandler {
+  return (req, res) => {
+    res.once("finish", () => {
+      if (req.complete) return;
+      if ("stream" in req) {
+        const stream = req.stream;
+        if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        return;
+      }
+      let discarded = 0;
+      const close = () => {
+        clearTimeout(timer);
+        req.socket.destroy();
+      };
+      const timer = setTimeout(close, LINGER_MS);
+      req.on("data", (chunk: Buffer) => {
+        discarded += chunk.length;
+        if (discarded > LINGER_BYTES) close();
+      });
+      req.once("end", () => clearTimeout(timer));
+      req.resume();
+    });
+    handler(req, res);
+  };
 }
 
 const UNDECODABLE = "the request message could not be decoded";

@@ -17,7 +17,7 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
-import { createRpcHandler, DEFAULT_READ_MAX_BYTES, markIntercepted } from "./rpc-handler.ts";
+import { createRpcHandler, DEFAULT_READ_MAX_BYTES, endUnreadUploads, markIntercepted } from "./rpc-handler.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
@@ -162,7 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.http1OnSamePort && options.http1Port !== undefined) {
     throw new Error("startServer: http1OnSamePort and http1Port exclude each other");
   }
-  const requestHandler: HttpHandler = options.httpHandler ? options.httpHandler(handler) : handler;
+  const requestHandler = endUnreadUploads(options.httpHandler ? options.httpHandler(handler) : handler);
   const h2 = http2.createServer(requestHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {

@@ -15,10 +15,29 @@ import type { Logger } from "pino";
 import { undecodableRequest } from "../rpc-handler.ts";
 import { procedureOf } from "./procedure.ts";
 
+/**
+ * An error message is cut to this many characters. Messages can echo what
+ * the caller sent (an unknown service name, a field path); over gRPC they
+ * travel in trailers, which clients cap (8 KiB in gRPC C-core) and which
+ * must fit an HTTP/2 header block.
+ */
+export const MAX_ERROR_MESSAGE = 1024;
+
+function bounded(err: ConnectError): ConnectError {
+  if (err.rawMessage.length <= MAX_ERROR_MESSAGE) return err;
+  return new ConnectError(
+    `${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…`,
+    err.code,
+    err.metadata,
+    err.details,
+    err.cause,
+  );
+}
+
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const normalize = (err: unknown): ConnectError => {
-      if (err instanceof ConnectError) return err;
+      if (err instanceof ConnectError) return bounded(err);
       // The client went away or the deadline passed and the handler surfaced
       // the AbortSignal's error: report why the call ended, not a server fault.
       if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);

@@ -16,7 +16,8 @@
 // store, so no free-text field may carry them). It stops at its first
 // violation. Only a message within those bounds is handed to protovalidate,
 // whose violations are then capped (MAX_VIOLATIONS, "and N more"), each
-// message shortened, so an error's size is bounded too.
+// message shortened, so an error's size is bounded too (and the error
+// interceptor bounds every message).
 //
 // Why not @connectrpc/validate: it wraps the same validator in the same way,
 // but has no size-first pass, no cap on the violations it returns, and
@@ -42,10 +43,14 @@ import {
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 
-/** At most this many violations are reported; the message says how many more there were. */
-export const MAX_VIOLATIONS = 20;
-/** A violation's message is cut to this many characters. */
-const MAX_VIOLATION_MESSAGE = 200;
+/**
+ * At most this many violations are reported; the message says how many more
+ * there were. With each violation's message cut to MAX_VIOLATION_MESSAGE
+ * characters, message and details stay well inside the 8 KiB of metadata
+ * gRPC clients accept in trailers.
+ */
+export const MAX_VIOLATIONS = 10;
+const MAX_VIOLATION_MESSAGE = 120;
 
 export function validationInterceptor(validator: Validator = createValidator()): Interceptor {
   return (next) => async (req) => {
