@@ -25,13 +25,9 @@ export const MAX_ERROR_MESSAGE = 1024;
 
 function bounded(err: ConnectError): ConnectError {
   if (err.rawMessage.length <= MAX_ERROR_MESSAGE) return err;
-  return new ConnectError(
-    `${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…`,
-    err.code,
-    err.metadata,
-    err.details,
-    err.cause,
-  );
+  const cut = new ConnectError(`${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…`, err.code, err.metadata, [], err.cause);
+  cut.details.push(...err.details);
+  return cut;
 }
 
 export function errorInterceptor(logger: Logger): Interceptor {
