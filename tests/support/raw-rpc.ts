@@ -253,3 +253,117 @@ function splitEnvelopes(body: Buffer): { flags: number; data: Buffer }[] | undef
   }
   return frames;
 }
+
+export interface UploadAnswer {
+  httpStatus: number;
+  code: Code | undefined;
+  message: string;
+  /** Time until the answer's headers (or trailers) arrived. */
+  ms: number;
+  /** Body bytes the client got to write before the server's answer ended the call. */
+  sent: number;
+}
+
+/**
+ * POSTs `total` bytes of filler (spaces: valid JSON whitespace, and a valid
+ * prefix of nothing in binary) as fast as the server lets it, streamed, never
+ * held in memory; over HTTP/1.1 with Content-Length, or HTTP/2 without (the
+ * server cannot know the size up front). Resolves once the server answered.
+ */
+export function rawUpload(options: {
+  baseUrl: string;
+  path: string;
+  contentType: string;
+  total: number;
+  http1?: boolean;
+  headers?: Record<string, string>;
+}): Promise<UploadAnswer> {
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const started = performance.now();
+  const parse = (status: number, headers: Record<string, unknown>, body: string, sent: number): UploadAnswer => {
+    const ms = performance.now() - started;
+    const grpcStatus = headers["grpc-status"];
+    if (typeof grpcStatus === "string") {
+      return {
+        httpStatus: status,
+        code: grpcCode(grpcStatus),
+        message: String(headers["grpc-message"] ?? ""),
+        ms,
+        sent,
+      };
+    }
+    if (status === 200) return { httpStatus: status, code: undefined, message: "", ms, sent };
+    const { code, message } = connectError(body);
+    return { httpStatus: status, code, message, ms, sent };
+  };
+  if (options.http1) {
+    return new Promise((resolve, reject) => {
+      const url = new URL(options.baseUrl);
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: options.path,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": options.contentType, "content-length": options.total, ...options.headers },
+      });
+      let sent = 0;
+      let answered = false;
+      const pump = () => {
+        while (!answered && sent < options.total) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once("drain", pump);
+        }
+        if (!answered) req.end();
+      };
+      req.on("response", (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on("data", (d: Buffer) => chunks.push(d));
+        res.on("end", () => {
+          resolve(parse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString(), sent));
+          req.destroy();
+        });
+      });
+      req.on("error", (err) => {
+        if (!answered) reject(err);
+      });
+      pump();
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(options.baseUrl);
+    session.on("error", reject);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": options.path,
+      "content-type": options.contentType,
+      te: "trailers",
+      ...options.headers,
+    });
+    let sent = 0;
+    const pump = () => {
+      while (sent < options.total && !stream.closed) {
+        sent += chunk.length;
+        if (!stream.write(chunk)) return void stream.once("drain", pump);
+      }
+      stream.end();
+    };
+    let status = 0;
+    let headers: Record<string, unknown> = {};
+    const chunks: Buffer[] = [];
+    stream.on("response", (h) => {
+      status = Number(h[":status"]);
+      headers = { ...h };
+    });
+    stream.on("trailers", (t) => (headers = { ...headers, ...t }));
+    stream.on("data", (d: Buffer) => chunks.push(d));
+    stream.on("error", () => {});
+    stream.on("close", () => {
+      session.close();
+      if (status === 0) reject(new Error("no answer"));
+      else resolve(parse(status, headers, Buffer.concat(chunks).toString(), sent));
+    });
+    pump();
+  });
+}
