@@ -137,7 +137,10 @@ function sendHttp1(call: RawCall): Promise<HttpResponse> {
       path: call.path,
       method: "POST",
       agent: false,
-      headers: { ...requestHeaders(call), "content-length": body.length },
+      // keep-alive, as browsers send it: a server that answers before it read
+      // the body closes at once a connection the client asked to close,
+      // possibly before the client, still writing, read the answer.
+      headers: { ...requestHeaders(call), "content-length": body.length, connection: "keep-alive" },
       timeout: call.clientTimeoutMs ?? 15_000,
     });
     req.on("timeout", () => {
@@ -305,7 +308,12 @@ export function rawUpload(options: {
         path: options.path,
         method: "POST",
         agent: false,
-        headers: { "content-type": options.contentType, "content-length": options.total, ...options.headers },
+        headers: {
+          "content-type": options.contentType,
+          "content-length": options.total,
+          connection: "keep-alive",
+          ...options.headers,
+        },
       });
       let sent = 0;
       let answered = false;

@@ -114,6 +114,8 @@ const LINGER_BYTES = 8 * 1024 * 1024;
  * reset the connection under a client still writing, which may then never
  * read the answer; so the rest is read and discarded for a bounded time and
  * size first (as nginx's lingering close does), then the connection closes.
+ * (A client that sent `Connection: close` has its connection closed by Node
+ * right after the answer, as it asked.)
  */
 export function endUnreadUploads(handler: HttpHandler): HttpHandler {
   return (req, res) => {
