@@ -13,7 +13,7 @@ for (const [name, value] of Object.entries(values)) {
     process.exit(2);
   }
 }
-const env = { ...process.env, FUZZ_DURATION_S: values.duration };
+const env: NodeJS.ProcessEnv = { ...process.env, FUZZ_DURATION_S: values.duration };
 if (values.seed !== undefined) env.FUZZ_SEED = values.seed;
 const result = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "tests/fuzz"], {
   stdio: "inherit",

@@ -13,6 +13,7 @@ import {
   meshWidePeerAuthentication,
   peerAuthentications,
   rateLimit,
+  requestBufferLimits,
   requestAuthentication,
   virtualService,
 } from "./istio.ts";
@@ -137,6 +138,11 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
       description: "Local rate limit at the gateway's sidecar, answering RESOURCE_EXHAUSTED.",
       resources: res([rateLimit(edge)]),
     },
+    {
+      path: "mesh/istio/request-buffer-limits.yaml",
+      description: "How much of a request body a sidecar holds to retry it: the services' own request limit.",
+      resources: res([requestBufferLimits()]),
+    },
   );
   out.set(
     ...kustomization(
@@ -148,6 +154,7 @@ export function generateMesh(manifests: readonly ServiceManifest[]): Map<string,
         "virtual-services.yaml",
         "ingress.yaml",
         "rate-limit.yaml",
+        "request-buffer-limits.yaml",
       ],
       "Istio policy for the shop namespace (needs Istio >= 1.24 with its CRDs installed).",
     ),
