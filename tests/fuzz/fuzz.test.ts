@@ -104,7 +104,7 @@ describe("fuzzing every RPC", () => {
       await fc.assert(property, {
         seed,
         numRuns: Number.MAX_SAFE_INTEGER,
-        interruptAfterTimeLimit: durationMs,
+        plugins: [fc.interruptAfterTimeLimit(durationMs)],
         // A failing call is reported as it is: shrinking would replay calls
         // against a system whose state has moved on.
         endOnFailure: true,

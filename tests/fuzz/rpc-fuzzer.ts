@@ -142,7 +142,7 @@ function fieldArb(field: DescField, pool: Pool, depth: number): fc.Arbitrary<unk
         return messageArb(field.message, pool, depth - 1);
       case "list":
         return field.listKind === "scalar"
-          ? scalarArb(field as DescField & { scalar: ScalarType }, pool)
+          ? scalarArb(field, pool)
           : field.listKind === "enum"
             ? fc.integer({ min: -1, max: 12 })
             : messageArb(field.message, pool, depth - 1);

@@ -91,7 +91,9 @@ describe("case 1: a 90 KB batch call of 30,000 ids", () => {
   for (const { name, service, method } of batches) {
     for (const protocol of ["connect", "grpc"] satisfies WireProtocol[]) {
       it(`${service.typeName}/${method} over ${protocol}: InvalidArgument, process alive and SERVING, memory bounded`, async () => {
-        const body = encode(service.methods.find((m) => m.name === method)!.input, { productIds: ids });
+        const input = service.methods.find((m) => m.name === method)?.input;
+        if (!input) throw new Error(`${service.typeName} has no ${method}`);
+        const body = encode(input, { productIds: ids });
         expect(body.byteLength).toBe(90_000);
         await survives(name, `${method} with 30,000 ids over ${protocol}, 5 times`, async () => {
           let slowest = 0;
@@ -211,9 +213,10 @@ describe("case 3: NUL (U+0000) in string fields", () => {
       Code.InvalidArgument,
       "name",
     );
-    const { products } = await catalog.listProducts({ pageSize: 1 });
+    const [product] = (await catalog.listProducts({ pageSize: 1 })).products;
+    if (!product) throw new Error("the catalog has no products to update");
     await expectCode(
-      catalog.updateProduct({ productId: products[0]!.id, description: nul }, { headers }),
+      catalog.updateProduct({ productId: product.id, description: nul }, { headers }),
       Code.InvalidArgument,
       "description",
     );

@@ -101,7 +101,7 @@ function sendHttp2(call: RawCall): Promise<HttpResponse> {
       session.destroy();
       reject(new NoAnswerError(`no answer within ${String(call.clientTimeoutMs ?? 15_000)} ms`));
     }, call.clientTimeoutMs ?? 15_000);
-    session.on("error", (err) => {
+    session.on("error", (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });
@@ -112,7 +112,9 @@ function sendHttp2(call: RawCall): Promise<HttpResponse> {
       out.status = Number(h[":status"]);
       out.headers = h;
     });
-    stream.on("trailers", (t) => (out.trailers = t));
+    stream.on("trailers", (t) => {
+      out.trailers = t;
+    });
     stream.on("data", (d: Buffer) => chunks.push(d));
     // A reset after the answer (an upload cut off) still leaves the answer.
     stream.on("error", () => {});
@@ -216,7 +218,7 @@ function interpret(call: RawCall, res: HttpResponse): Omit<RawAnswer, "ms"> {
 /** grpc-status 0 is OK. */
 function grpcCode(status: string): Code | undefined {
   const n = Number(status);
-  return n === 0 ? undefined : (n as Code);
+  return n === 0 ? undefined : Code[Code[n] as keyof typeof Code];
 }
 
 function connectError(text: string): { code: Code; message: string; malformed?: string } {
@@ -290,7 +292,7 @@ export function rawUpload(options: {
       return {
         httpStatus: status,
         code: grpcCode(grpcStatus),
-        message: String(headers["grpc-message"] ?? ""),
+        message: typeof headers["grpc-message"] === "string" ? headers["grpc-message"] : "",
         ms,
         sent,
       };
@@ -364,7 +366,9 @@ export function rawUpload(options: {
       status = Number(h[":status"]);
       headers = { ...h };
     });
-    stream.on("trailers", (t) => (headers = { ...headers, ...t }));
+    stream.on("trailers", (t) => {
+      headers = { ...headers, ...t };
+    });
     stream.on("data", (d: Buffer) => chunks.push(d));
     stream.on("error", () => {});
     stream.on("close", () => {

@@ -44,7 +44,7 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
         ? `${error.rawMessage.slice(0, MAX_FORWARDED_MESSAGE)}…`
         : error.rawMessage;
     const forwarded = new ConnectError(message, error.code);
-    const violations = error.findDetails(ViolationsSchema)[0];
+    const violations = error.findDetails(ViolationsSchema).at(0);
     if (violations) {
       forwarded.details.push({
         desc: ViolationsSchema,

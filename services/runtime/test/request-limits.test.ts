@@ -84,7 +84,9 @@ function h2Post(
       answer.status = Number(h[":status"]);
       answer.headers = h;
     });
-    stream.on("trailers", (t) => (answer.trailers = t));
+    stream.on("trailers", (t) => {
+      answer.trailers = t;
+    });
     stream.on("data", (d: Buffer) => chunks.push(d));
     stream.on("error", () => {}); // a reset after the answer is the point of the test
     stream.on("close", () => {
@@ -114,9 +116,9 @@ function h1Post(port: number, path: string, total: number, chunked: boolean): Pr
       answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: {}, body: Buffer.concat(chunks), sent }),
-      );
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: {}, body: Buffer.concat(chunks), sent });
+      });
     });
     req.on("error", (err) => {
       if (!answered) reject(err);
