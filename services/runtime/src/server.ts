@@ -8,7 +8,13 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Validator } from "@bufbuild/protovalidate";
-import { createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import {
+  createContextKey,
+  createContextValues,
+  createServiceImplSpec,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
 import { accessLogInterceptor } from "./interceptors/access-log.ts";
 import { authInterceptor, type Authenticate } from "./interceptors/auth.ts";
@@ -17,6 +23,7 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
+import { methodReadMaxBytes } from "./request-size.ts";
 import { createRpcHandler, DEFAULT_READ_MAX_BYTES, endUnreadUploads, markIntercepted } from "./rpc-handler.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
@@ -75,7 +82,9 @@ export interface ServerOptions {
   telemetry?: ServiceTelemetry;
   /**
    * Largest request message (after decompression) in bytes; larger ones are
-   * refused with ResourceExhausted before they are read. Default 4 MiB.
+   * refused with ResourceExhausted before they are read. Default 4 MiB. Each
+   * of the services' methods reads at most what its contract allows (at
+   * least 64 KiB; see request-size.ts), never more than this.
    */
   readMaxBytes?: number;
 }
@@ -145,13 +154,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ServerReflection,
     ServerReflectionV1Alpha,
   ]);
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const handler = createRpcHandler({
-    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    readMaxBytes,
     shutdownSignal: hardStop.signal,
     contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
     routes(router) {
+      // One route per method, each with the read limit its contract allows
+      // (see request-size.ts); the server-wide limit is the ceiling.
       for (const { service, impl } of options.services) {
-        router.service(service, impl as Partial<ServiceImpl<typeof service>>, { interceptors: appInterceptors });
+        const spec = createServiceImplSpec(service, impl as Partial<ServiceImpl<typeof service>>);
+        for (const method of service.methods) {
+          router.rpc(method, spec.methods[method.localName].impl as never, {
+            interceptors: appInterceptors,
+            readMaxBytes: methodReadMaxBytes(method, readMaxBytes),
+          });
+        }
       }
       router.service(Health, createHealthService(health), { interceptors: platformInterceptors });
       router.service(ServerReflection, createReflectionV1(index), { interceptors: platformInterceptors });
