@@ -25,12 +25,12 @@ const CLIENT_ERROR_CODES: ReadonlySet<Code> = new Set([
 ]);
 
 /**
- * Bounds on what is forwarded, whatever a downstream service sent: the
- * runtime's validation already reports at most 20 violations with short
- * messages, and the gateway does not rely on every service doing so.
+ * Bounds on what is forwarded, whatever a downstream service sent (the
+ * runtime's own bounds: 1 KiB of message, 10 violations), so that the error
+ * fits the 8 KiB of trailers gRPC clients accept.
  */
-const MAX_FORWARDED_MESSAGE = 2048;
-const MAX_FORWARDED_VIOLATIONS = 20;
+const MAX_FORWARDED_MESSAGE = 1024;
+const MAX_FORWARDED_VIOLATIONS = 10;
 
 export const GENERIC_INTERNAL_MESSAGE = "something went wrong on our side; please try again";
 export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable; please try again shortly";
