@@ -203,7 +203,11 @@ function scalarElement(scalar: ScalarType): Element {
       : { kind: "other" };
 }
 
-/** The first bound `message` breaks, or undefined. */
+/**
+ * The first bound `message` breaks, or undefined. `path` is the way to
+ * `message`, used as a stack (and copied only into a violation), so a valid
+ * message costs no allocation.
+ */
 function checkBounds(bounds: MessageBounds, message: object, path: Path): Violation | undefined {
   const fields = message as Record<string, unknown>;
   for (const bound of bounds.fields) {
@@ -216,37 +220,44 @@ function checkBounds(bounds: MessageBounds, message: object, path: Path): Violat
     } else {
       value = fields[field.localName];
     }
-    const here = [...path, field];
-    if (field.fieldKind === "list") {
-      const items = value as unknown[];
-      if (bound.maxItems !== undefined && items.length > bound.maxItems) {
-        return violation(
-          here,
-          "repeated.max_items",
-          `value must contain no more than ${String(bound.maxItems)} item(s)`,
-        );
-      }
-      for (let i = 0; i < items.length; i++) {
-        const found = checkValue(bound, items[i], [...here, { kind: "list_sub", index: i }]);
-        if (found) return found;
-      }
-    } else if (field.fieldKind === "map") {
-      const entries = Object.entries(value as Record<string, unknown>);
-      if (bound.maxItems !== undefined && entries.length > bound.maxItems) {
-        return violation(here, "map.max_pairs", `map must be at most ${String(bound.maxItems)} entries`);
-      }
-      for (const [key, item] of entries) {
-        const at: Path = [...here, { kind: "map_sub", key }];
-        if (key.includes("\0")) return violation(at, "string.no_nul", NO_NUL, true);
-        const found = checkValue(bound, item, at);
-        if (found) return found;
-      }
-    } else if (value !== undefined) {
-      const found = checkValue(bound, value, here);
-      if (found) return found;
-    }
+    if (value === undefined) continue;
+    path.push(field);
+    const found = checkField(bound, value, path);
+    path.pop();
+    if (found) return found;
   }
   return undefined;
+}
+
+function checkField(bound: FieldBound, value: unknown, path: Path): Violation | undefined {
+  const { field } = bound;
+  if (field.fieldKind === "list") {
+    const items = value as unknown[];
+    if (bound.maxItems !== undefined && items.length > bound.maxItems) {
+      return violation(path, "repeated.max_items", `value must contain no more than ${String(bound.maxItems)} item(s)`);
+    }
+    for (let i = 0; i < items.length; i++) {
+      path.push({ kind: "list_sub", index: i });
+      const found = checkValue(bound, items[i], path);
+      path.pop();
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (field.fieldKind === "map") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (bound.maxItems !== undefined && entries.length > bound.maxItems) {
+      return violation(path, "map.max_pairs", `map must be at most ${String(bound.maxItems)} entries`);
+    }
+    for (const [key, item] of entries) {
+      path.push({ kind: "map_sub", key });
+      const found = key.includes("\0") ? violation(path, "string.no_nul", NO_NUL, true) : checkValue(bound, item, path);
+      path.pop();
+      if (found) return found;
+    }
+    return undefined;
+  }
+  return checkValue(bound, value, path);
 }
 
 const NO_NUL = "value must not contain NUL characters (U+0000)";
@@ -274,5 +285,5 @@ function checkValue(bound: FieldBound, value: unknown, path: Path): Violation | 
 }
 
 function violation(path: Path, ruleId: string, message: string, forKey = false): Violation {
-  return new Violation(message, ruleId, path, [], forKey);
+  return new Violation(message, ruleId, [...path], [], forKey);
 }
