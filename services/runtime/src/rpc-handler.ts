@@ -136,7 +136,9 @@ export function endUnreadUploads(handler: HttpHandler): HttpHandler {
         discarded += chunk.length;
         if (discarded > LINGER_BYTES) close();
       });
-      req.once("end", () => clearTimeout(timer));
+      req.once("end", () => {
+        clearTimeout(timer);
+      });
       req.resume();
     });
     handler(req, res);
