@@ -7,7 +7,10 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   options: { seed: { type: "string" }, duration: { type: "string", default: "300" } },
 });
-for (const [name, value] of Object.entries(values)) {
+for (const [name, value] of [
+  ["seed", values.seed],
+  ["duration", values.duration],
+] as const) {
   if (value !== undefined && !/^\d+$/.test(value)) {
     console.error(`--${name} must be a whole number (got ${JSON.stringify(value)})`);
     process.exit(2);

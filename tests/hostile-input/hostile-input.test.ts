@@ -221,7 +221,7 @@ describe("case 3: NUL (U+0000) in string fields", () => {
       Code.InvalidArgument,
       "name",
     );
-    const [product] = (await catalog.listProducts({ pageSize: 1 })).products;
+    const product = (await catalog.listProducts({ pageSize: 1 })).products.at(0);
     if (!product) throw new Error("the catalog has no products to update");
     await expectCode(
       catalog.updateProduct({ productId: product.id, description: nul }, { headers }),

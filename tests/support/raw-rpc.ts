@@ -112,7 +112,7 @@ function sendHttp2(call: RawCall): Promise<HttpResponse> {
       out.status = Number(h[":status"]);
       out.headers = h;
     });
-    stream.on("trailers", (t) => {
+    stream.on("trailers", (t: http2.IncomingHttpHeaders) => {
       out.trailers = t;
     });
     stream.on("data", (d: Buffer) => chunks.push(d));
@@ -366,7 +366,7 @@ export function rawUpload(options: {
       status = Number(h[":status"]);
       headers = { ...h };
     });
-    stream.on("trailers", (t) => {
+    stream.on("trailers", (t: http2.IncomingHttpHeaders) => {
       headers = { ...headers, ...t };
     });
     stream.on("data", (d: Buffer) => chunks.push(d));

@@ -37,7 +37,7 @@ describe("priceOrder", () => {
   });
 
   it("accepts the largest total the contract allows", () => {
-    const lines = Array.from({ length: 50 }, (_, i) => ({ productId: `p${i}`, quantity: 100 }));
+    const lines = Array.from({ length: 50 }, (_, i) => ({ productId: `p${String(i)}`, quantity: 100 }));
     const products = lines.map((l) => product(l.productId, 10n ** 12n));
     expect(priceOrder(lines, products).totalMinor).toBe(50n * 100n * 10n ** 12n);
   });
