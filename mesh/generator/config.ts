@@ -4,6 +4,8 @@
 // replicas, images, hosts and resources; anything that must agree between
 // workloads and Istio (namespace, identities, issuer, ports) lives here only.
 
+import { DEFAULT_READ_MAX_BYTES } from "../../services/runtime/src/rpc-handler.ts";
+
 export const meshConfig = {
   /** Namespace of every workload. Baked into SPIFFE principals and hostnames, so not a kustomize transform. */
   namespace: "shop",
@@ -44,6 +46,14 @@ export const meshConfig = {
   publicStorefrontMethods: ["SignUp", "SignIn", "ListCategories", "ListProducts", "SearchProducts", "GetProduct"],
   /** Paths of the web app the gateway serves (GET/HEAD, no token): anything that is not an RPC path. */
   rpcPathPrefixes: ["/shop.", "/grpc."],
+
+  /**
+   * How much of a request body a sidecar may hold to retry it: the services'
+   * own request limit (READ_MAX_BYTES, services/runtime/src/rpc-handler.ts),
+   * so every request a service accepts stays retryable. Envoy streams bodies
+   * and never buffers more; the services refuse larger ones themselves.
+   */
+  requestBufferLimitBytes: DEFAULT_READ_MAX_BYTES,
 
   /** Local rate limit at the gateway's sidecar: a token bucket per pod. */
   rateLimit: { maxTokens: 200, tokensPerFill: 100, fillInterval: "1s" },

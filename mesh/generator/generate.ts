@@ -26,6 +26,7 @@ import {
   meshWidePeerAuthentication,
   peerAuthentications,
   rateLimit,
+  requestBufferLimits,
   requestAuthentication,
   sidecars,
   tracingTelemetry,
@@ -212,6 +213,11 @@ export function generateMesh(
       description: `Envoy spans from every sidecar to the OpenTelemetry collector (the ${"`shop-otel`"} provider of the Istio install).`,
       resources: res([tracingTelemetry()]),
     },
+    {
+      path: "mesh/istio/request-buffer-limits.yaml",
+      description: "How much of a request body a sidecar holds to retry it: the services' own request limit.",
+      resources: res([requestBufferLimits()]),
+    },
   );
   out.set(
     ...kustomization(
@@ -225,6 +231,7 @@ export function generateMesh(
         "rate-limit.yaml",
         "sidecars.yaml",
         "telemetry.yaml",
+        "request-buffer-limits.yaml",
       ],
       "Istio policy for the shop namespace (needs Istio >= 1.24 with its CRDs installed).",
     ),

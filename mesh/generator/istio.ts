@@ -500,3 +500,30 @@ export function tracingTelemetry(): ITelemetry {
     spec: { tracing: [{ providers: [{ name: TRACING_PROVIDER }], randomSamplingPercentage: 100 }] },
   };
 }
+
+/**
+ * Retries need the request body: a sidecar holds it (up to this limit) until
+ * the call succeeds. Envoy's default, 1 MiB, is below what the services
+ * accept (4 MiB), so larger requests would silently lose their retries; the
+ * limit here is the services' own (meshConfig.requestBufferLimitBytes).
+ */
+export function requestBufferLimits(): IEnvoyFilter {
+  return {
+    apiVersion: "networking.istio.io/v1alpha3",
+    kind: "EnvoyFilter",
+    metadata: {
+      name: "request-buffer-limits",
+      namespace: ns,
+      labels: { "app.kubernetes.io/part-of": meshConfig.partOf },
+    },
+    spec: {
+      configPatches: [
+        {
+          applyTo: "VIRTUAL_HOST",
+          match: { context: "SIDECAR_OUTBOUND" },
+          patch: { operation: "MERGE", value: { per_request_buffer_limit_bytes: meshConfig.requestBufferLimitBytes } },
+        },
+      ],
+    },
+  };
+}

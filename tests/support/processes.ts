@@ -37,6 +37,10 @@ export interface ProcessSystem {
   client<S extends DescService>(service: S): Client<S>;
   signUp(displayName?: string): Promise<Account>;
   adminToken(): Promise<string>;
+  /** The service's process id while it runs (to read its memory, for example). */
+  pid(name: ServiceName): number | undefined;
+  /** Whether the service's process is running (it has not exited or been killed). */
+  running(name: ServiceName): boolean;
   /** SIGKILL: no drain, no cleanup, exactly like a crash. */
   kill(name: ServiceName): Promise<void>;
   /** Starts a stopped or killed service again (same port, same database) and waits until SERVING. */
@@ -148,6 +152,8 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     client: access.client,
     signUp: access.signUp,
     adminToken: access.adminToken,
+    pid: (name) => children.get(name)?.pid,
+    running: (name) => children.get(name)?.running ?? false,
     async kill(name) {
       await children.get(name)?.stop([]); // no graceful step: straight to SIGKILL
     },

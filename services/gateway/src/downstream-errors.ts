@@ -1,10 +1,13 @@
 // What the browser may learn from an internal service's error. Errors about
 // the caller's request (bad field, unknown order, taken email...) pass through
 // with their code, message and field violations, because the web app shows
-// them to the user. Anything else (Internal, Unknown, DataLoss, a broken
+// them to the user (the only detail forwarded is protovalidate's field
+// violations, which forms map onto fields; message and violations are
+// bounded in size). Anything else (Internal, Unknown, DataLoss, a broken
 // connection) says only that something went wrong on our side; the detail
 // stays in the gateway's log.
-import type { DescService } from "@bufbuild/protobuf";
+import { create, type DescService } from "@bufbuild/protobuf";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "@shop/runtime/log";
 
@@ -21,8 +24,13 @@ const CLIENT_ERROR_CODES: ReadonlySet<Code> = new Set([
   Code.Aborted,
 ]);
 
-/** The only error detail forwarded: protovalidate's field violations, which forms map onto fields. */
-const FORWARDED_DETAIL_TYPES: ReadonlySet<string> = new Set(["buf.validate.Violations"]);
+/**
+ * Bounds on what is forwarded, whatever a downstream service sent (the
+ * runtime's own bounds: 1 KiB of message, 10 violations), so that the error
+ * fits the 8 KiB of trailers gRPC clients accept.
+ */
+const MAX_FORWARDED_MESSAGE = 1024;
+const MAX_FORWARDED_VIOLATIONS = 10;
 
 export const GENERIC_INTERNAL_MESSAGE = "something went wrong on our side; please try again";
 export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable; please try again shortly";
@@ -31,10 +39,18 @@ export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable;
 export function toCallerError(err: unknown, logger: Logger, procedure: string): ConnectError {
   const error = ConnectError.from(err);
   if (CLIENT_ERROR_CODES.has(error.code)) {
-    const forwarded = new ConnectError(error.rawMessage, error.code);
-    forwarded.details.push(
-      ...error.details.filter((d) => FORWARDED_DETAIL_TYPES.has("desc" in d ? d.desc.typeName : d.type)),
-    );
+    const message =
+      error.rawMessage.length > MAX_FORWARDED_MESSAGE
+        ? `${error.rawMessage.slice(0, MAX_FORWARDED_MESSAGE)}…`
+        : error.rawMessage;
+    const forwarded = new ConnectError(message, error.code);
+    const violations = error.findDetails(ViolationsSchema).at(0);
+    if (violations) {
+      forwarded.details.push({
+        desc: ViolationsSchema,
+        value: create(ViolationsSchema, { violations: violations.violations.slice(0, MAX_FORWARDED_VIOLATIONS) }),
+      });
+    }
     return forwarded;
   }
   switch (error.code) {

@@ -197,3 +197,31 @@ describe("withCallerErrors", () => {
     expect(visible(err!)).not.toContain("hunter2");
   });
 });
+
+describe("toCallerError: size", () => {
+  it("forwards at most 1 KiB of message and 10 violations, whatever a downstream service sent", () => {
+    const { logger } = gatewayLogger();
+    const many = create(ViolationsSchema, {
+      violations: Array.from({ length: 500 }, (_, i) => ({
+        field: {
+          elements: [
+            { fieldName: "lines", fieldNumber: 2 },
+            { fieldName: "product_id", fieldNumber: 1 },
+          ],
+        },
+        ruleId: "string.uuid",
+        message: `line ${String(i)}: value must be a valid UUID`,
+      })),
+    });
+    const downstream = new ConnectError("lines: bad ".repeat(1000), Code.InvalidArgument, undefined, [
+      { desc: ViolationsSchema, value: many },
+    ]);
+    const err = toCallerError(downstream, logger, PROCEDURE);
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage.length).toBeLessThanOrEqual(1025);
+    expect(err.rawMessage.startsWith("lines: bad lines: bad")).toBe(true);
+    expect(err.findDetails(ViolationsSchema)[0]?.violations).toHaveLength(10);
+    // The whole Connect error body the browser gets.
+    expect(JSON.stringify(errorToJson(err, undefined)).length).toBeLessThan(6 * 1024);
+  });
+});

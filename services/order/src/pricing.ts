@@ -2,6 +2,8 @@
 // and quantities only, never prices.
 import { Code, ConnectError } from "@connectrpc/connect";
 
+const INT64_MAX = 2n ** 63n - 1n;
+
 export interface RequestedLine {
   productId: string;
   quantity: number;
@@ -30,7 +32,8 @@ export interface PricedOrder {
 /**
  * Lines in the order requested, with the catalog's names and prices. NotFound
  * naming every unknown product; InvalidArgument if the products are priced in
- * more than one currency (an order is charged in one).
+ * more than one currency (an order is charged in one) or if the total does not
+ * fit an int64.
  */
 export function priceOrder(requested: readonly RequestedLine[], products: readonly CatalogProduct[]): PricedOrder {
   const byId = new Map(products.map((p) => [p.id.toLowerCase(), p]));
@@ -58,5 +61,14 @@ export function priceOrder(requested: readonly RequestedLine[], products: readon
     );
   }
   const totalMinor = lines.reduce((sum, l) => sum + l.unitPriceMinor * BigInt(l.quantity), 0n);
+  // The contract bounds prices so this cannot happen with today's products;
+  // a price stored before that bound could still make the total overflow
+  // the int64 it is stored and sent as.
+  if (totalMinor > INT64_MAX) {
+    throw new ConnectError(
+      "lines: the order total is larger than the shop can charge in one order",
+      Code.InvalidArgument,
+    );
+  }
   return { lines, currency: currencies[0]!, totalMinor };
 }

@@ -68,6 +68,18 @@ function integer(raw: string, min: number, max: number): number | undefined {
   return n >= min && n <= max ? n : undefined;
 }
 
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** "4194304", "4MiB", "512 KiB": a whole number of bytes, or undefined. */
+function byteSize(raw: string, min: number, max: number): number | undefined {
+  const match = /^(?<count>\d+)\s*(?<unit>(?:[kmg]i)?b?)$/i.exec(raw.trim());
+  if (!match?.groups) return undefined;
+  const unit = BYTE_UNITS[match.groups.unit.toLowerCase()] as number | undefined;
+  if (unit === undefined) return undefined;
+  const n = Number(match.groups.count) * unit;
+  return n >= min && n <= max ? n : undefined;
+}
+
 /** Schema builders for single variables; each message reads after the name. */
 export const env = {
   string: (fallback?: string) => variable((raw) => raw, "a non-empty string", fallback),
@@ -85,6 +97,13 @@ export const env = {
             : "";
     return variable((raw) => integer(raw, min, max), `an integer${range}`, opts.default);
   },
+  /** A size in bytes, plain or with a binary unit: 4194304, 4MiB, 512KiB. */
+  bytes: (opts: { min: number; max: number; default?: number }) =>
+    variable(
+      (raw) => byteSize(raw, opts.min, opts.max),
+      `a size in bytes between ${String(opts.min)} and ${String(opts.max)} (a number, or with KiB, MiB or GiB)`,
+      opts.default,
+    ),
   url: (fallback?: string) =>
     variable((raw) => (URL.canParse(raw) ? raw : undefined), "a URL such as http://127.0.0.1:50051", fallback),
   bool: (fallback?: boolean) =>

@@ -8,8 +8,13 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Validator } from "@bufbuild/protovalidate";
-import { createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  createContextKey,
+  createContextValues,
+  createServiceImplSpec,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
 import { accessLogInterceptor } from "./interceptors/access-log.ts";
 import { authInterceptor, type Authenticate } from "./interceptors/auth.ts";
@@ -18,6 +23,8 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
+import { methodReadMaxBytes } from "./request-size.ts";
+import { createRpcHandler, DEFAULT_READ_MAX_BYTES, endUnreadUploads, markIntercepted } from "./rpc-handler.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
@@ -73,6 +80,13 @@ export interface ServerOptions {
   validator?: Validator;
   /** Server spans and RPC metrics for the services' calls (not health or reflection). */
   telemetry?: ServiceTelemetry;
+  /**
+   * Largest request message (after decompression) in bytes; larger ones are
+   * refused with ResourceExhausted before they are read. Default 4 MiB. Each
+   * of the services' methods reads at most what its contract allows (at
+   * least 64 KiB; see request-size.ts), never more than this.
+   */
+  readMaxBytes?: number;
 }
 
 /** A request listener for both the http and the http2 (compatibility API) servers. */
@@ -121,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // normalised code; the access log runs inside the server span, so its line
   // carries the trace id.
   const appInterceptors: Interceptor[] = [
+    markIntercepted,
     ...(options.telemetry ? [rpcServerTelemetry(options.telemetry)] : []),
     accessLogInterceptor(logger),
     errorInterceptor(logger),
@@ -131,7 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ];
   // Health probes arrive every few seconds and reflection is a debugging aid:
   // neither is access-logged, validated or authenticated.
-  const platformInterceptors: Interceptor[] = [errorInterceptor(logger)];
+  const platformInterceptors: Interceptor[] = [markIntercepted, errorInterceptor(logger)];
 
   const index = new DescriptorIndex([
     ...options.services.map((s) => s.service),
@@ -139,12 +154,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ServerReflection,
     ServerReflectionV1Alpha,
   ]);
-  const handler = connectNodeAdapter({
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
+  const handler = createRpcHandler({
+    readMaxBytes,
     shutdownSignal: hardStop.signal,
     contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
     routes(router) {
+      // One route per method, each with the read limit its contract allows
+      // (see request-size.ts); the server-wide limit is the ceiling.
       for (const { service, impl } of options.services) {
-        router.service(service, impl as Partial<ServiceImpl<typeof service>>, { interceptors: appInterceptors });
+        const spec = createServiceImplSpec(service, impl as Partial<ServiceImpl<typeof service>>);
+        for (const method of service.methods) {
+          router.rpc(method, spec.methods[method.localName].impl as never, {
+            interceptors: appInterceptors,
+            readMaxBytes: methodReadMaxBytes(method, readMaxBytes),
+          });
+        }
       }
       router.service(Health, createHealthService(health), { interceptors: platformInterceptors });
       router.service(ServerReflection, createReflectionV1(index), { interceptors: platformInterceptors });
@@ -155,9 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.http1OnSamePort && options.http1Port !== undefined) {
     throw new Error("startServer: http1OnSamePort and http1Port exclude each other");
   }
-  const requestHandler: HttpHandler = options.httpHandler
-    ? options.httpHandler(handler as HttpHandler)
-    : (handler as HttpHandler);
+  const requestHandler = endUnreadUploads(options.httpHandler ? options.httpHandler(handler) : handler);
   const h2 = http2.createServer(requestHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {

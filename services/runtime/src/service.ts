@@ -37,6 +37,7 @@ import type { Authenticate } from "./interceptors/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Dependency, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
+import { DEFAULT_READ_MAX_BYTES } from "./rpc-handler.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
 import { withQuerySpans, type DatabaseTarget } from "./telemetry/db-query-spans.ts";
 import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-backlog-metrics.ts";
@@ -59,6 +60,8 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     JWT_AUDIENCE: env.string("shop"),
     /** How long published outbox rows are kept before the relay deletes them; 0 keeps them forever. */
     OUTBOX_RETENTION_HOURS: env.int({ min: 0, default: 168 }),
+    /** Largest request message the RPC server reads (after decompression); larger ones get ResourceExhausted. */
+    READ_MAX_BYTES: env.bytes({ min: 1024, max: 0xffffffff, default: DEFAULT_READ_MAX_BYTES }),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
@@ -250,6 +253,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       authenticate,
       logger,
       telemetry,
+      readMaxBytes: config.READ_MAX_BYTES,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and

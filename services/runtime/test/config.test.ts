@@ -68,3 +68,23 @@ describe("loadConfig", () => {
     expect(() => loadConfig(z.object({ REGION: z.string() }), {})).toThrow("Invalid environment: REGION is required");
   });
 });
+
+describe("env.bytes", () => {
+  const sizes = z.object({ READ_MAX_BYTES: env.bytes({ min: 1024, max: 0xffffffff, default: 4 * 1024 * 1024 }) });
+
+  it("takes plain bytes or a binary unit, and defaults when unset", () => {
+    expect(loadConfig(sizes, {}).READ_MAX_BYTES).toBe(4 * 1024 * 1024);
+    expect(loadConfig(sizes, { READ_MAX_BYTES: "65536" }).READ_MAX_BYTES).toBe(65536);
+    expect(loadConfig(sizes, { READ_MAX_BYTES: "8MiB" }).READ_MAX_BYTES).toBe(8 * 1024 * 1024);
+    expect(loadConfig(sizes, { READ_MAX_BYTES: "512 KiB" }).READ_MAX_BYTES).toBe(512 * 1024);
+    expect(loadConfig(sizes, { READ_MAX_BYTES: "1gib" }).READ_MAX_BYTES).toBe(1024 ** 3);
+  });
+
+  it("refuses other units, fractions and sizes out of range, naming the variable", () => {
+    for (const raw of ["4MB", "1.5MiB", "-1", "10", "8GiB", "lots"]) {
+      expect(() => loadConfig(sizes, { READ_MAX_BYTES: raw }), raw).toThrow(
+        `READ_MAX_BYTES must be a size in bytes between 1024 and 4294967295 (a number, or with KiB, MiB or GiB) (got ${JSON.stringify(raw)})`,
+      );
+    }
+  });
+});

@@ -5,20 +5,54 @@
 //
 // Why an interceptor: connect-node would otherwise send `String(err)` to the
 // client for unary Connect calls, leaking internals.
+//
+// A streamed request is decoded while the handler reads it, inside this
+// interceptor: bytes that do not decode are the caller's fault and answer
+// InvalidArgument (unary requests are decoded before any interceptor; see
+// rpc-handler.ts).
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { undecodableRequest } from "../rpc-handler.ts";
 import { procedureOf } from "./procedure.ts";
+
+/**
+ * An error message is cut to this many characters. Messages can echo what
+ * the caller sent (an unknown service name, a field path); over gRPC they
+ * travel in trailers, which clients cap (8 KiB in gRPC C-core) and which
+ * must fit an HTTP/2 header block.
+ */
+export const MAX_ERROR_MESSAGE = 1024;
+
+function bounded(err: ConnectError): ConnectError {
+  if (err.rawMessage.length <= MAX_ERROR_MESSAGE) return err;
+  const cut = new ConnectError(`${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…`, err.code, err.metadata, [], err.cause);
+  cut.details.push(...err.details);
+  return cut;
+}
 
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const normalize = (err: unknown): ConnectError => {
-      if (err instanceof ConnectError) return err;
+      if (err instanceof ConnectError) return bounded(err);
       // The client went away or the deadline passed and the handler surfaced
       // the AbortSignal's error: report why the call ended, not a server fault.
       if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);
       logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
       return new ConnectError("internal error", Code.Internal);
     };
+    if (req.stream) {
+      const requests = req.message;
+      req = {
+        ...req,
+        message: (async function* () {
+          try {
+            yield* requests;
+          } catch (err) {
+            throw err instanceof ConnectError && err.code === Code.Internal ? undecodableRequest(err) : err;
+          }
+        })(),
+      };
+    }
     try {
       const res = await next(req);
       if (!res.stream) return res;
