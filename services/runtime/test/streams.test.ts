@@ -1,0 +1,111 @@
+// Long-lived server streams (the Watch RPCs): a handler always finishes when
+// its client goes away, whatever moment it goes away at.
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
+import { context } from "@opentelemetry/api";
+import { describe, expect, it } from "vitest";
+import { implement } from "../src/server.ts";
+import { runObservedCall } from "../src/telemetry/rpc-call-end.ts";
+import { ServiceTelemetry } from "../src/telemetry/service-telemetry.ts";
+import { telemetrySettings } from "../src/telemetry/settings.ts";
+import { captureLogs, startTestServer } from "./test-server.ts";
+import { eventually } from "../../../tests/support/eventually.ts";
+
+const orderId = "0190a000-0000-7000-8000-000000000001";
+const unused = () => {
+  throw new ConnectError("not used in this test", Code.Unimplemented);
+};
+
+/** An async generator that records whether its finally block ran. */
+function trackedSource(values: number[]) {
+  const state = { finished: false };
+  const source = (async function* () {
+    try {
+      yield* values;
+      await new Promise(() => {}); // then waits forever, like a watch with nothing new
+    } finally {
+      state.finished = true;
+    }
+  })();
+  return { source, state };
+}
+
+describe("the telemetry wrapper of a streamed response", () => {
+  it("ends the handler when the reader throws into the stream (a write to a client that went away)", async () => {
+    const { source, state } = trackedSource([1]);
+    const ends: unknown[] = [];
+    const res = await runObservedCall(
+      context.active(),
+      new AbortController().signal,
+      async () => ({ stream: true as const, message: source }) as never,
+      (error) => ends.push(error ?? "ok"),
+    );
+    const reader = (res as unknown as { message: AsyncGenerator<number> }).message;
+    expect(await reader.next()).toEqual({ done: false, value: 1 });
+    const writeFailed = new ConnectError("write after the client left", Code.Canceled);
+    await expect(reader.throw(writeFailed)).rejects.toBe(writeFailed);
+    expect(state.finished).toBe(true);
+    expect(ends).toHaveLength(1);
+  });
+});
+
+describe("a watch whose client goes away", () => {
+  it("always finishes its handler, over HTTP/1.1 and HTTP/2, wherever the client cancels", async () => {
+    let started = 0;
+    let finished = 0;
+    const logs = captureLogs();
+    const telemetry = new ServiceTelemetry(
+      telemetrySettings({ METRICS_PORT: "0" }, { name: "watcher", port: 50098, host: "127.0.0.1" }),
+      logs.logger,
+    );
+    const server = await startTestServer({
+      telemetry,
+      http1OnSamePort: true,
+      services: [
+        implement(OrderService, {
+          placeOrder: unused,
+          getOrder: unused,
+          listOrders: unused,
+          cancelOrder: unused,
+          // Like order's WatchOrder: the order now, then again after every
+          // change (here: every few ms), until the client goes away.
+          async *watchOrder(req, ctx) {
+            started++;
+            try {
+              for (;;) {
+                yield { order: { id: req.orderId, lines: [{ productName: "x".repeat(2000) }] } };
+                await new Promise<void>((resolve) => {
+                  const timer = setTimeout(resolve, Math.random() * 4);
+                  ctx.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+                });
+                if (ctx.signal.aborted) return;
+              }
+            } finally {
+              finished++;
+            }
+          },
+        }),
+      ],
+    });
+    for (const httpVersion of ["1.1", "2"] as const) {
+      const client = createClient(OrderService, createConnectTransport({ httpVersion, baseUrl: server.url }));
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const browser = new AbortController();
+          let received = 0;
+          try {
+            for await (const _ of client.watchOrder({ orderId }, { signal: browser.signal })) {
+              // Cancel after a random number of messages: mid-write, between writes, while waiting.
+              if (++received === 1) setTimeout(() => browser.abort(), Math.random() * 20);
+            }
+          } catch (err) {
+            expect(ConnectError.from(err).code).toBe(Code.Canceled);
+          }
+        }),
+      );
+    }
+    await eventually("every handler to finish", () => started === 80 && finished === 80, { timeoutMs: 20_000 });
+    await telemetry.shutdown();
+  });
+});
