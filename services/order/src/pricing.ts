@@ -11,6 +11,7 @@ export interface RequestedLine {
 export interface CatalogProduct {
   id: string;
   name: string;
+  imageUrl: string;
   price?: { currencyCode: string; amountMinor: bigint };
 }
 
@@ -19,6 +20,7 @@ export interface PricedLine {
   productName: string;
   quantity: number;
   unitPriceMinor: bigint;
+  imageUrl: string;
 }
 
 export interface PricedOrder {
@@ -48,6 +50,7 @@ export function priceOrder(requested: readonly RequestedLine[], products: readon
       productName: product.name,
       quantity: l.quantity,
       unitPriceMinor: product.price!.amountMinor,
+      imageUrl: product.imageUrl,
     };
   });
   const currencies = [...new Set(requested.map((l) => byId.get(l.productId.toLowerCase())!.price!.currencyCode))];

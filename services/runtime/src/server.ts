@@ -18,6 +18,7 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
+import { heartbeatIntervalKey } from "./stream-heartbeats.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
@@ -69,6 +70,8 @@ export interface ServerOptions {
   defaultTimeoutMs?: number;
   /** How long stop() waits for in-flight calls before cutting them off. */
   drainTimeoutMs?: number;
+  /** Silence after which a Watch stream sends a heartbeat (see stream-heartbeats.ts). */
+  streamHeartbeatMs?: number;
   logger?: Logger;
   validator?: Validator;
   /** Server spans and RPC metrics for the services' calls (not health or reflection). */
@@ -141,7 +144,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ]);
   const handler = connectNodeAdapter({
     shutdownSignal: hardStop.signal,
-    contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
+    contextValues: () => {
+      const values = createContextValues().set(drainSignalKey, draining.signal);
+      return options.streamHeartbeatMs === undefined
+        ? values
+        : values.set(heartbeatIntervalKey, options.streamHeartbeatMs);
+    },
     routes(router) {
       for (const { service, impl } of options.services) {
         router.service(service, impl as Partial<ServiceImpl<typeof service>>, { interceptors: appInterceptors });

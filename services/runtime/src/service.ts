@@ -37,6 +37,7 @@ import { createLogger, type Logger } from "./log.ts";
 import type { Dependency, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
+import { DEFAULT_HEARTBEAT_MS } from "./stream-heartbeats.ts";
 import { withQuerySpans, type DatabaseTarget } from "./telemetry/db-query-spans.ts";
 import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-backlog-metrics.ts";
 import { eventProcessTelemetry } from "./telemetry/event-process-telemetry.ts";
@@ -58,6 +59,8 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     JWT_AUDIENCE: env.string("shop"),
     /** How long published outbox rows are kept before the relay deletes them; 0 keeps them forever. */
     OUTBOX_RETENTION_HOURS: env.int({ min: 0, default: 168 }),
+    /** Silence after which a Watch stream sends a heartbeat, below every proxy's idle timeout. */
+    STREAM_HEARTBEAT_MS: env.int({ min: 100, default: DEFAULT_HEARTBEAT_MS }),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
@@ -243,6 +246,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       authenticate,
       logger,
       telemetry,
+      streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and

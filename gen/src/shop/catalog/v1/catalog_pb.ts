@@ -2,8 +2,8 @@
 // @generated from file shop/catalog/v1/catalog.proto (package shop.catalog.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/catalog/v1/catalog.proto.
  */
 export const file_shop_catalog_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCKLAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI4CgtjYXRlZ29yeV9pZBgBIAEoCUIjukggch4yHF4oW2EtejAtOV1bYS16MC05LV17MCwzOX0pPyQSHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiWwoUTGlzdFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibgoVU2VhcmNoUHJvZHVjdHNSZXF1ZXN0EhkKBXF1ZXJ5GAEgASgJQgq6SAdyBRABGMgBEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIl0KFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiFwoVTGlzdENhdGVnb3JpZXNSZXF1ZXN0IkcKFkxpc3RDYXRlZ29yaWVzUmVzcG9uc2USLQoKY2F0ZWdvcmllcxgBIAMoCzIZLnNob3AuY2F0YWxvZy52MS5DYXRlZ29yeSLKAgoUQ3JlYXRlUHJvZHVjdFJlcXVlc3QSLQoDc2t1GAEgASgJQiC6SB1yGzIZXltBLVowLTldW0EtWjAtOS1dezIsMzl9JBIXCgRuYW1lGAIgASgJQgm6SAZyBBABGHgSHQoLZGVzY3JpcHRpb24YAyABKAlCCLpIBXIDGNAPEjUKC2NhdGVnb3J5X2lkGAQgASgJQiC6SB1yGzIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBJ3CgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QlG6SE66AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IoEDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI6CgtjYXRlZ29yeV9pZBgEIAEoCUIgukgdchsyGV5bYS16MC05XVthLXowLTktXXswLDM5fSRIAogBARJ0CgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Qk66SEu6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDASIAoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0A0gDiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIOCgxfY2F0ZWdvcnlfaWRCDAoKX2ltYWdlX3VybCJCChVVcGRhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0MtEFCg5DYXRhbG9nU2VydmljZRJaCgpHZXRQcm9kdWN0EiIuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXF1ZXN0GiMuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXNwb25zZSIDkAIBEmwKEEJhdGNoR2V0UHJvZHVjdHMSKC5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1JlcXVlc3QaKS5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1Jlc3BvbnNlIgOQAgESYAoMTGlzdFByb2R1Y3RzEiQuc2hvcC5jYXRhbG9nLnYxLkxpc3RQcm9kdWN0c1JlcXVlc3QaJS5zaG9wLmNhdGFsb2cudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiA5ACARJmCg5TZWFyY2hQcm9kdWN0cxImLnNob3AuY2F0YWxvZy52MS5TZWFyY2hQcm9kdWN0c1JlcXVlc3QaJy5zaG9wLmNhdGFsb2cudjEuU2VhcmNoUHJvZHVjdHNSZXNwb25zZSIDkAIBEmYKDkxpc3RDYXRlZ29yaWVzEiYuc2hvcC5jYXRhbG9nLnYxLkxpc3RDYXRlZ29yaWVzUmVxdWVzdBonLnNob3AuY2F0YWxvZy52MS5MaXN0Q2F0ZWdvcmllc1Jlc3BvbnNlIgOQAgESXgoNQ3JlYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVzcG9uc2USYwoNVXBkYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCLbAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI4CgtjYXRlZ29yeV9pZBgBIAEoCUIjukggch4yHF4oW2EtejAtOV1bYS16MC05LV17MCwzOX0pPyQSHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQSNAoEc29ydBgEIAEoDjIcLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0U29ydEIIukgFggECEAESGAoEc2tpcBgFIAEoBUIKukgHGgUYkE4oACJvChRMaXN0UHJvZHVjdHNSZXNwb25zZRIqCghwcm9kdWN0cxgBIAMoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIr4BChVTZWFyY2hQcm9kdWN0c1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYyAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQSNAoEc29ydBgEIAEoDjIcLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0U29ydEIIukgFggECEAESGAoEc2tpcBgFIAEoBUIKukgHGgUYkE4oACJxChZTZWFyY2hQcm9kdWN0c1Jlc3BvbnNlEioKCHByb2R1Y3RzGAEgAygLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiFwoVTGlzdENhdGVnb3JpZXNSZXF1ZXN0IkcKFkxpc3RDYXRlZ29yaWVzUmVzcG9uc2USLQoKY2F0ZWdvcmllcxgBIAMoCzIZLnNob3AuY2F0YWxvZy52MS5DYXRlZ29yeSLKAgoUQ3JlYXRlUHJvZHVjdFJlcXVlc3QSLQoDc2t1GAEgASgJQiC6SB1yGzIZXltBLVowLTldW0EtWjAtOS1dezIsMzl9JBIXCgRuYW1lGAIgASgJQgm6SAZyBBABGHgSHQoLZGVzY3JpcHRpb24YAyABKAlCCLpIBXIDGNAPEjUKC2NhdGVnb3J5X2lkGAQgASgJQiC6SB1yGzIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBJ3CgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QlG6SE66AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IoEDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI6CgtjYXRlZ29yeV9pZBgEIAEoCUIgukgdchsyGV5bYS16MC05XVthLXowLTktXXswLDM5fSRIAogBARJ0CgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Qk66SEu6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDASIAoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0A0gDiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIOCgxfY2F0ZWdvcnlfaWRCDAoKX2ltYWdlX3VybCJCChVVcGRhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0KqMBCgtQcm9kdWN0U29ydBIcChhQUk9EVUNUX1NPUlRfVU5TUEVDSUZJRUQQABIVChFQUk9EVUNUX1NPUlRfTkFNRRABEiIKHlBST0RVQ1RfU09SVF9QUklDRV9MT1dfVE9fSElHSBACEiIKHlBST0RVQ1RfU09SVF9QUklDRV9ISUdIX1RPX0xPVxADEhcKE1BST0RVQ1RfU09SVF9ORVdFU1QQBDLRBQoOQ2F0YWxvZ1NlcnZpY2USWgoKR2V0UHJvZHVjdBIiLnNob3AuY2F0YWxvZy52MS5HZXRQcm9kdWN0UmVxdWVzdBojLnNob3AuY2F0YWxvZy52MS5HZXRQcm9kdWN0UmVzcG9uc2UiA5ACARJsChBCYXRjaEdldFByb2R1Y3RzEiguc2hvcC5jYXRhbG9nLnYxLkJhdGNoR2V0UHJvZHVjdHNSZXF1ZXN0Gikuc2hvcC5jYXRhbG9nLnYxLkJhdGNoR2V0UHJvZHVjdHNSZXNwb25zZSIDkAIBEmAKDExpc3RQcm9kdWN0cxIkLnNob3AuY2F0YWxvZy52MS5MaXN0UHJvZHVjdHNSZXF1ZXN0GiUuc2hvcC5jYXRhbG9nLnYxLkxpc3RQcm9kdWN0c1Jlc3BvbnNlIgOQAgESZgoOU2VhcmNoUHJvZHVjdHMSJi5zaG9wLmNhdGFsb2cudjEuU2VhcmNoUHJvZHVjdHNSZXF1ZXN0Gicuc2hvcC5jYXRhbG9nLnYxLlNlYXJjaFByb2R1Y3RzUmVzcG9uc2UiA5ACARJmCg5MaXN0Q2F0ZWdvcmllcxImLnNob3AuY2F0YWxvZy52MS5MaXN0Q2F0ZWdvcmllc1JlcXVlc3QaJy5zaG9wLmNhdGFsb2cudjEuTGlzdENhdGVnb3JpZXNSZXNwb25zZSIDkAIBEl4KDUNyZWF0ZVByb2R1Y3QSJS5zaG9wLmNhdGFsb2cudjEuQ3JlYXRlUHJvZHVjdFJlcXVlc3QaJi5zaG9wLmNhdGFsb2cudjEuQ3JlYXRlUHJvZHVjdFJlc3BvbnNlEmMKDVVwZGF0ZVByb2R1Y3QSJS5zaG9wLmNhdGFsb2cudjEuVXBkYXRlUHJvZHVjdFJlcXVlc3QaJi5zaG9wLmNhdGFsb2cudjEuVXBkYXRlUHJvZHVjdFJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * A product for sale.
@@ -239,6 +239,22 @@ export type ListProductsRequest = Message<"shop.catalog.v1.ListProductsRequest">
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order of the listing; a page token is only valid with the sort it
+   * was issued for.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Products to pass over before this page (after the `page_token`'s
+   * position, if any), 0 to 10000: page n of size s is `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -249,7 +265,7 @@ export const ListProductsRequestSchema: GenMessage<ListProductsRequest> = /*@__P
   messageDesc(file_shop_catalog_v1_catalog, 6);
 
 /**
- * One page of products, ordered by name.
+ * One page of products, in the requested order.
  *
  * @generated from message shop.catalog.v1.ListProductsResponse
  */
@@ -267,6 +283,13 @@ export type ListProductsResponse = Message<"shop.catalog.v1.ListProductsResponse
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products the listing has in all pages (the category's count).
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -303,6 +326,22 @@ export type SearchProductsRequest = Message<"shop.catalog.v1.SearchProductsReque
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order of the results (best match first by default); a page token is
+   * only valid with the sort it was issued for.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Results to pass over before this page (after the `page_token`'s
+   * position, if any), 0 to 10000: page n of size s is `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -319,7 +358,7 @@ export const SearchProductsRequestSchema: GenMessage<SearchProductsRequest> = /*
  */
 export type SearchProductsResponse = Message<"shop.catalog.v1.SearchProductsResponse"> & {
   /**
-   * Matching products, best match first.
+   * Matching products, in the requested order.
    *
    * @generated from field: repeated shop.catalog.v1.Product products = 1;
    */
@@ -331,6 +370,13 @@ export type SearchProductsResponse = Message<"shop.catalog.v1.SearchProductsResp
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products match, in all pages.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -531,6 +577,55 @@ export const UpdateProductResponseSchema: GenMessage<UpdateProductResponse> = /*
   messageDesc(file_shop_catalog_v1_catalog, 15);
 
 /**
+ * The order of a product listing.
+ *
+ * @generated from enum shop.catalog.v1.ProductSort
+ */
+export enum ProductSort {
+  /**
+   * The listing's own order: by name for ListProducts, best match first for
+   * SearchProducts.
+   *
+   * @generated from enum value: PRODUCT_SORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * By name, A to Z.
+   *
+   * @generated from enum value: PRODUCT_SORT_NAME = 1;
+   */
+  NAME = 1,
+
+  /**
+   * Cheapest first.
+   *
+   * @generated from enum value: PRODUCT_SORT_PRICE_LOW_TO_HIGH = 2;
+   */
+  PRICE_LOW_TO_HIGH = 2,
+
+  /**
+   * Most expensive first.
+   *
+   * @generated from enum value: PRODUCT_SORT_PRICE_HIGH_TO_LOW = 3;
+   */
+  PRICE_HIGH_TO_LOW = 3,
+
+  /**
+   * Most recently added first.
+   *
+   * @generated from enum value: PRODUCT_SORT_NEWEST = 4;
+   */
+  NEWEST = 4,
+}
+
+/**
+ * Describes the enum shop.catalog.v1.ProductSort.
+ */
+export const ProductSortSchema: GenEnum<ProductSort> = /*@__PURE__*/
+  enumDesc(file_shop_catalog_v1_catalog, 0);
+
+/**
  * Products, categories and prices. Reads are public; edits need the admin role.
  *
  * @generated from service shop.catalog.v1.CatalogService
@@ -558,7 +653,9 @@ export const CatalogService: GenService<{
     output: typeof BatchGetProductsResponseSchema;
   },
   /**
-   * Lists products by name, optionally in one category, a page at a time.
+   * Lists products, optionally in one category, a page at a time: by name
+   * unless `sort` says otherwise. Pages are reached by `page_token` or by
+   * `skip` (page numbers); `total_size` counts every matching product.
    *
    * @generated from rpc shop.catalog.v1.CatalogService.ListProducts
    */
@@ -568,7 +665,8 @@ export const CatalogService: GenService<{
     output: typeof ListProductsResponseSchema;
   },
   /**
-   * Full-text search over product names and descriptions, best match first.
+   * Full-text search over product names and descriptions, best match first
+   * unless `sort` says otherwise.
    *
    * @generated from rpc shop.catalog.v1.CatalogService.SearchProducts
    */

@@ -9,13 +9,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.ts";
 import { file_shop_common_v1_money } from "../../common/v1/money_pb.ts";
+import type { PaymentFailureReason } from "../../payment/v1/payment_pb.ts";
+import { file_shop_payment_v1_payment } from "../../payment/v1/payment_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/order/v1/order.proto.
  */
 export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIowDCgVPcmRlchIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEioKBnN0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSJwoFbGluZXMYBCADKAsyGC5zaG9wLm9yZGVyLnYxLk9yZGVyTGluZRIkCgV0b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ej4KE2NhbmNlbGxhdGlvbl9yZWFzb24YBiABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIbChNjYW5jZWxsYXRpb25fZGV0YWlsGAcgASgJEi4KCHRpbWVsaW5lGAggAygLMhwuc2hvcC5vcmRlci52MS5UaW1lbGluZUVudHJ5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCglPcmRlckxpbmUSEgoKcHJvZHVjdF9pZBgBIAEoCRIUCgxwcm9kdWN0X25hbWUYAiABKAkSEAoIcXVhbnRpdHkYAyABKAUSKQoKdW5pdF9wcmljZRgEIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EikKCmxpbmVfdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSKBAQoNVGltZWxpbmVFbnRyeRIvCgtvY2N1cnJlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGc3RhdHVzGAIgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxITCgtkZXNjcmlwdGlvbhgDIAEoCSJLCg5QbGFjZU9yZGVyTGluZRIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIbCghxdWFudGl0eRgCIAEoBUIJukgGGgQYZCgBIowCChFQbGFjZU9yZGVyUmVxdWVzdBI1Cg9pZGVtcG90ZW5jeV9rZXkYASABKAlCHLpIGXIXMhVeW0EtWmEtejAtOV8tXXs4LDY0fSQSoAEKBWxpbmVzGAIgAygLMh0uc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyTGluZUJyukhvugFlChVsaW5lcy51bmlxdWVfcHJvZHVjdHMSKGVhY2ggcHJvZHVjdCBtYXkgYXBwZWFyIGluIG9ubHkgb25lIGxpbmUaInRoaXMubWFwKGwsIGwucHJvZHVjdF9pZCkudW5pcXVlKCmSAQQIARAyEh0KCmNhcmRfdG9rZW4YAyABKAlCCbpIBnIEEAEYZCI5ChJQbGFjZU9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIi0KD0dldE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiNwoQR2V0T3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiTwoRTGlzdE9yZGVyc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEkNhbmNlbE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiLwoRV2F0Y2hPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIjkKEldhdGNoT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIqoAEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESIQodT1JERVJfU1RBVFVTX0FXQUlUSU5HX1BBWU1FTlQQAhIaChZPUkRFUl9TVEFUVVNfQ09ORklSTUVEEAMSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAEKtYBChJDYW5jZWxsYXRpb25SZWFzb24SIwofQ0FOQ0VMTEFUSU9OX1JFQVNPTl9VTlNQRUNJRklFRBAAEiQKIENBTkNFTExBVElPTl9SRUFTT05fT1VUX09GX1NUT0NLEAESJgoiQ0FOQ0VMTEFUSU9OX1JFQVNPTl9QQVlNRU5UX0ZBSUxFRBACEioKJkNBTkNFTExBVElPTl9SRUFTT05fQ1VTVE9NRVJfUkVRVUVTVEVEEAMSIQodQ0FOQ0VMTEFUSU9OX1JFQVNPTl9USU1FRF9PVVQQBDLFAwoMT3JkZXJTZXJ2aWNlElYKClBsYWNlT3JkZXISIC5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiA5ACAhJQCghHZXRPcmRlchIeLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXF1ZXN0Gh8uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIgOQAgESVgoKTGlzdE9yZGVycxIgLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1JlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIDkAIBElkKC0NhbmNlbE9yZGVyEiEuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaIi5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2UiA5ACAhJYCgpXYXRjaE9yZGVyEiAuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVxdWVzdBohLnNob3Aub3JkZXIudjEuV2F0Y2hPcmRlclJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIqQECgVPcmRlchIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEioKBnN0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSJwoFbGluZXMYBCADKAsyGC5zaG9wLm9yZGVyLnYxLk9yZGVyTGluZRIkCgV0b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ej4KE2NhbmNlbGxhdGlvbl9yZWFzb24YBiABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIbChNjYW5jZWxsYXRpb25fZGV0YWlsGAcgASgJEi4KCHRpbWVsaW5lGAggAygLMhwuc2hvcC5vcmRlci52MS5UaW1lbGluZUVudHJ5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKEHNoaXBwaW5nX2FkZHJlc3MYCyABKAsyHi5zaG9wLm9yZGVyLnYxLlNoaXBwaW5nQWRkcmVzcxIVCg1jb250YWN0X2VtYWlsGAwgASgJEkUKFnBheW1lbnRfZmFpbHVyZV9yZWFzb24YDSABKA4yJS5zaG9wLnBheW1lbnQudjEuUGF5bWVudEZhaWx1cmVSZWFzb24isAEKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRIQCghxdWFudGl0eRgDIAEoBRIpCgp1bml0X3ByaWNlGAQgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSKQoKbGluZV90b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhEKCWltYWdlX3VybBgGIAEoCSKGAgoPU2hpcHBpbmdBZGRyZXNzEhsKBG5hbWUYASABKAlCDbpICnIIEAEYZDICXFMSHQoFbGluZTEYAiABKAlCDrpIC3IJEAEYyAEyAlxTEhcKBWxpbmUyGAMgASgJQgi6SAVyAxjIARIbCgRjaXR5GAQgASgJQg26SApyCBABGGQyAlxTEj8KC3Bvc3RhbF9jb2RlGAUgASgJQiq6SCdyJTIjXltBLVphLXowLTldW0EtWmEtejAtOSAtXXswLDExfSR8XiQSFwoGcmVnaW9uGAYgASgJQge6SARyAhhkEicKDGNvdW50cnlfY29kZRgHIAEoCUIRukgOcgwyCl5bQS1aXXsyfSQisQEKDVRpbWVsaW5lRW50cnkSLwoLb2NjdXJyZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBnN0YXR1cxgCIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSEwoLZGVzY3JpcHRpb24YAyABKAkSLgoEa2luZBgEIAEoDjIgLnNob3Aub3JkZXIudjEuVGltZWxpbmVFdmVudEtpbmQiSwoOUGxhY2VPcmRlckxpbmUSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQESGwoIcXVhbnRpdHkYAiABKAVCCbpIBhoEGGQoASLsAgoRUGxhY2VPcmRlclJlcXVlc3QSNQoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQhy6SBlyFzIVXltBLVphLXowLTlfLV17OCw2NH0kEqABCgVsaW5lcxgCIAMoCzIdLnNob3Aub3JkZXIudjEuUGxhY2VPcmRlckxpbmVCcrpIb7oBZQoVbGluZXMudW5pcXVlX3Byb2R1Y3RzEihlYWNoIHByb2R1Y3QgbWF5IGFwcGVhciBpbiBvbmx5IG9uZSBsaW5lGiJ0aGlzLm1hcChsLCBsLnByb2R1Y3RfaWQpLnVuaXF1ZSgpkgEECAEQMhIdCgpjYXJkX3Rva2VuGAMgASgJQgm6SAZyBBABGGQSOAoQc2hpcHBpbmdfYWRkcmVzcxgEIAEoCzIeLnNob3Aub3JkZXIudjEuU2hpcHBpbmdBZGRyZXNzEiQKDWNvbnRhY3RfZW1haWwYBSABKAlCDbpICtgBAXIFGP4BYAEiOQoSUGxhY2VPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciItCg9HZXRPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIk8KEUxpc3RPcmRlcnNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAEIlMKEkxpc3RPcmRlcnNSZXNwb25zZRIkCgZvcmRlcnMYASADKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChJDYW5jZWxPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIjoKE0NhbmNlbE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIi8KEVdhdGNoT3JkZXJSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJMChJXYXRjaE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyEhEKCWhlYXJ0YmVhdBgCIAEoCCqgAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUT1JERVJfU1RBVFVTX1BFTkRJTkcQARIhCh1PUkRFUl9TVEFUVVNfQVdBSVRJTkdfUEFZTUVOVBACEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQAxIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAQq1gEKEkNhbmNlbGxhdGlvblJlYXNvbhIjCh9DQU5DRUxMQVRJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASJAogQ0FOQ0VMTEFUSU9OX1JFQVNPTl9PVVRfT0ZfU1RPQ0sQARImCiJDQU5DRUxMQVRJT05fUkVBU09OX1BBWU1FTlRfRkFJTEVEEAISKgomQ0FOQ0VMTEFUSU9OX1JFQVNPTl9DVVNUT01FUl9SRVFVRVNURUQQAxIhCh1DQU5DRUxMQVRJT05fUkVBU09OX1RJTUVEX09VVBAEKtAEChFUaW1lbGluZUV2ZW50S2luZBIjCh9USU1FTElORV9FVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaVElNRUxJTkVfRVZFTlRfS0lORF9QTEFDRUQQARImCiJUSU1FTElORV9FVkVOVF9LSU5EX1NUT0NLX1JFU0VSVkVEEAISJgoiVElNRUxJTkVfRVZFTlRfS0lORF9TVE9DS19SRUpFQ1RFRBADEigKJFRJTUVMSU5FX0VWRU5UX0tJTkRfUEFZTUVOVF9DQVBUVVJFRBAEEiYKIlRJTUVMSU5FX0VWRU5UX0tJTkRfUEFZTUVOVF9GQUlMRUQQBRItCilUSU1FTElORV9FVkVOVF9LSU5EX0NBTkNFTExFRF9CWV9DVVNUT01FUhAGEioKJlRJTUVMSU5FX0VWRU5UX0tJTkRfQ0FOQ0VMTEVEX0JZX0FETUlOEAcSJwojVElNRUxJTkVfRVZFTlRfS0lORF9TVE9DS19USU1FRF9PVVQQCBIpCiVUSU1FTElORV9FVkVOVF9LSU5EX1BBWU1FTlRfVElNRURfT1VUEAkSJgoiVElNRUxJTkVfRVZFTlRfS0lORF9TVE9DS19SRUxFQVNFRBAKEicKI1RJTUVMSU5FX0VWRU5UX0tJTkRfU1RPQ0tfQ09NTUlUVEVEEAsSKAokVElNRUxJTkVfRVZFTlRfS0lORF9QQVlNRU5UX1JFRlVOREVEEAwSKgomVElNRUxJTkVfRVZFTlRfS0lORF9MQVRFX0VWRU5UX0lHTk9SRUQQDTLFAwoMT3JkZXJTZXJ2aWNlElYKClBsYWNlT3JkZXISIC5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiA5ACAhJQCghHZXRPcmRlchIeLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXF1ZXN0Gh8uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIgOQAgESVgoKTGlzdE9yZGVycxIgLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1JlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIDkAIBElkKC0NhbmNlbE9yZGVyEiEuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaIi5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2UiA5ACAhJYCgpXYXRjaE9yZGVyEiAuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVxdWVzdBohLnNob3Aub3JkZXIudjEuV2F0Y2hPcmRlclJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money, file_shop_payment_v1_payment]);
 
 /**
  * A customer's order.
@@ -24,7 +26,9 @@ export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
  */
 export type Order = Message<"shop.order.v1.Order"> & {
   /**
-   * Time-ordered id (UUIDv7).
+   * Time-ordered id (UUIDv7). Customers see it as the order number: its last
+   * 8 hex digits, upper-case (for example "5F3A9C21"), in the web app and in
+   * notifications alike.
    *
    * @generated from field: string id = 1;
    */
@@ -92,6 +96,29 @@ export type Order = Message<"shop.order.v1.Order"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 10;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Where the order is delivered; unset for orders placed without an address.
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 11;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write to the customer about this order: the contact email given
+   * when it was placed, else the account's email at that time.
+   *
+   * @generated from field: string contact_email = 12;
+   */
+  contactEmail: string;
+
+  /**
+   * Which payment failure cancelled the order; UNSPECIFIED unless
+   * `cancellation_reason` is PAYMENT_FAILED.
+   *
+   * @generated from field: shop.payment.v1.PaymentFailureReason payment_failure_reason = 13;
+   */
+  paymentFailureReason: PaymentFailureReason;
 };
 
 /**
@@ -141,6 +168,14 @@ export type OrderLine = Message<"shop.order.v1.OrderLine"> & {
    * @generated from field: shop.common.v1.Money line_total = 5;
    */
   lineTotal?: Money | undefined;
+
+  /**
+   * The product's picture when the order was placed (as the catalog's
+   * `image_url`: relative to the web app when it starts with "/").
+   *
+   * @generated from field: string image_url = 6;
+   */
+  imageUrl: string;
 };
 
 /**
@@ -149,6 +184,70 @@ export type OrderLine = Message<"shop.order.v1.OrderLine"> & {
  */
 export const OrderLineSchema: GenMessage<OrderLine> = /*@__PURE__*/
   messageDesc(file_shop_order_v1_order, 1);
+
+/**
+ * Where an order is delivered.
+ *
+ * @generated from message shop.order.v1.ShippingAddress
+ */
+export type ShippingAddress = Message<"shop.order.v1.ShippingAddress"> & {
+  /**
+   * The recipient's name, 1 to 100 characters, not only spaces.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Street and number, 1 to 200 characters, not only spaces.
+   *
+   * @generated from field: string line1 = 2;
+   */
+  line1: string;
+
+  /**
+   * Apartment, floor, building...; up to 200 characters.
+   *
+   * @generated from field: string line2 = 3;
+   */
+  line2: string;
+
+  /**
+   * City or town, 1 to 100 characters, not only spaces.
+   *
+   * @generated from field: string city = 4;
+   */
+  city: string;
+
+  /**
+   * Postal or ZIP code as written locally (letters, digits, spaces and
+   * dashes, up to 12); empty where the country has none.
+   *
+   * @generated from field: string postal_code = 5;
+   */
+  postalCode: string;
+
+  /**
+   * State, province or region, where addresses use one; up to 100 characters.
+   *
+   * @generated from field: string region = 6;
+   */
+  region: string;
+
+  /**
+   * ISO 3166-1 alpha-2 country code, for example "DE".
+   *
+   * @generated from field: string country_code = 7;
+   */
+  countryCode: string;
+};
+
+/**
+ * Describes the message shop.order.v1.ShippingAddress.
+ * Use `create(ShippingAddressSchema)` to create a new message.
+ */
+export const ShippingAddressSchema: GenMessage<ShippingAddress> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 2);
 
 /**
  * Something that happened to an order.
@@ -171,11 +270,19 @@ export type TimelineEntry = Message<"shop.order.v1.TimelineEntry"> & {
   status: OrderStatus;
 
   /**
-   * What happened, for example "stock reserved" or "payment refunded".
+   * What happened, in the saga's words for operators and logs, for example
+   * "stock reserved; waiting for payment". Clients show `kind` instead.
    *
    * @generated from field: string description = 3;
    */
   description: string;
+
+  /**
+   * What happened.
+   *
+   * @generated from field: shop.order.v1.TimelineEventKind kind = 4;
+   */
+  kind: TimelineEventKind;
 };
 
 /**
@@ -183,7 +290,7 @@ export type TimelineEntry = Message<"shop.order.v1.TimelineEntry"> & {
  * Use `create(TimelineEntrySchema)` to create a new message.
  */
 export const TimelineEntrySchema: GenMessage<TimelineEntry> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 2);
+  messageDesc(file_shop_order_v1_order, 3);
 
 /**
  * A line to order.
@@ -211,7 +318,7 @@ export type PlaceOrderLine = Message<"shop.order.v1.PlaceOrderLine"> & {
  * Use `create(PlaceOrderLineSchema)` to create a new message.
  */
 export const PlaceOrderLineSchema: GenMessage<PlaceOrderLine> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 3);
+  messageDesc(file_shop_order_v1_order, 4);
 
 /**
  * A new order for the caller.
@@ -240,6 +347,22 @@ export type PlaceOrderRequest = Message<"shop.order.v1.PlaceOrderRequest"> & {
    * @generated from field: string card_token = 3;
    */
   cardToken: string;
+
+  /**
+   * Where to deliver the order. Optional for API clients; the storefront
+   * always sends one. Part of the request the idempotency key stands for.
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 4;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write about the order, up to 254 characters; empty means the
+   * account's email. Part of the request the idempotency key stands for.
+   *
+   * @generated from field: string contact_email = 5;
+   */
+  contactEmail: string;
 };
 
 /**
@@ -247,7 +370,7 @@ export type PlaceOrderRequest = Message<"shop.order.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 4);
+  messageDesc(file_shop_order_v1_order, 5);
 
 /**
  * The placed order.
@@ -268,7 +391,7 @@ export type PlaceOrderResponse = Message<"shop.order.v1.PlaceOrderResponse"> & {
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 5);
+  messageDesc(file_shop_order_v1_order, 6);
 
 /**
  * Which order to read.
@@ -289,7 +412,7 @@ export type GetOrderRequest = Message<"shop.order.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 6);
+  messageDesc(file_shop_order_v1_order, 7);
 
 /**
  * The requested order.
@@ -310,7 +433,7 @@ export type GetOrderResponse = Message<"shop.order.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 7);
+  messageDesc(file_shop_order_v1_order, 8);
 
 /**
  * A page of the caller's orders.
@@ -338,7 +461,7 @@ export type ListOrdersRequest = Message<"shop.order.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 8);
+  messageDesc(file_shop_order_v1_order, 9);
 
 /**
  * One page of orders, newest first.
@@ -366,7 +489,7 @@ export type ListOrdersResponse = Message<"shop.order.v1.ListOrdersResponse"> & {
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 9);
+  messageDesc(file_shop_order_v1_order, 10);
 
 /**
  * Which order to cancel.
@@ -387,7 +510,7 @@ export type CancelOrderRequest = Message<"shop.order.v1.CancelOrderRequest"> & {
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 10);
+  messageDesc(file_shop_order_v1_order, 11);
 
 /**
  * The order after the cancellation.
@@ -408,7 +531,7 @@ export type CancelOrderResponse = Message<"shop.order.v1.CancelOrderResponse"> &
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 11);
+  messageDesc(file_shop_order_v1_order, 12);
 
 /**
  * Which order to watch.
@@ -429,20 +552,28 @@ export type WatchOrderRequest = Message<"shop.order.v1.WatchOrderRequest"> & {
  * Use `create(WatchOrderRequestSchema)` to create a new message.
  */
 export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 12);
+  messageDesc(file_shop_order_v1_order, 13);
 
 /**
- * The order's state now.
+ * The order's state now, or a heartbeat.
  *
  * @generated from message shop.order.v1.WatchOrderResponse
  */
 export type WatchOrderResponse = Message<"shop.order.v1.WatchOrderResponse"> & {
   /**
-   * The whole order, timeline included.
+   * The whole order, timeline included; unset on a heartbeat.
    *
    * @generated from field: shop.order.v1.Order order = 1;
    */
   order?: Order | undefined;
+
+  /**
+   * True on a keep-alive message that carries no order: the order has not
+   * changed since the last message. Clients skip it.
+   *
+   * @generated from field: bool heartbeat = 2;
+   */
+  heartbeat: boolean;
 };
 
 /**
@@ -450,7 +581,7 @@ export type WatchOrderResponse = Message<"shop.order.v1.WatchOrderResponse"> & {
  * Use `create(WatchOrderResponseSchema)` to create a new message.
  */
 export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 13);
+  messageDesc(file_shop_order_v1_order, 14);
 
 /**
  * Where an order is in its saga.
@@ -550,6 +681,120 @@ export const CancellationReasonSchema: GenEnum<CancellationReason> = /*@__PURE__
   enumDesc(file_shop_order_v1_order, 1);
 
 /**
+ * What kind of thing happened to an order, for showing a timeline in words
+ * of the client's choosing (the entry's `description` is for operators).
+ *
+ * @generated from enum shop.order.v1.TimelineEventKind
+ */
+export enum TimelineEventKind {
+  /**
+   * Recorded before entries had kinds; see `description`.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The order was placed; stock is being reserved.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PLACED = 1;
+   */
+  PLACED = 1,
+
+  /**
+   * The stock was reserved; the card is being charged.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_RESERVED = 2;
+   */
+  STOCK_RESERVED = 2,
+
+  /**
+   * Not enough stock: the order was cancelled (OUT_OF_STOCK).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_REJECTED = 3;
+   */
+  STOCK_REJECTED = 3,
+
+  /**
+   * The payment was captured: the order is confirmed.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_CAPTURED = 4;
+   */
+  PAYMENT_CAPTURED = 4,
+
+  /**
+   * The payment failed: the order was cancelled; the order's
+   * `payment_failure_reason` says why.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_FAILED = 5;
+   */
+  PAYMENT_FAILED = 5,
+
+  /**
+   * The customer cancelled the order.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_CANCELLED_BY_CUSTOMER = 6;
+   */
+  CANCELLED_BY_CUSTOMER = 6,
+
+  /**
+   * An administrator cancelled the order.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_CANCELLED_BY_ADMIN = 7;
+   */
+  CANCELLED_BY_ADMIN = 7,
+
+  /**
+   * Stock was not reserved in time: the order was cancelled (TIMED_OUT).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_TIMED_OUT = 8;
+   */
+  STOCK_TIMED_OUT = 8,
+
+  /**
+   * The payment did not complete in time: the order was cancelled (TIMED_OUT).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_TIMED_OUT = 9;
+   */
+  PAYMENT_TIMED_OUT = 9,
+
+  /**
+   * Reserved stock was released after the cancellation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_RELEASED = 10;
+   */
+  STOCK_RELEASED = 10,
+
+  /**
+   * Reserved stock was committed after the confirmation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_COMMITTED = 11;
+   */
+  STOCK_COMMITTED = 11,
+
+  /**
+   * A captured payment was refunded after the cancellation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_REFUNDED = 12;
+   */
+  PAYMENT_REFUNDED = 12,
+
+  /**
+   * An event came after the order had moved on and changed nothing (a late
+   * or duplicated saga step); kept for support, shops usually hide it.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_LATE_EVENT_IGNORED = 13;
+   */
+  LATE_EVENT_IGNORED = 13,
+}
+
+/**
+ * Describes the enum shop.order.v1.TimelineEventKind.
+ */
+export const TimelineEventKindSchema: GenEnum<TimelineEventKind> = /*@__PURE__*/
+  enumDesc(file_shop_order_v1_order, 2);
+
+/**
  * Orders and the saga that takes each one to exactly one terminal state.
  *
  * PlaceOrder checks the customer (identity) and prices (catalog), then stores
@@ -617,7 +862,9 @@ export const OrderService: GenService<{
   /**
    * Streams one of the caller's orders: first its current state, then the
    * order again after each change. The stream ends after the order reaches a
-   * terminal state (CONFIRMED or CANCELLED).
+   * terminal state (CONFIRMED or CANCELLED). While the order does not change,
+   * a heartbeat message (only `heartbeat` set) comes every STREAM_HEARTBEAT_MS
+   * (20 s by default), so proxies' idle timeouts never cut the stream.
    *
    * @generated from rpc shop.order.v1.OrderService.WatchOrder
    */
