@@ -31,7 +31,13 @@ export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable;
 export function toCallerError(err: unknown, logger: Logger, procedure: string): ConnectError {
   const error = ConnectError.from(err);
   if (CLIENT_ERROR_CODES.has(error.code)) {
-    const forwarded = new ConnectError(error.rawMessage, error.code);
+    // Retry-After (a locked sign-in) tells the caller how long to wait.
+    const retryAfter = error.metadata.get("retry-after");
+    const forwarded = new ConnectError(
+      error.rawMessage,
+      error.code,
+      retryAfter ? { "retry-after": retryAfter } : undefined,
+    );
     forwarded.details.push(
       ...error.details.filter((d) => FORWARDED_DETAIL_TYPES.has("desc" in d ? d.desc.typeName : d.type)),
     );
