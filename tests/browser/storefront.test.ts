@@ -525,7 +525,7 @@ describe("many tabs", () => {
     await confirmed(await placeOrder(buyer, CARDS.approve));
     expect(open.size).toBe(1);
     expect(opened).toBeGreaterThan(1);
-  }, 240_000);
+  }, 300_000);
 });
 
 describe("every page", () => {
@@ -578,5 +578,5 @@ describe("every page", () => {
     await visit(onPhone, "/checkout");
     problems.push(...(await axeViolations(onPhone)).map((v) => `/checkout (phone): ${v}`));
     expect(problems).toEqual([]);
-  }, 240_000);
+  }, 300_000);
 });

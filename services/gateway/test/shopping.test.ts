@@ -165,7 +165,10 @@ function followUpdates(orderIds: string[], account: Account = buyer) {
   type Update = WatchUpdatesResponse["update"];
   const ofCase = <C extends NonNullable<Update["case"]>>(c: C) =>
     received.flatMap((r) => (r.update.case === c ? [r.update.value as Extract<Update, { case: C }>["value"]] : []));
-  return { received, done, close: () => browser.abort(), ofCase };
+  const close = () => {
+    browser.abort();
+  };
+  return { received, done, close, ofCase };
 }
 
 describe("WatchUpdates", () => {
@@ -239,7 +242,7 @@ describe("WatchUpdates", () => {
 
   it("needs a signed-in shopper", async () => {
     const anonymous = (async () => {
-      for await (const _ of shop.watchUpdates({ orderIds: [] }));
+      for await (const res of shop.watchUpdates({ orderIds: [] })) expect(res).toBeUndefined();
     })();
     await expect(anonymous).rejects.toMatchObject({ code: Code.Unauthenticated });
   });

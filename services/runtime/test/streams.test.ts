@@ -41,7 +41,7 @@ describe("the telemetry wrapper of a streamed response", () => {
     const res = await runObservedCall(
       context.active(),
       new AbortController().signal,
-      async () => ({ stream: true as const, message: source }) as never,
+      () => Promise.resolve({ stream: true as const, message: source } as never),
       (error) => ends.push(error ?? "ok"),
     );
     const reader = (res as unknown as { message: AsyncGenerator<number> }).message;
@@ -80,7 +80,14 @@ describe("a watch whose client goes away", () => {
                 yield { order: { id: req.orderId, lines: [{ productName: "x".repeat(2000) }] } };
                 await new Promise<void>((resolve) => {
                   const timer = setTimeout(resolve, Math.random() * 4);
-                  ctx.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+                  ctx.signal.addEventListener(
+                    "abort",
+                    () => {
+                      clearTimeout(timer);
+                      resolve();
+                    },
+                    { once: true },
+                  );
                 });
                 if (ctx.signal.aborted) return;
               }
@@ -98,9 +105,12 @@ describe("a watch whose client goes away", () => {
           const browser = new AbortController();
           let received = 0;
           try {
-            for await (const _ of client.watchOrder({ orderId }, { signal: browser.signal })) {
-              // Cancel after a random number of messages: mid-write, between writes, while waiting.
-              if (++received === 1) setTimeout(() => browser.abort(), Math.random() * 20);
+            for await (const res of client.watchOrder({ orderId }, { signal: browser.signal })) {
+              // Cancel at a random moment after the first message: mid-write, between writes, while waiting.
+              if (res.order && ++received === 1)
+                setTimeout(() => {
+                  browser.abort();
+                }, Math.random() * 20);
             }
           } catch (err) {
             expect(ConnectError.from(err).code).toBe(Code.Canceled);
@@ -173,7 +183,11 @@ describe("withHeartbeats", () => {
     const source = (async function* () {
       try {
         yield 1;
-        await new Promise<void>((resolve) => caller.signal.addEventListener("abort", () => resolve()));
+        await new Promise<void>((resolve) => {
+          caller.signal.addEventListener("abort", () => {
+            resolve();
+          });
+        });
         yield 2;
       } finally {
         state.finished = true;
@@ -204,7 +218,11 @@ describe("STREAM_HEARTBEAT_MS", () => {
               ctx,
               (async function* () {
                 yield { order: { id: req.orderId } };
-                await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+                await new Promise<void>((resolve) => {
+                  ctx.signal.addEventListener("abort", () => {
+                    resolve();
+                  });
+                });
               })(),
               () => ({ heartbeat: true }),
             );
