@@ -22,7 +22,8 @@ export interface ShopSystem {
   stop(): Promise<void>;
 }
 
-export async function startShop(): Promise<ShopSystem> {
+/** `env`: settings for every service, e.g. PROCESSOR_SLOW_DELAY_MS. */
+export async function startShop(env: Record<string, string> = {}): Promise<ShopSystem> {
   const id = `b${randomBytes(5).toString("hex")}`;
   const naming = new EventNaming({ subjectPrefix: id, streamPrefix: id.toUpperCase() });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "shop-browser-"));
@@ -30,8 +31,9 @@ export async function startShop(): Promise<ShopSystem> {
   chmodSync(dataDir, 0o755);
   const manifests = await discoverManifests();
   const ports = await freePorts(manifests.length + 1);
-  const env: NodeJS.ProcessEnv = {
+  const processEnv: NodeJS.ProcessEnv = {
     ...process.env,
+    ...env,
     NATS_URL,
     EVENTS_SUBJECT_PREFIX: naming.subjectPrefix,
     EVENTS_STREAM_PREFIX: naming.streamPrefix,
@@ -41,11 +43,11 @@ export async function startShop(): Promise<ShopSystem> {
     METRICS_PORT: "0",
   };
   // A machine-wide DATABASE_URL would share databases between runs.
-  delete env.DATABASE_URL;
-  manifests.forEach((m, i) => (env[portVariable(m.name)] = String(ports[i])));
+  delete processEnv.DATABASE_URL;
+  manifests.forEach((m, i) => (processEnv[portVariable(m.name)] = String(ports[i])));
 
   const output: string[] = [];
-  const plan = await planLaunch({ env, dataDir });
+  const plan = await planLaunch({ env: processEnv, dataDir });
   if (plan.missing.length > 0)
     throw new Error(`services without a main.ts: ${plan.missing.map((s) => s.name).join(", ")}`);
   let system: RunningSystem;

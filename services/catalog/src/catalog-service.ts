@@ -4,8 +4,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
-import { CatalogService, CategorySchema, ProductSchema, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { and, asc, count, desc, eq, gt, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import {
+  CatalogService,
+  CategorySchema,
+  ProductSchema,
+  ProductSort,
+  type Product,
+} from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
 import { MoneySchema } from "@shop/gen/shop/common/v1/money_pb";
 import { requireAdmin } from "@shop/runtime/authorization";
@@ -32,15 +38,91 @@ export function toProduct(row: ProductRow): Product {
   });
 }
 
-interface NamePosition {
-  name: string;
-  id: string;
+/**
+ * A listing's keyset: its ORDER BY, and page tokens that carry the position
+ * of a page's last product, so the next page starts right after it. Every
+ * order ends on the id, so it is total and pages never overlap.
+ */
+interface Keyset {
+  orderBy: SQL[];
+  /** Rows after the token's position; undefined for the first page. InvalidArgument for a bad token. */
+  afterToken: (pageToken: string, filter: unknown) => SQL | undefined;
+  /** The token for the page after `row`. */
+  tokenAfter: (row: ProductRow, filter: unknown) => string;
 }
-const isNamePosition = (p: unknown): p is NamePosition =>
-  typeof p === "object" &&
-  p !== null &&
-  typeof (p as NamePosition).name === "string" &&
-  typeof (p as NamePosition).id === "string";
+
+function keyset<P>(definition: {
+  orderBy: SQL[];
+  after: (position: P) => SQL | undefined;
+  positionOf: (row: ProductRow) => P;
+  isPosition: (p: unknown) => p is P;
+}): Keyset {
+  return {
+    orderBy: definition.orderBy,
+    afterToken: (pageToken, filter) => {
+      const position = decodePageToken(pageToken, filter, definition.isPosition);
+      return position === undefined ? undefined : definition.after(position);
+    },
+    tokenAfter: (row, filter) => encodePageToken(definition.positionOf(row), filter),
+  };
+}
+
+const isObject = (p: unknown): p is Record<string, unknown> => typeof p === "object" && p !== null;
+
+const byName = keyset<{ name: string; id: string }>({
+  orderBy: [asc(products.name), asc(products.id)],
+  after: (p) => or(gt(products.name, p.name), and(eq(products.name, p.name), gt(products.id, p.id))),
+  positionOf: (row) => ({ name: row.name, id: row.id }),
+  isPosition: (p): p is { name: string; id: string } =>
+    isObject(p) && typeof p.name === "string" && typeof p.id === "string",
+});
+
+const isPricePosition = (p: unknown): p is { price: string; id: string } =>
+  isObject(p) && typeof p.price === "string" && /^-?\d{1,19}$/.test(p.price) && typeof p.id === "string";
+
+const byPriceAscending = keyset<{ price: string; id: string }>({
+  orderBy: [asc(products.priceMinor), asc(products.id)],
+  after: (p) =>
+    or(gt(products.priceMinor, BigInt(p.price)), and(eq(products.priceMinor, BigInt(p.price)), gt(products.id, p.id))),
+  positionOf: (row) => ({ price: row.priceMinor.toString(), id: row.id }),
+  isPosition: isPricePosition,
+});
+
+const byPriceDescending = keyset<{ price: string; id: string }>({
+  orderBy: [desc(products.priceMinor), desc(products.id)],
+  after: (p) =>
+    or(lt(products.priceMinor, BigInt(p.price)), and(eq(products.priceMinor, BigInt(p.price)), lt(products.id, p.id))),
+  positionOf: (row) => ({ price: row.priceMinor.toString(), id: row.id }),
+  isPosition: isPricePosition,
+});
+
+// Ids are UUIDv7, minted when a product is added: descending id is newest first.
+const byNewest = keyset<{ id: string }>({
+  orderBy: [desc(products.id)],
+  after: (p) => lt(products.id, p.id),
+  positionOf: (row) => ({ id: row.id }),
+  isPosition: (p): p is { id: string } => isObject(p) && typeof p.id === "string",
+});
+
+function keysetFor(sort: ProductSort): Keyset {
+  switch (sort) {
+    case ProductSort.PRICE_LOW_TO_HIGH:
+      return byPriceAscending;
+    case ProductSort.PRICE_HIGH_TO_LOW:
+      return byPriceDescending;
+    case ProductSort.NEWEST:
+      return byNewest;
+    default:
+      return byName;
+  }
+}
+
+/** The ORDER BY of search results sorted other than by relevance (offset-paged). */
+function searchOrder(sort: ProductSort, tsquery: SQL): SQL[] {
+  if (sort === ProductSort.UNSPECIFIED) return [sql`ts_rank(${products.search}, ${tsquery}) desc`, asc(products.id)];
+  return keysetFor(sort).orderBy;
+}
+
 const isOffset = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 0;
 
 const UNIQUE_VIOLATION = "23505";
@@ -59,49 +141,56 @@ export function catalogService(db: CatalogDatabase, outbox: Outbox): ServiceImpl
       return { products: productIds.flatMap((id) => (byId.has(id) ? [toProduct(byId.get(id)!)] : [])) };
     },
 
-    async listProducts({ categoryId, pageSize, pageToken }) {
+    async listProducts({ categoryId, pageSize, pageToken, sort, skip }) {
       const size = pageSizeOf(pageSize);
-      const filter = { categoryId };
-      const after = decodePageToken(pageToken, filter, isNamePosition);
-      const rows = await db
-        .select()
-        .from(products)
-        .where(
-          and(
-            categoryId ? eq(products.categoryId, categoryId) : undefined,
-            after
-              ? or(gt(products.name, after.name), and(eq(products.name, after.name), gt(products.id, after.id)))
-              : undefined,
-          ),
-        )
-        .orderBy(asc(products.name), asc(products.id))
-        .limit(size + 1);
+      // Tokens of the default order keep the filter they had before sorting existed.
+      const named = sort === ProductSort.UNSPECIFIED || sort === ProductSort.NAME;
+      const filter = named ? { categoryId } : { categoryId, sort };
+      const order = keysetFor(sort);
+      const after = order.afterToken(pageToken, filter);
+      const inCategory = categoryId ? eq(products.categoryId, categoryId) : undefined;
+      const [rows, [{ total }]] = await Promise.all([
+        db
+          .select()
+          .from(products)
+          .where(and(inCategory, after))
+          .orderBy(...order.orderBy)
+          .limit(size + 1)
+          .offset(skip),
+        db.select({ total: count() }).from(products).where(inCategory),
+      ]);
       const page = rows.slice(0, size);
       const last = page.at(-1);
       return {
         products: page.map(toProduct),
-        nextPageToken: rows.length > size && last ? encodePageToken({ name: last.name, id: last.id }, filter) : "",
+        nextPageToken: rows.length > size && last ? order.tokenAfter(last, filter) : "",
+        totalSize: total,
       };
     },
 
-    async searchProducts({ query, pageSize, pageToken }) {
+    async searchProducts({ query, pageSize, pageToken, sort, skip }) {
       const size = pageSizeOf(pageSize);
-      const filter = { query };
-      const offset = decodePageToken(pageToken, filter, isOffset) ?? 0;
+      const filter = sort === ProductSort.UNSPECIFIED ? { query } : { query, sort };
+      const offset = (decodePageToken(pageToken, filter, isOffset) ?? 0) + skip;
       // websearch_to_tsquery accepts anything a person types (quotes, "or",
       // "-word") without raising syntax errors.
       const tsquery = sql`websearch_to_tsquery('english', ${query})`;
-      const rows = await db
-        .select()
-        .from(products)
-        .where(sql`${products.search} @@ ${tsquery}`)
-        .orderBy(sql`ts_rank(${products.search}, ${tsquery}) desc`, asc(products.id))
-        .limit(size + 1)
-        .offset(offset);
+      const matches = sql`${products.search} @@ ${tsquery}`;
+      const [rows, [{ total }]] = await Promise.all([
+        db
+          .select()
+          .from(products)
+          .where(matches)
+          .orderBy(...searchOrder(sort, tsquery))
+          .limit(size + 1)
+          .offset(offset),
+        db.select({ total: count() }).from(products).where(matches),
+      ]);
       const page = rows.slice(0, size);
       return {
         products: page.map(toProduct),
         nextPageToken: rows.length > size ? encodePageToken(offset + size, filter) : "",
+        totalSize: total,
       };
     },
 

@@ -23,7 +23,7 @@ export async function seedCatalogue(db: Database<typeof schema>): Promise<number
         categoryId: p.categoryId,
         priceMinor: BigInt(p.priceMinor),
         currencyCode: SEED_CURRENCY,
-        imageUrl: seedImageUrl(p.categoryId),
+        imageUrl: seedImageUrl(p),
       })),
     )
     .onConflictDoNothing()

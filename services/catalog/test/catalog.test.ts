@@ -2,12 +2,14 @@
 // browsing, paging, search, and admin edits that publish their events.
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { readFileSync } from "node:fs";
+import postgres from "postgres";
+import { CatalogService, ProductSort, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
 import { EventBus } from "@shop/runtime/events/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectCode } from "../../../tests/support/expect-code.ts";
-import { seedCategories, seedProducts } from "@shop/runtime/demo/catalogue";
+import { seedCategories, seedImageUrl, seedProducts, type SeedProduct } from "@shop/runtime/demo/catalogue";
 import { bearer, eventually, startSystem, type TestSystem } from "../../../tests/support/system.ts";
 
 let system: TestSystem;
@@ -64,6 +66,119 @@ describe("browsing the seeded catalogue", () => {
     expect(products[0]?.sku).toBe("KIT-KETTLE-01");
     const none = await catalog().searchProducts({ query: "zeppelin" });
     expect(none.products).toEqual([]);
+  });
+
+  const kitchen = seedProducts.filter((p) => p.categoryId === "kitchen");
+  const ids = (list: readonly (Product | SeedProduct)[]) => list.map((p) => p.id);
+  const cheapestFirst = (a: SeedProduct, b: SeedProduct) => a.priceMinor - b.priceMinor || (a.id < b.id ? -1 : 1);
+
+  /** Every page of a listing, following the tokens. */
+  async function allPages(request: { categoryId?: string; sort: ProductSort; pageSize: number }) {
+    const seen: Product[] = [];
+    let pageToken = "";
+    do {
+      const page = await catalog().listProducts({ ...request, pageToken });
+      expect(page.totalSize).toBe(request.categoryId ? kitchen.length : seedProducts.length);
+      seen.push(...page.products);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return seen;
+  }
+
+  it("sorts by price either way and newest first, paging by token without gaps or repeats", async () => {
+    const byPrice = [...kitchen].sort(cheapestFirst);
+    expect(ids(await allPages({ categoryId: "kitchen", sort: ProductSort.PRICE_LOW_TO_HIGH, pageSize: 3 }))).toEqual(
+      ids(byPrice),
+    );
+    expect(ids(await allPages({ categoryId: "kitchen", sort: ProductSort.PRICE_HIGH_TO_LOW, pageSize: 3 }))).toEqual(
+      ids([...kitchen].sort((a, b) => -cheapestFirst(a, b))),
+    );
+    // Seeded ids are UUIDv7 in the order the products were added.
+    expect(ids(await allPages({ categoryId: "kitchen", sort: ProductSort.NEWEST, pageSize: 3 }))).toEqual(
+      ids([...kitchen].sort((a, b) => (a.id < b.id ? 1 : -1))),
+    );
+    const byName = await allPages({ categoryId: "kitchen", sort: ProductSort.NAME, pageSize: 3 });
+    expect(byName.map((p) => p.name)).toEqual(kitchen.map((p) => p.name).sort());
+  });
+
+  it("reaches any page by number (skip), with the total count", async () => {
+    const byPrice = [...kitchen].sort(cheapestFirst);
+    const page2 = await catalog().listProducts({
+      categoryId: "kitchen",
+      sort: ProductSort.PRICE_LOW_TO_HIGH,
+      pageSize: 3,
+      skip: 3,
+    });
+    expect(ids(page2.products)).toEqual(ids(byPrice.slice(3, 6)));
+    expect(page2.totalSize).toBe(kitchen.length);
+    const last = await catalog().listProducts({ pageSize: 10, skip: 30 });
+    expect(last.products).toHaveLength(seedProducts.length - 30);
+    expect(last.nextPageToken).toBe("");
+    expect(last.totalSize).toBe(seedProducts.length);
+    await expectCode(catalog().listProducts({ skip: -1 }), Code.InvalidArgument, "skip");
+  });
+
+  it("refuses a page token with another sort than it was issued for", async () => {
+    const first = await catalog().listProducts({ pageSize: 2, sort: ProductSort.PRICE_LOW_TO_HIGH });
+    await expectCode(
+      catalog().listProducts({ pageSize: 2, sort: ProductSort.NEWEST, pageToken: first.nextPageToken }),
+      Code.InvalidArgument,
+      "page_token",
+    );
+    await expectCode(catalog().listProducts({ sort: 99 as ProductSort }), Code.InvalidArgument, "sort");
+  });
+
+  it("sorts and counts search results", async () => {
+    const relevant = await catalog().searchProducts({ query: "steel", pageSize: 100 });
+    expect(relevant.products.length).toBeGreaterThan(2);
+    expect(relevant.totalSize).toBe(relevant.products.length);
+    const cheapest = await catalog().searchProducts({
+      query: "steel",
+      sort: ProductSort.PRICE_LOW_TO_HIGH,
+      pageSize: 2,
+    });
+    const prices = [...relevant.products].map((p) => p.price!.amountMinor).sort((a, b) => (a < b ? -1 : 1));
+    expect(cheapest.products.map((p) => p.price!.amountMinor)).toEqual(prices.slice(0, 2));
+    expect(cheapest.totalSize).toBe(relevant.totalSize);
+    const second = await catalog().searchProducts({
+      query: "steel",
+      sort: ProductSort.PRICE_LOW_TO_HIGH,
+      pageSize: 2,
+      pageToken: cheapest.nextPageToken,
+    });
+    const skipped = await catalog().searchProducts({
+      query: "steel",
+      sort: ProductSort.PRICE_LOW_TO_HIGH,
+      pageSize: 2,
+      skip: 2,
+    });
+    expect(ids(second.products)).toEqual(ids(skipped.products));
+  });
+
+  it("gives every seeded product its own picture, also in a database seeded with category pictures", async () => {
+    const { products } = await catalog().listProducts({ pageSize: 100 });
+    for (const p of products) expect(p.imageUrl).toBe(seedImageUrl(p));
+    expect(new Set(products.map((p) => p.imageUrl)).size).toBe(products.length);
+
+    // A shop seeded before products had pictures of their own: the migration
+    // moves seeded rows still on their category picture, and leaves an
+    // operator's choice alone.
+    const db = postgres(system.databaseUrl("catalog"), { max: 1, onnotice: () => {} });
+    try {
+      const [kettle, knife] = kitchen;
+      await db`update products set image_url = '/images/kitchen.svg' where id = ${kettle.id}`;
+      await db`update products set image_url = 'https://img.example/knife.jpg' where id = ${knife.id}`;
+      await db.unsafe(readFileSync(new URL("../drizzle/0001_product_pictures.sql", import.meta.url), "utf8"));
+      const rows = await db<{ id: string; image_url: string }[]>`
+        select id, image_url from products where id in ${db([kettle.id, knife.id])}`;
+      expect(Object.fromEntries(rows.map((r) => [r.id, r.image_url]))).toEqual({
+        [kettle.id]: seedImageUrl(kettle),
+        [knife.id]: "https://img.example/knife.jpg",
+      });
+      await db`update products set image_url = ${seedImageUrl(knife)} where id = ${knife.id}`;
+    } finally {
+      await db.end();
+    }
   });
 
   it("gets one product, several at once, and reports unknown ids", async () => {

@@ -20,7 +20,7 @@ export const CORS_ALLOWED_HEADERS = [
   "x-user-agent",
   "grpc-timeout",
 ];
-export const CORS_EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
+export const CORS_EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin", "retry-after"];
 const ALLOWED_METHODS = ["POST", "GET"];
 /** Browsers cache a successful preflight this long (Chromium caps it at 2 hours). */
 const PREFLIGHT_MAX_AGE_S = 7200;

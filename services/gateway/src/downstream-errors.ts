@@ -43,7 +43,9 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
       error.rawMessage.length > MAX_FORWARDED_MESSAGE
         ? `${error.rawMessage.slice(0, MAX_FORWARDED_MESSAGE)}…`
         : error.rawMessage;
-    const forwarded = new ConnectError(message, error.code);
+    // Retry-After (a locked sign-in) tells the caller how long to wait.
+    const retryAfter = error.metadata.get("retry-after");
+    const forwarded = new ConnectError(message, error.code, retryAfter ? { "retry-after": retryAfter } : undefined);
     const violations = error.findDetails(ViolationsSchema).at(0);
     if (violations) {
       forwarded.details.push({

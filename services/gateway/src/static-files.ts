@@ -19,7 +19,6 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".mjs": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
   ".svg": "image/svg+xml",
   ".png": "image/png",
   ".jpg": "image/jpeg",
@@ -52,6 +51,9 @@ export class StaticFiles {
     }
     const urlPath = decodedPath(req.url ?? "/");
     if (urlPath === undefined) return notFound(res);
+    // Source maps would publish the app's sources: builds make none, and a
+    // stray one (a local debug build) is never served either.
+    if (urlPath.endsWith(".map")) return notFound(res);
     const file = await this.find(urlPath);
     if (file)
       return send(

@@ -1,11 +1,19 @@
 // StorefrontService: the public API, implemented by calling the internal
 // services with the caller's token (forwardToken) and composing where the
-// browser needs it (products come with live stock). It stores nothing.
+// browser needs it (products come with live stock; WatchUpdates merges the
+// streams a shopper follows into one). It stores nothing.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import type {
+  StorefrontService,
+  WatchNotificationsResponseSchema,
+  WatchOrderResponseSchema,
+} from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { requirePrincipal } from "@shop/runtime/authorization";
 import type { DependencyClients } from "@shop/runtime/clients";
+import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import { forwardToken } from "@shop/runtime/tokens";
+import { watchUpdates } from "./live-updates.ts";
 import type { manifest } from "./manifest.ts";
 import { withStock } from "./product-views.ts";
 import { relayStream } from "./stream-relay.ts";
@@ -40,14 +48,22 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
       return { categories };
     },
 
-    async listProducts({ categoryId, pageSize, pageToken }, ctx) {
-      const page = await catalog.listProducts({ categoryId, pageSize, pageToken }, { signal: ctx.signal });
-      return { products: await withStock(inventory, page.products, ctx.signal), nextPageToken: page.nextPageToken };
+    async listProducts({ categoryId, pageSize, pageToken, sort, skip }, ctx) {
+      const page = await catalog.listProducts({ categoryId, pageSize, pageToken, sort, skip }, { signal: ctx.signal });
+      return {
+        products: await withStock(inventory, page.products, ctx.signal),
+        nextPageToken: page.nextPageToken,
+        totalSize: page.totalSize,
+      };
     },
 
-    async searchProducts({ query, pageSize, pageToken }, ctx) {
-      const page = await catalog.searchProducts({ query, pageSize, pageToken }, { signal: ctx.signal });
-      return { products: await withStock(inventory, page.products, ctx.signal), nextPageToken: page.nextPageToken };
+    async searchProducts({ query, pageSize, pageToken, sort, skip }, ctx) {
+      const page = await catalog.searchProducts({ query, pageSize, pageToken, sort, skip }, { signal: ctx.signal });
+      return {
+        products: await withStock(inventory, page.products, ctx.signal),
+        nextPageToken: page.nextPageToken,
+        totalSize: page.totalSize,
+      };
     },
 
     async getProduct({ productId }, ctx) {
@@ -70,9 +86,15 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
       return { cardToken: res.cardToken, cardBrand: res.cardBrand, cardLast4: res.cardLast4 };
     },
 
-    async placeOrder({ idempotencyKey, lines, cardToken }, ctx) {
+    async placeOrder({ idempotencyKey, lines, cardToken, shippingAddress, contactEmail }, ctx) {
       const res = await order.placeOrder(
-        { idempotencyKey, cardToken, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) },
+        {
+          idempotencyKey,
+          cardToken,
+          lines: lines.map(({ productId, quantity }) => ({ productId, quantity })),
+          shippingAddress,
+          contactEmail,
+        },
         asCaller(ctx),
       );
       return { order: res.order };
@@ -91,13 +113,15 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
       return { orders: res.orders, nextPageToken: res.nextPageToken };
     },
 
-    async *watchOrder({ orderId }, ctx) {
+    watchOrder({ orderId }, ctx) {
       const { headers } = asCaller(ctx);
-      yield* relayStream(
+      type Message = MessageInitShape<typeof WatchOrderResponseSchema>;
+      const relayed = relayStream<{ order?: Message["order"]; heartbeat: boolean }, Message>(
         ctx,
         (signal) => order.watchOrder({ orderId }, { headers, signal }),
-        (res) => ({ order: res.order }),
+        (res) => (res.heartbeat ? { heartbeat: true } : { order: res.order }),
       );
+      return withHeartbeats<Message>(ctx, relayed, () => ({ heartbeat: true }));
     },
 
     async listNotifications({ pageSize, pageToken }, ctx) {
@@ -105,13 +129,20 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
       return { notifications: res.notifications, nextPageToken: res.nextPageToken };
     },
 
-    async *watchNotifications(_req, ctx) {
+    watchNotifications(_req, ctx) {
       const { headers } = asCaller(ctx);
-      yield* relayStream(
+      type Message = MessageInitShape<typeof WatchNotificationsResponseSchema>;
+      const relayed = relayStream<{ notification?: Message["notification"]; heartbeat: boolean }, Message>(
         ctx,
         (signal) => notification.watchNotifications({}, { headers, signal }),
-        (res) => ({ notification: res.notification }),
+        (res) => (res.heartbeat ? { heartbeat: true } : { notification: res.notification }),
       );
+      return withHeartbeats<Message>(ctx, relayed, () => ({ heartbeat: true }));
+    },
+
+    watchUpdates({ orderIds }, ctx) {
+      const { headers } = asCaller(ctx);
+      return watchUpdates(ctx, { order, notification }, { orderIds, headers });
     },
   };
 }

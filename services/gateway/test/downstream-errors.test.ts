@@ -128,6 +128,19 @@ describe("toCallerError: client errors", () => {
     expect(sink.lines).toEqual([]);
   });
 
+  it("keeps Retry-After, which says how long a locked sign-in waits, and only that", () => {
+    const { logger } = gatewayLogger();
+    const err = toCallerError(
+      new ConnectError("too many failed sign-in attempts; try again in 60 s", Code.ResourceExhausted, {
+        "retry-after": "60",
+        "x-internal-host": "10.1.2.3",
+      }),
+      logger,
+      PROCEDURE,
+    );
+    expect([...err.metadata]).toEqual([["retry-after", "60"]]);
+  });
+
   it("keeps field violations (as sent, or as received off the wire) and drops every other detail", () => {
     const violations = passwordViolation();
     const other = create(StringValueSchema, { value: SECRET });

@@ -18,6 +18,17 @@ export function overHttp1(baseUrl: string): Storefront {
   return createClient(StorefrontService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
 }
 
+/** Where test orders go, as the web app's checkout sends it. */
+export const SHIPPING_ADDRESS = {
+  name: "Gateway Tester",
+  line1: "1 Test Street",
+  line2: "",
+  city: "Testville",
+  postalCode: "10115",
+  region: "",
+  countryCode: "DE",
+};
+
 /** Buys one unit of the first product in stock with `cardNumber`; the order as placed (usually PENDING). */
 export async function checkout(shop: Storefront, token: string, cardNumber = APPROVED_CARD): Promise<Order> {
   const auth = { headers: bearer(token) };
@@ -34,7 +45,12 @@ export async function checkout(shop: Storefront, token: string, cardNumber = APP
     auth,
   );
   const { order } = await shop.placeOrder(
-    { idempotencyKey: uniqueId("checkout"), lines: [{ productId: inStock.product!.id, quantity: 1 }], cardToken },
+    {
+      idempotencyKey: uniqueId("checkout"),
+      lines: [{ productId: inStock.product!.id, quantity: 1 }],
+      cardToken,
+      shippingAddress: SHIPPING_ADDRESS,
+    },
     auth,
   );
   return order!;

@@ -17,7 +17,9 @@ export default defineConfig({
     outDir: "dist",
     emptyOutDir: true,
     target: "es2022",
-    sourcemap: true,
+    // No source maps in what the gateway serves: they would publish the
+    // sources. The dev server (`npx vite web`) has its own, inline.
+    sourcemap: false,
     // Vite's default is a single chunk for an app this size; assets/ names carry content hashes.
     assetsDir: "assets",
   },

@@ -1,5 +1,7 @@
-// Money as customers read it: "EUR 34.99", "JPY 1,500", "KWD 2.500". Done
-// with bigint arithmetic on the minor units, never through a float.
+// Money as customers read it, the way the web app shows it: "€34.99",
+// "¥1,500", "KWD 2.500" (English number formatting, the currency's own
+// decimals). Formatted from a decimal string built with bigint arithmetic on
+// the minor units, so no amount ever passes through a float.
 import type { Money } from "@shop/gen/shop/common/v1/money_pb";
 
 /** Minor-unit digits of an ISO 4217 currency (2 for EUR, 0 for JPY, 3 for KWD). */
@@ -17,9 +19,14 @@ function minorDigits(currencyCode: string): number {
 export function moneyText(money: Pick<Money, "currencyCode" | "amountMinor">): string {
   const digits = minorDigits(money.currencyCode);
   const negative = money.amountMinor < 0n;
-  const minor = negative ? -money.amountMinor : money.amountMinor;
-  const scale = 10n ** BigInt(digits);
-  const whole = (minor / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fraction = digits > 0 ? `.${(minor % scale).toString().padStart(digits, "0")}` : "";
-  return `${money.currencyCode} ${negative ? "-" : ""}${whole}${fraction}`;
+  const minor = (negative ? -money.amountMinor : money.amountMinor).toString().padStart(digits + 1, "0");
+  const decimal = `${negative ? "-" : ""}${digits === 0 ? minor : `${minor.slice(0, -digits)}.${minor.slice(-digits)}`}`;
+  try {
+    // Intl formats a decimal string exactly, every digit kept.
+    return new Intl.NumberFormat("en", { style: "currency", currency: money.currencyCode }).format(
+      decimal as `${number}`,
+    );
+  } catch {
+    return `${money.currencyCode} ${decimal}`;
+  }
 }

@@ -13,6 +13,7 @@ import { requirePrincipal } from "@shop/runtime/authorization";
 import type { Database } from "@shop/runtime/db/database";
 import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/runtime/page-token";
 import { drainSignalKey } from "@shop/runtime/server";
+import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { NotificationFeed } from "./notification-feed.ts";
 import * as schema from "./schema.ts";
@@ -66,21 +67,26 @@ export function notificationService(
       };
     },
 
-    async *watchNotifications(_req, ctx) {
+    watchNotifications(_req, ctx) {
       const { subject: userId } = requirePrincipal(ctx);
-      const draining = ctx.values.get(drainSignalKey);
-      // Registered before the first message can be sent: nothing created from
-      // here on is missed.
-      const watch = await feed.watch(userId, AbortSignal.any([ctx.signal, draining]));
-      try {
-        for await (const row of watch) yield { notification: toNotification(row) };
-      } finally {
-        watch.close();
+      const heartbeat = () => ({ heartbeat: true });
+      async function* newNotifications() {
+        const draining = ctx.values.get(drainSignalKey);
+        // Registered before the first message is sent: nothing created from
+        // here on is missed, and the first heartbeat tells the client so.
+        const watch = await feed.watch(userId, AbortSignal.any([ctx.signal, draining]));
+        try {
+          yield heartbeat();
+          for await (const row of watch) yield { notification: toNotification(row) };
+        } finally {
+          watch.close();
+        }
+        // Not a normal end: the client should watch again (another replica).
+        if (!ctx.signal.aborted) {
+          throw new ConnectError("the server is shutting down; watch again", Code.Unavailable);
+        }
       }
-      // Not a normal end: the client should watch again (another replica).
-      if (!ctx.signal.aborted) {
-        throw new ConnectError("the server is shutting down; watch again", Code.Unavailable);
-      }
+      return withHeartbeats(ctx, newNotifications(), heartbeat);
     },
   };
 }

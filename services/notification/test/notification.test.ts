@@ -18,6 +18,7 @@ import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, EventBus } from "@shop/runtime/even
 import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LogSink } from "../../../tests/observability/log-sink.ts";
 import {
   bearer,
   eventually,
@@ -29,8 +30,14 @@ import {
 
 let system: TestSystem;
 let bus: EventBus;
+const logs = new LogSink();
+/** Heartbeats arrive after this much silence on a watch (the system's STREAM_HEARTBEAT_MS). */
+const HEARTBEAT_MS = 300;
 beforeAll(async () => {
-  system = await startSystem(["identity", "notification"]);
+  system = await startSystem(["identity", "notification"], {
+    env: { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: "info" },
+    logs,
+  });
   bus = await EventBus.connect({ servers: NATS_URL, naming: system.naming });
 });
 afterAll(async () => {
@@ -83,34 +90,45 @@ class Watch {
   readonly #abort = new AbortController();
   readonly #it: AsyncIterator<WatchNotificationsResponse>;
   #pending: Promise<IteratorResult<WatchNotificationsResponse>> | undefined;
-  readonly probes = new Set<string>();
+  heartbeats = 0;
 
   constructor(token: string | undefined) {
     const options = { signal: this.#abort.signal, ...(token ? { headers: bearer(token) } : {}) };
     this.#it = notifications().watchNotifications({}, options)[Symbol.asyncIterator]();
   }
 
-  /** The next notification, or undefined if none arrives within `timeoutMs`; throws when the stream fails or ends. */
-  async next(timeoutMs = 30_000): Promise<Notification | undefined> {
+  /** The next message, or "timeout" if none arrives within `timeoutMs`; throws when the stream fails or ends. */
+  async message(timeoutMs = 30_000): Promise<WatchNotificationsResponse | "timeout"> {
     this.#pending ??= this.#it.next();
     let timer: NodeJS.Timeout | undefined;
     const result = await Promise.race([
       this.#pending,
       new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
-    if (result === "timeout") return undefined;
+    if (result === "timeout") return result;
     this.#pending = undefined;
     if (result.done) throw new Error("the watch ended");
-    return result.value.notification;
+    if (result.value.heartbeat) this.heartbeats++;
+    return result.value;
   }
 
-  /** The next notification that is not a liveness probe or a welcome. */
+  /** The next notification (heartbeats skipped), or undefined if none arrives within `timeoutMs`. */
+  async next(timeoutMs = 30_000): Promise<Notification | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await this.message(Math.max(1, deadline - Date.now()));
+      if (message === "timeout") return undefined;
+      if (message.notification) return message.notification;
+    }
+  }
+
+  /** The next notification that is not a welcome. */
   async nextOfInterest(timeoutMs = 30_000): Promise<Notification> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const n = await this.next(Math.max(1, deadline - Date.now()));
       if (!n) throw new Error(`no notification within ${timeoutMs} ms`);
-      if (n.kind !== NotificationKind.WELCOME && !this.probes.has(n.orderId)) return n;
+      if (n.kind !== NotificationKind.WELCOME) return n;
     }
   }
 
@@ -120,23 +138,15 @@ class Watch {
 }
 
 /**
- * Opens a watch and proves it is live: the stream sends nothing until the
- * first notification, so probe notifications are created until one comes
- * through. From then on, every notification created must come through.
+ * Opens a watch and waits for its first message, the heartbeat that says the
+ * watch is registered: from then on, every notification created must come
+ * through.
  */
 async function liveWatch(account: Account): Promise<Watch> {
   const watch = new Watch(account.token);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const orderId = uuidv7();
-    watch.probes.add(orderId);
-    await publish(OrderConfirmedSchema, { orderId, userId: account.userId, total: EUR(100n) });
-    await listed(account, "the probe notification", (n) => n.orderId === orderId);
-    for (let n = await watch.next(2000); n; n = await watch.next(2000)) {
-      if (watch.probes.has(n.orderId)) return watch;
-    }
-  }
-  watch.close();
-  throw new Error("the watch never delivered a probe notification");
+  const first = await watch.message();
+  if (first === "timeout" || !first.heartbeat) throw new Error("the watch did not start with a heartbeat");
+  return watch;
 }
 
 describe("notifications from events", () => {
@@ -170,7 +180,7 @@ describe("notifications from events", () => {
       title: "Order confirmed",
       userId: user.userId,
     });
-    expect(forOrder[0]!.body).toContain("EUR 34.99");
+    expect(forOrder[0]!.body).toContain("€34.99");
     // The republished event was handled (its inbox row commits only with a
     // successful handler), not failed on the unique index on its way to the dead letters.
     const db = postgres(system.databaseUrl("notification"), { max: 1, onnotice: () => {} });
@@ -340,6 +350,50 @@ describe("watching", () => {
       watch.close();
       await admin.end();
     }
+  });
+});
+
+describe("heartbeats", () => {
+  it("come first once the watch is registered, then whenever nothing was sent for STREAM_HEARTBEAT_MS", async () => {
+    const user = await system.signUp();
+    // The welcome is in before the watch starts: nothing else is sent to this user by itself.
+    await listed(user, "the welcome", (n) => n.kind === NotificationKind.WELCOME);
+    const watch = await liveWatch(user);
+    try {
+      const quiet = await watch.message();
+      expect(quiet !== "timeout" && quiet.heartbeat && quiet.notification === undefined).toBe(true);
+      const orderId = uuidv7();
+      await publish(OrderConfirmedSchema, { orderId, userId: user.userId, total: EUR(100n) });
+      expect(await watch.nextOfInterest()).toMatchObject({ orderId });
+      const after = await watch.message();
+      expect(after !== "timeout" && after.heartbeat).toBe(true);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it("a watch whose client goes away finishes on the server, at any moment", async () => {
+    const user = await system.signUp();
+    const watchEnds = () =>
+      logs
+        .records()
+        .filter(
+          (r) =>
+            r.service === "notification" &&
+            r.msg === "rpc" &&
+            (r.rpc as { method: string }).method === "WatchNotifications",
+        )
+        .map((r) => r.code as string);
+    const before = watchEnds().length;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const watch = await liveWatch(user);
+        await new Promise((resolve) => setTimeout(resolve, i % 5));
+        watch.close();
+      }),
+    );
+    await eventually("every watch to finish", () => watchEnds().length === before + 20);
+    expect(watchEnds().slice(before)).toEqual(Array<string>(20).fill("canceled"));
   });
 });
 

@@ -9,8 +9,9 @@ import type { DbOrTx, Outbox } from "@shop/runtime/events/outbox";
 import { notifyOrderChanged } from "./order-change-feed.ts";
 import { money } from "./order-reads.ts";
 import { waitingFor, type Transition, type WaitingFor } from "./saga.ts";
+import type { TimelineEventKind } from "@shop/gen/shop/order/v1/order_pb";
 import { orders, orderTimeline, type OrderRow, type OrderStatusName } from "./schema.ts";
-import { reasonName, statusName } from "./status-mapping.ts";
+import { paymentFailureName, reasonName, statusName, timelineKindName } from "./status-mapping.ts";
 
 export interface Timeouts {
   pendingTimeoutMs: number;
@@ -33,9 +34,10 @@ export async function recordTimeline(
   tx: DbOrTx,
   orderId: string,
   status: OrderStatusName,
+  kind: TimelineEventKind,
   description: string,
 ): Promise<void> {
-  await tx.insert(orderTimeline).values({ orderId, status, description });
+  await tx.insert(orderTimeline).values({ orderId, status, kind: timelineKindName(kind), description });
 }
 
 /** Returns the order row after the transition (the same row if nothing changed). */
@@ -53,7 +55,7 @@ export async function applyTransition(
       .set({ version: sql`${orders.version} + 1`, updatedAt: sql`clock_timestamp()` })
       .where(eq(orders.id, order.id))
       .returning();
-    await recordTimeline(tx, order.id, order.status, transition.description);
+    await recordTimeline(tx, order.id, order.status, transition.event, transition.description);
     await notifyOrderChanged(tx, order.id);
     return updated;
   }
@@ -66,6 +68,9 @@ export async function applyTransition(
       ...(transition.cancellation && {
         cancellationReason: reasonName(transition.cancellation.reason),
         cancellationDetail: transition.cancellation.detail,
+        ...(transition.cancellation.paymentFailure !== undefined && {
+          paymentFailureReason: paymentFailureName(transition.cancellation.paymentFailure),
+        }),
       }),
       deadlineAt: deadlineFor(waitingFor(transition.status), deps.timeouts),
       version: sql`${orders.version} + 1`,
@@ -73,7 +78,7 @@ export async function applyTransition(
     })
     .where(eq(orders.id, order.id))
     .returning();
-  await recordTimeline(tx, order.id, status, transition.description);
+  await recordTimeline(tx, order.id, status, transition.event, transition.description);
 
   const at = timestampFromDate(updated.updatedAt);
   for (const emission of transition.emit) {
@@ -84,6 +89,8 @@ export async function applyTransition(
           userId: order.userId,
           total: money(order.currency, order.totalMinor),
           confirmedAt: at,
+          contactEmail: order.contactEmail,
+          ...(order.shippingAddress && { shippingAddress: order.shippingAddress }),
         });
         break;
       case "OrderCancelled":

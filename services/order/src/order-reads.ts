@@ -16,7 +16,7 @@ import {
   type OrderRow,
   type OrderTimelineRow,
 } from "./schema.ts";
-import { reasonFromName, statusFromName } from "./status-mapping.ts";
+import { paymentFailureFromName, reasonFromName, statusFromName, timelineKindFromName } from "./status-mapping.ts";
 
 export function money(currencyCode: string, amountMinor: bigint) {
   return create(MoneySchema, { currencyCode, amountMinor });
@@ -39,6 +39,7 @@ export function toOrderMessage(
         quantity: l.quantity,
         unitPrice: money(row.currency, l.unitPriceMinor),
         lineTotal: money(row.currency, l.unitPriceMinor * BigInt(l.quantity)),
+        imageUrl: l.imageUrl,
       })),
     total: money(row.currency, row.totalMinor),
     cancellationReason: reasonFromName(row.cancellationReason),
@@ -49,9 +50,13 @@ export function toOrderMessage(
         occurredAt: timestampFromDate(t.occurredAt),
         status: statusFromName(t.status),
         description: t.description,
+        kind: timelineKindFromName(t.kind),
       })),
     createdAt: timestampFromDate(row.createdAt),
     updatedAt: timestampFromDate(row.updatedAt),
+    ...(row.shippingAddress && { shippingAddress: row.shippingAddress }),
+    contactEmail: row.contactEmail,
+    paymentFailureReason: paymentFailureFromName(row.paymentFailureReason),
   });
 }
 

@@ -1,6 +1,7 @@
 // PlaceOrder: check the customer (identity) and the prices (catalog), then
 // store the order PENDING, its first timeline entry and its OrderPlaced event
-// in one transaction.
+// in one transaction. The shipping address and contact email are stored with
+// it (the contact email defaults to the account's, as identity has it now).
 //
 // Idempotency: (user, idempotency_key) is unique. A retry of the same request
 // finds the order placed the first time; the same key with a different
@@ -13,7 +14,12 @@ import { v7 as uuidv7 } from "uuid";
 import type { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import type { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
 import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
-import type { Order, PlaceOrderRequest } from "@shop/gen/shop/order/v1/order_pb";
+import {
+  TimelineEventKind,
+  type Order,
+  type PlaceOrderRequest,
+  type ShippingAddress,
+} from "@shop/gen/shop/order/v1/order_pb";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requirePrincipal } from "@shop/runtime/authorization";
 import type { Principal } from "@shop/runtime/interceptors/auth";
@@ -23,7 +29,7 @@ import { deadlineFor, recordTimeline, type Timeouts } from "./apply-transition.t
 import { money, readOrder, type OrderDatabase } from "./order-reads.ts";
 import { priceOrder, type CatalogProduct, type PricedOrder } from "./pricing.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
-import { orderLines, orders, type OrderRow } from "./schema.ts";
+import { orderLines, orders, type OrderRow, type ShippingAddressValue } from "./schema.ts";
 
 export interface PlaceOrderDeps {
   db: OrderDatabase;
@@ -35,14 +41,20 @@ export interface PlaceOrderDeps {
 
 export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, ctx: HandlerContext): Promise<Order> {
   const principal = requirePrincipal(ctx);
-  const fingerprint = requestFingerprint(req);
+  const shippingAddress = req.shippingAddress && shippingAddressValue(req.shippingAddress);
+  const fingerprint = requestFingerprint({
+    lines: req.lines,
+    cardToken: req.cardToken,
+    shippingAddress,
+    contactEmail: req.contactEmail,
+  });
 
   // A retry of a request that already succeeded needs neither identity nor
   // catalog (and works while they are down).
   const earlier = await findByKey(deps.db, principal.subject, req.idempotencyKey);
   if (earlier) return sameRequestOrFail(deps.db, earlier, fingerprint);
 
-  await checkCustomer(deps.identity, principal, ctx.signal);
+  const customer = await checkCustomer(deps.identity, principal, ctx.signal);
   const priced = priceOrder(
     req.lines,
     await fetchProducts(
@@ -65,6 +77,8 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
         idempotencyKey: req.idempotencyKey,
         requestFingerprint: fingerprint,
         deadlineAt: deadlineFor("stock", deps.timeouts),
+        shippingAddress: shippingAddress ?? null,
+        contactEmail: req.contactEmail || customer.email,
       })
       .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
       .returning();
@@ -72,7 +86,13 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
     // waited for it to commit).
     if (!row) return undefined;
     await tx.insert(orderLines).values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })));
-    await recordTimeline(tx, orderId, "PENDING", "order placed; waiting for stock to be reserved");
+    await recordTimeline(
+      tx,
+      orderId,
+      "PENDING",
+      TimelineEventKind.PLACED,
+      "order placed; waiting for stock to be reserved",
+    );
     await deps.outbox.enqueue(tx, OrderPlacedSchema, orderPlacedEvent(row, priced, req.cardToken));
     return row;
   });
@@ -94,6 +114,7 @@ function orderPlacedEvent(row: OrderRow, priced: PricedOrder, cardToken: string)
       quantity: l.quantity,
       unitPrice: money(priced.currency, l.unitPriceMinor),
       lineTotal: money(priced.currency, l.unitPriceMinor * BigInt(l.quantity)),
+      imageUrl: l.imageUrl,
     })),
     total: money(priced.currency, priced.totalMinor),
     cardToken,
@@ -116,14 +137,31 @@ async function sameRequestOrFail(db: OrderDatabase, existing: OrderRow, fingerpr
   return (await readOrder(db, existing.id))!;
 }
 
+/** The address as stored: every field of the contract, trimmed, in one order (the fingerprint hashes it). */
+function shippingAddressValue(address: ShippingAddress): ShippingAddressValue {
+  return {
+    name: address.name.trim(),
+    line1: address.line1.trim(),
+    line2: address.line2.trim(),
+    city: address.city.trim(),
+    postalCode: address.postalCode.trim(),
+    region: address.region.trim(),
+    countryCode: address.countryCode,
+  };
+}
+
 /** The caller must be a user identity knows; asked with the caller's own token. */
 async function checkCustomer(
   identity: PlaceOrderDeps["identity"],
   principal: Principal,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<{ email: string }> {
   try {
-    await identity.getUser({ userId: principal.subject }, { headers: forwardToken(principal), signal });
+    const { user } = await identity.getUser(
+      { userId: principal.subject },
+      { headers: forwardToken(principal), signal },
+    );
+    return { email: user?.email ?? "" };
   } catch (err) {
     const code = ConnectError.from(err).code;
     if (code === Code.NotFound || code === Code.Unauthenticated) {

@@ -13,6 +13,7 @@ export interface RequestedLine {
 export interface CatalogProduct {
   id: string;
   name: string;
+  imageUrl: string;
   price?: { currencyCode: string; amountMinor: bigint };
 }
 
@@ -21,6 +22,7 @@ export interface PricedLine {
   productName: string;
   quantity: number;
   unitPriceMinor: bigint;
+  imageUrl: string;
 }
 
 export interface PricedOrder {
@@ -51,6 +53,7 @@ export function priceOrder(requested: readonly RequestedLine[], products: readon
       productName: product.name,
       quantity: l.quantity,
       unitPriceMinor: product.price!.amountMinor,
+      imageUrl: product.imageUrl,
     };
   });
   const currencies = [...new Set(requested.map((l) => byId.get(l.productId.toLowerCase())!.price!.currencyCode))];

@@ -24,7 +24,7 @@
 // timeline note and changes nothing: the OrderCancelled that order already
 // published is what makes payment refund and inventory release.
 import { StockRejectionReason } from "@shop/gen/shop/inventory/v1/events_pb";
-import { CancellationReason, OrderStatus } from "@shop/gen/shop/order/v1/order_pb";
+import { CancellationReason, OrderStatus, TimelineEventKind } from "@shop/gen/shop/order/v1/order_pb";
 import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
 
 /** What the saga needs to know about an order. */
@@ -61,12 +61,18 @@ export type Transition =
   | {
       readonly kind: "advance";
       readonly status: OrderStatus;
+      /** What the timeline entry says happened, for clients; `description` is for operators. */
+      readonly event: TimelineEventKind;
       readonly description: string;
-      readonly cancellation?: { readonly reason: CancellationReason; readonly detail: string };
+      readonly cancellation?: {
+        readonly reason: CancellationReason;
+        readonly detail: string;
+        readonly paymentFailure?: PaymentFailureReason;
+      };
       readonly emit: readonly SagaEmission[];
     }
   /** Status unchanged; only a timeline entry. */
-  | { readonly kind: "note"; readonly description: string }
+  | { readonly kind: "note"; readonly event: TimelineEventKind; readonly description: string }
   /** Nothing to record (a timeout or cancel request for an order already finished). */
   | { readonly kind: "unchanged" }
   /** The request is not allowed in this status (cancelling a CONFIRMED order). */
@@ -96,7 +102,11 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
   switch (input.type) {
     case "StockReserved":
       if (status === OrderStatus.PENDING) {
-        return advance(OrderStatus.AWAITING_PAYMENT, "stock reserved; waiting for payment");
+        return advance(
+          OrderStatus.AWAITING_PAYMENT,
+          TimelineEventKind.STOCK_RESERVED,
+          "stock reserved; waiting for payment",
+        );
       }
       return ignored(
         "stock reservation",
@@ -106,7 +116,11 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
 
     case "StockRejected":
       if (status === OrderStatus.PENDING) {
-        return cancel(CancellationReason.OUT_OF_STOCK, outOfStockDetail(order, input));
+        return cancel(
+          TimelineEventKind.STOCK_REJECTED,
+          CancellationReason.OUT_OF_STOCK,
+          outOfStockDetail(order, input),
+        );
       }
       return ignored("stock rejection", status);
 
@@ -115,6 +129,7 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
         return {
           kind: "advance",
           status: OrderStatus.CONFIRMED,
+          event: TimelineEventKind.PAYMENT_CAPTURED,
           description: "payment captured; order confirmed",
           emit: [{ type: "OrderConfirmed" }],
         };
@@ -126,43 +141,72 @@ export function decide(order: SagaOrder, input: SagaInput): Transition {
       );
 
     case "PaymentFailed":
-      if (waiting !== null) return cancel(CancellationReason.PAYMENT_FAILED, paymentFailureDetail(input.reason));
+      if (waiting !== null)
+        return cancel(
+          TimelineEventKind.PAYMENT_FAILED,
+          CancellationReason.PAYMENT_FAILED,
+          paymentFailureDetail(input.reason),
+          input.reason,
+        );
       return ignored("payment failure", status);
 
     case "StockReleased":
-      return { kind: "note", description: "reserved stock released" };
+      return { kind: "note", event: TimelineEventKind.STOCK_RELEASED, description: "reserved stock released" };
     case "StockCommitted":
-      return { kind: "note", description: "reserved stock committed" };
+      return { kind: "note", event: TimelineEventKind.STOCK_COMMITTED, description: "reserved stock committed" };
     case "PaymentRefunded":
-      return { kind: "note", description: "payment refunded" };
+      return { kind: "note", event: TimelineEventKind.PAYMENT_REFUNDED, description: "payment refunded" };
 
     case "DeadlinePassed":
-      if (waiting === "stock") return cancel(CancellationReason.TIMED_OUT, "stock was not reserved in time");
-      if (waiting === "payment") return cancel(CancellationReason.TIMED_OUT, "payment was not completed in time");
+      if (waiting === "stock")
+        return cancel(
+          TimelineEventKind.STOCK_TIMED_OUT,
+          CancellationReason.TIMED_OUT,
+          "stock was not reserved in time",
+        );
+      if (waiting === "payment")
+        return cancel(
+          TimelineEventKind.PAYMENT_TIMED_OUT,
+          CancellationReason.TIMED_OUT,
+          "payment was not completed in time",
+        );
       return { kind: "unchanged" };
 
     case "CancelRequested":
       if (waiting !== null) {
-        return cancel(
-          CancellationReason.CUSTOMER_REQUESTED,
-          input.by === "admin" ? "cancelled by an administrator" : "cancelled by the customer",
-        );
+        return input.by === "admin"
+          ? cancel(
+              TimelineEventKind.CANCELLED_BY_ADMIN,
+              CancellationReason.CUSTOMER_REQUESTED,
+              "cancelled by an administrator",
+            )
+          : cancel(
+              TimelineEventKind.CANCELLED_BY_CUSTOMER,
+              CancellationReason.CUSTOMER_REQUESTED,
+              "cancelled by the customer",
+            );
       }
       if (status === OrderStatus.CANCELLED) return { kind: "unchanged" };
       return { kind: "refused", message: "the order is CONFIRMED and can no longer be cancelled" };
   }
 }
 
-function advance(status: OrderStatus, description: string): Transition {
-  return { kind: "advance", status, description, emit: [] };
+function advance(status: OrderStatus, event: TimelineEventKind, description: string): Transition {
+  return { kind: "advance", status, event, description, emit: [] };
 }
 
-function cancel(reason: CancellationReason, detail: string): Transition {
+function cancel(
+  event: TimelineEventKind,
+  reason: CancellationReason,
+  detail: string,
+  paymentFailure?: PaymentFailureReason,
+): Transition {
   return {
     kind: "advance",
     status: OrderStatus.CANCELLED,
+    event,
     description: `cancelled: ${detail}`,
-    cancellation: { reason, detail },
+    cancellation: { reason, detail, ...(paymentFailure !== undefined && { paymentFailure }) },
     emit: [{ type: "OrderCancelled", reason, detail }],
   };
 }
@@ -171,6 +215,7 @@ function ignored(what: string, status: OrderStatus, consequence?: string): Trans
   const state = OrderStatus[status];
   return {
     kind: "note",
+    event: TimelineEventKind.LATE_EVENT_IGNORED,
     description: `ignored ${what}: the order is already ${state}${consequence ? `; ${consequence}` : ""}`,
   };
 }

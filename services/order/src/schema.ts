@@ -2,12 +2,15 @@
 // Money is integer minor units plus the order's currency (every line of an
 // order is priced in the same currency). `deadline_at` is when the order's
 // current waiting state times out (null once terminal); the timeout sweeper
-// reads it through a partial index.
+// reads it through a partial index. The shipping address is a snapshot taken
+// when the order is placed (never updated, never queried by its parts), so
+// it is one jsonb value shaped like the contract's ShippingAddress.
 import { sql } from "drizzle-orm";
 import {
   bigint,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   primaryKey,
@@ -23,8 +26,48 @@ export type OrderStatusName = (typeof ORDER_STATUSES)[number];
 export const CANCELLATION_REASONS = ["OUT_OF_STOCK", "PAYMENT_FAILED", "CUSTOMER_REQUESTED", "TIMED_OUT"] as const;
 export type CancellationReasonName = (typeof CANCELLATION_REASONS)[number];
 
+/** shop.payment.v1.PaymentFailureReason by name, without the prefix. */
+export const PAYMENT_FAILURE_REASONS = [
+  "CARD_DECLINED",
+  "INSUFFICIENT_FUNDS",
+  "PROCESSOR_UNAVAILABLE",
+  "INVALID_CARD_TOKEN",
+] as const;
+export type PaymentFailureReasonName = (typeof PAYMENT_FAILURE_REASONS)[number];
+
+/** shop.order.v1.TimelineEventKind by name, without the prefix. */
+export const TIMELINE_EVENT_KINDS = [
+  "PLACED",
+  "STOCK_RESERVED",
+  "STOCK_REJECTED",
+  "PAYMENT_CAPTURED",
+  "PAYMENT_FAILED",
+  "CANCELLED_BY_CUSTOMER",
+  "CANCELLED_BY_ADMIN",
+  "STOCK_TIMED_OUT",
+  "PAYMENT_TIMED_OUT",
+  "STOCK_RELEASED",
+  "STOCK_COMMITTED",
+  "PAYMENT_REFUNDED",
+  "LATE_EVENT_IGNORED",
+] as const;
+export type TimelineEventKindName = (typeof TIMELINE_EVENT_KINDS)[number];
+
 export const orderStatus = pgEnum("order_status", ORDER_STATUSES);
 export const cancellationReason = pgEnum("cancellation_reason", CANCELLATION_REASONS);
+export const paymentFailureReason = pgEnum("payment_failure_reason", PAYMENT_FAILURE_REASONS);
+export const timelineEventKind = pgEnum("timeline_event_kind", TIMELINE_EVENT_KINDS);
+
+/** The shipping_address column: shop.order.v1.ShippingAddress's fields. */
+export interface ShippingAddressValue {
+  name: string;
+  line1: string;
+  line2: string;
+  city: string;
+  postalCode: string;
+  region: string;
+  countryCode: string;
+}
 
 export const orders = pgTable(
   "orders",
@@ -37,6 +80,12 @@ export const orders = pgTable(
     currency: text("currency").notNull(),
     cancellationReason: cancellationReason("cancellation_reason"),
     cancellationDetail: text("cancellation_detail").notNull().default(""),
+    /** Set with cancellation_reason PAYMENT_FAILED. */
+    paymentFailureReason: paymentFailureReason("payment_failure_reason"),
+    /** Null for orders placed without one (API clients; orders from before addresses). */
+    shippingAddress: jsonb("shipping_address").$type<ShippingAddressValue>(),
+    /** Given at checkout, else the account's email when the order was placed ('' for older orders). */
+    contactEmail: text("contact_email").notNull().default(""),
     /** The client's key; unique per user, so a retried PlaceOrder finds its order. */
     idempotencyKey: text("idempotency_key").notNull(),
     /** Hash of the normalised request, to tell a retry from a reused key. */
@@ -72,6 +121,8 @@ export const orderLines = pgTable(
     productName: text("product_name").notNull(),
     quantity: integer("quantity").notNull(),
     unitPriceMinor: bigint("unit_price_minor", { mode: "bigint" }).notNull(),
+    /** The product's picture as the catalog had it. */
+    imageUrl: text("image_url").notNull().default(""),
   },
   (t) => [primaryKey({ columns: [t.orderId, t.lineNo] })],
 );
@@ -92,6 +143,8 @@ export const orderTimeline = pgTable(
     /** The order's status after this entry. */
     status: orderStatus("status").notNull(),
     description: text("description").notNull(),
+    /** What happened, for clients; null for entries recorded before kinds existed. */
+    kind: timelineEventKind("kind"),
   },
   (t) => [index("order_timeline_order_idx").on(t.orderId, t.id)],
 );

@@ -1,5 +1,6 @@
 // WatchOrder: the order now, then the order again after each change, ending
-// once it is terminal. Changes arrive through the OrderChangeFeed (Postgres
+// once it is terminal, with heartbeats in between while nothing changes
+// (withHeartbeats). Changes arrive through the OrderChangeFeed (Postgres
 // NOTIFY); a slow poll covers notifications lost while the LISTEN connection
 // was reconnecting. Ends quietly when the client goes away, and with
 // Unavailable when the server drains, so the client knows to watch again
@@ -10,6 +11,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchOrderRequest, WatchOrderResponseSchema } from "@shop/gen/shop/order/v1/order_pb";
 import { requireOwnerOrAdmin } from "@shop/runtime/authorization";
 import { drainSignalKey } from "@shop/runtime/server";
+import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import type { OrderChangeFeed } from "./order-change-feed.ts";
 import { readOrderState, type OrderDatabase } from "./order-reads.ts";
 import { isTerminal } from "./saga.ts";
@@ -21,11 +23,21 @@ export interface WatchOrderDeps {
   pollIntervalMs: number;
 }
 
-export async function* watchOrder(
+type WatchOrderMessage = MessageInitShape<typeof WatchOrderResponseSchema>;
+
+export function watchOrder(
   deps: WatchOrderDeps,
   req: WatchOrderRequest,
   ctx: HandlerContext,
-): AsyncGenerator<MessageInitShape<typeof WatchOrderResponseSchema>> {
+): AsyncGenerator<WatchOrderMessage> {
+  return withHeartbeats<WatchOrderMessage>(ctx, orderChanges(deps, req, ctx), () => ({ heartbeat: true }));
+}
+
+async function* orderChanges(
+  deps: WatchOrderDeps,
+  req: WatchOrderRequest,
+  ctx: HandlerContext,
+): AsyncGenerator<WatchOrderMessage> {
   const drain = ctx.values.get(drainSignalKey);
   const stop = AbortSignal.any([ctx.signal, drain]);
   const wakeup = new Wakeup();

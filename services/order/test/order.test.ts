@@ -2,7 +2,7 @@
 // JetStream. Inventory and payment are driven from here: the test publishes
 // their events the way their relays would and watches what order publishes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type Client } from "@connectrpc/connect";
 import postgres from "postgres";
 import { CatalogService, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
@@ -17,8 +17,10 @@ import {
   CancellationReason,
   OrderService,
   OrderStatus,
+  TimelineEventKind,
   WatchOrderRequestSchema,
   type Order,
+  type ShippingAddressSchema,
 } from "@shop/gen/shop/order/v1/order_pb";
 import { PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
 import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
@@ -37,6 +39,7 @@ import {
 import { OrderChangeFeed } from "../src/order-change-feed.ts";
 import * as schema from "../src/schema.ts";
 import { watchOrder } from "../src/watch-order.ts";
+import { LogSink } from "../../../tests/observability/log-sink.ts";
 import { OrderEventLog, orderCaughtUp, publishEvent } from "./event-traffic.ts";
 
 let system: TestSystem;
@@ -47,6 +50,14 @@ let catalog: Client<typeof CatalogService>;
 let products: Product[];
 let alice: Account;
 let bob: Account;
+const logs = new LogSink();
+
+/** How order's WatchOrder calls ended so far, from its access log (a line when a call ends). */
+const watchEnds = () =>
+  logs
+    .records()
+    .filter((r) => r.service === "order" && r.msg === "rpc" && (r.rpc as { method: string }).method === "WatchOrder")
+    .map((r) => r.code as string);
 
 const auth = (account: Account | string) => ({
   headers: bearer(typeof account === "string" ? account : account.token),
@@ -65,15 +76,44 @@ async function codeOf(call: Promise<unknown> | (() => Promise<unknown>)): Promis
 function place(
   account: Account,
   lines: { productId: string; quantity: number }[],
-  options: { key?: string; cardToken?: string } = {},
+  options: {
+    key?: string;
+    cardToken?: string;
+    shippingAddress?: MessageInitShape<typeof ShippingAddressSchema>;
+    contactEmail?: string;
+  } = {},
 ) {
   return orders
     .placeOrder(
-      { idempotencyKey: options.key ?? uniqueId("key"), lines, cardToken: options.cardToken ?? "tok_visa_approve" },
+      {
+        idempotencyKey: options.key ?? uniqueId("key"),
+        lines,
+        cardToken: options.cardToken ?? "tok_visa_approve",
+        shippingAddress: options.shippingAddress,
+        contactEmail: options.contactEmail,
+      },
       auth(account),
     )
     .then((r) => r.order!);
 }
+
+const ADDRESS = {
+  name: "Alice Example",
+  line1: "12 Harbour Road",
+  line2: "Flat 3",
+  city: "Dublin",
+  postalCode: "D02 X285",
+  region: "",
+  countryCode: "IE",
+};
+
+/** Every order of a watch, skipping heartbeats. */
+async function* ordersOf(stream: AsyncIterable<{ order?: Order; heartbeat: boolean }>): AsyncGenerator<Order> {
+  for await (const res of stream) if (!res.heartbeat) yield res.order!;
+}
+
+/** Heartbeats arrive after this much silence on a watch (the system's STREAM_HEARTBEAT_MS). */
+const HEARTBEAT_MS = 300;
 
 async function get(orderId: string, account: Account | string = alice): Promise<Order> {
   return (await orders.getOrder({ orderId }, auth(account))).order!;
@@ -122,7 +162,10 @@ const captured = (order: Order, options = {}) =>
   );
 
 beforeAll(async () => {
-  system = await startSystem(["identity", "catalog", "order"]);
+  system = await startSystem(["identity", "catalog", "order"], {
+    env: { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: "info" },
+    logs,
+  });
   bus = await EventBus.connect({ servers: NATS_URL, naming: system.naming });
   log = await OrderEventLog.open(bus);
   orders = system.client(OrderService);
@@ -164,11 +207,13 @@ describe("PlaceOrder", () => {
       [a.id, a.name, 2, a.price!.amountMinor, a.price!.amountMinor * 2n],
       [b.id, b.name, 1, b.price!.amountMinor, b.price!.amountMinor],
     ]);
+    expect(order.lines.map((l) => l.imageUrl)).toEqual([a.imageUrl, b.imageUrl]);
+    expect(a.imageUrl).not.toBe("");
     expect(order.total).toMatchObject({
       currencyCode: a.price!.currencyCode,
       amountMinor: a.price!.amountMinor * 2n + b.price!.amountMinor,
     });
-    expect(order.timeline.map((t) => t.status)).toEqual([OrderStatus.PENDING]);
+    expect(order.timeline.map((t) => [t.status, t.kind])).toEqual([[OrderStatus.PENDING, TimelineEventKind.PLACED]]);
 
     const [placed] = await eventually("OrderPlaced", () =>
       log.of("shop.order.v1.OrderPlaced", order.id).length ? log.of("shop.order.v1.OrderPlaced", order.id) : undefined,
@@ -224,6 +269,49 @@ describe("PlaceOrder", () => {
         message: "idempotency_key was already used for a different order",
       });
     }
+  });
+
+  it("stores the shipping address and contact email; the email defaults to the account's", async () => {
+    const withAddress = await place(alice, [{ productId: products[0].id, quantity: 1 }], {
+      shippingAddress: { ...ADDRESS, name: "  Alice Example " },
+      contactEmail: "orders@alice.example",
+    });
+    expect(withAddress.shippingAddress).toMatchObject(ADDRESS); // trimmed
+    expect(withAddress.contactEmail).toBe("orders@alice.example");
+    expect((await get(withAddress.id)).shippingAddress).toMatchObject(ADDRESS);
+
+    const withoutEmail = await place(alice, [{ productId: products[0].id, quantity: 1 }], {
+      shippingAddress: ADDRESS,
+    });
+    expect(withoutEmail.contactEmail).toBe(alice.email);
+    const bare = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    expect(bare.shippingAddress).toBeUndefined();
+    expect(bare.contactEmail).toBe(alice.email);
+  });
+
+  it("counts the address and the email as part of the request a key stands for", async () => {
+    const key = uniqueId("key");
+    const lines = [{ productId: products[0].id, quantity: 1 }];
+    const first = await place(alice, lines, { key, shippingAddress: ADDRESS });
+    expect((await place(alice, lines, { key, shippingAddress: ADDRESS })).id).toBe(first.id);
+    for (const attempt of [
+      () => place(alice, lines, { key, shippingAddress: { ...ADDRESS, city: "Cork" } }),
+      () => place(alice, lines, { key, shippingAddress: ADDRESS, contactEmail: "other@alice.example" }),
+      () => place(alice, lines, { key }),
+    ]) {
+      expect((await codeOf(attempt)).code).toBe(Code.FailedPrecondition);
+    }
+  });
+
+  it("refuses an incomplete address or a bad email, naming the field (InvalidArgument)", async () => {
+    const lines = [{ productId: products[0].id, quantity: 1 }];
+    const noCity = await codeOf(place(alice, lines, { shippingAddress: { ...ADDRESS, city: "  " } }));
+    expect(noCity.code).toBe(Code.InvalidArgument);
+    expect(noCity.message).toContain("shipping_address.city");
+    const country = await codeOf(place(alice, lines, { shippingAddress: { ...ADDRESS, countryCode: "Ireland" } }));
+    expect(country.message).toContain("shipping_address.country_code");
+    const email = await codeOf(place(alice, lines, { shippingAddress: ADDRESS, contactEmail: "alice at home" }));
+    expect(email.message).toContain("contact_email");
   });
 
   it("keys are per customer: another customer's key does not collide", async () => {
@@ -283,28 +371,30 @@ describe("PlaceOrder", () => {
 
 describe("the saga", () => {
   it("StockReserved → AWAITING_PAYMENT, PaymentCaptured → CONFIRMED + OrderConfirmed, StockCommitted → timeline", async () => {
-    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }], { shippingAddress: ADDRESS });
     await reserved(order);
     await orderWhen(order.id, "AWAITING_PAYMENT", (o) => o.status === OrderStatus.AWAITING_PAYMENT);
     await captured(order);
     const confirmed = await orderWhen(order.id, "CONFIRMED", (o) => o.status === OrderStatus.CONFIRMED);
-    expect(confirmed.timeline.map((t) => [t.status, t.description])).toEqual([
-      [OrderStatus.PENDING, "order placed; waiting for stock to be reserved"],
-      [OrderStatus.AWAITING_PAYMENT, "stock reserved; waiting for payment"],
-      [OrderStatus.CONFIRMED, "payment captured; order confirmed"],
+    expect(confirmed.timeline.map((t) => [t.status, t.kind, t.description])).toEqual([
+      [OrderStatus.PENDING, TimelineEventKind.PLACED, "order placed; waiting for stock to be reserved"],
+      [OrderStatus.AWAITING_PAYMENT, TimelineEventKind.STOCK_RESERVED, "stock reserved; waiting for payment"],
+      [OrderStatus.CONFIRMED, TimelineEventKind.PAYMENT_CAPTURED, "payment captured; order confirmed"],
     ]);
     const [event] = await eventually("OrderConfirmed", () =>
       log.of("shop.order.v1.OrderConfirmed", order.id).length
         ? log.of("shop.order.v1.OrderConfirmed", order.id)
         : undefined,
     );
-    expect(event).toMatchObject({ userId: alice.userId, total: order.total });
+    expect(event).toMatchObject({ userId: alice.userId, total: order.total, contactEmail: alice.email });
+    expect(event.shippingAddress).toMatchObject(ADDRESS);
 
     await publishEvent(bus, StockCommittedSchema, { orderId: order.id, lines: [] });
     const committed = await orderWhen(order.id, "stock committed entry", (o) => o.timeline.length === 4);
     expect(committed.status).toBe(OrderStatus.CONFIRMED);
     expect(committed.timeline.at(-1)).toMatchObject({
       status: OrderStatus.CONFIRMED,
+      kind: TimelineEventKind.STOCK_COMMITTED,
       description: "reserved stock committed",
     });
   });
@@ -319,6 +409,8 @@ describe("the saga", () => {
     const cancelled = await orderWhen(order.id, "CANCELLED", (o) => o.status === OrderStatus.CANCELLED);
     expect(cancelled.cancellationReason).toBe(CancellationReason.OUT_OF_STOCK);
     expect(cancelled.cancellationDetail).toBe(`not enough stock: ${products[2].name} (5 ordered, 3 available)`);
+    expect(cancelled.paymentFailureReason).toBe(PaymentFailureReason.UNSPECIFIED);
+    expect(cancelled.timeline.at(-1)?.kind).toBe(TimelineEventKind.STOCK_REJECTED);
     const [event] = await eventually("OrderCancelled", () =>
       log.of("shop.order.v1.OrderCancelled", order.id).length
         ? log.of("shop.order.v1.OrderCancelled", order.id)
@@ -345,9 +437,11 @@ describe("the saga", () => {
     expect(cancelled).toMatchObject({
       cancellationReason: CancellationReason.PAYMENT_FAILED,
       cancellationDetail: "card declined",
+      paymentFailureReason: PaymentFailureReason.CARD_DECLINED,
     });
     expect(cancelled.timeline.at(-1)).toMatchObject({
       status: OrderStatus.CANCELLED,
+      kind: TimelineEventKind.PAYMENT_FAILED,
       description: "cancelled: card declined",
     });
     await eventually("OrderCancelled", () =>
@@ -380,6 +474,10 @@ describe("the saga", () => {
     await captured(order);
     const noted = await orderWhen(order.id, "two notes", (o) => o.timeline.length === confirmed.timeline.length + 2);
     expect(noted.status).toBe(OrderStatus.CONFIRMED);
+    expect(noted.timeline.slice(-2).map((t) => t.kind)).toEqual([
+      TimelineEventKind.LATE_EVENT_IGNORED,
+      TimelineEventKind.LATE_EVENT_IGNORED,
+    ]);
     expect(
       noted.timeline
         .slice(-2)
@@ -493,14 +591,13 @@ describe("WatchOrder", () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     const statuses: OrderStatus[] = [];
     let last: Order | undefined;
-    for await (const { order: seen } of orders.watchOrder(
-      { orderId: order.id },
-      { ...auth(alice), signal: AbortSignal.timeout(30_000) },
+    for await (const seen of ordersOf(
+      orders.watchOrder({ orderId: order.id }, { ...auth(alice), signal: AbortSignal.timeout(30_000) }),
     )) {
-      last = seen!;
-      if (statuses.at(-1) !== seen!.status) statuses.push(seen!.status);
-      if (seen!.status === OrderStatus.PENDING && statuses.length === 1) await reserved(order);
-      if (seen!.status === OrderStatus.AWAITING_PAYMENT && statuses.length === 2) await captured(order);
+      last = seen;
+      if (statuses.at(-1) !== seen.status) statuses.push(seen.status);
+      if (seen.status === OrderStatus.PENDING && statuses.length === 1) await reserved(order);
+      if (seen.status === OrderStatus.AWAITING_PAYMENT && statuses.length === 2) await captured(order);
     }
     expect(statuses).toEqual([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT, OrderStatus.CONFIRMED]);
     expect(last!.timeline).toHaveLength(3);
@@ -541,6 +638,42 @@ describe("WatchOrder", () => {
     const seen: Order[] = [];
     for await (const res of orders.watchOrder({ orderId: order.id }, auth(alice))) seen.push(res.order!);
     expect(seen.map((o) => o.status)).toEqual([OrderStatus.CANCELLED]);
+  });
+
+  it("sends heartbeats while the order does not change, then the change", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const seen: string[] = [];
+    for await (const res of orders.watchOrder(
+      { orderId: order.id },
+      { ...auth(alice), signal: AbortSignal.timeout(30_000) },
+    )) {
+      seen.push(res.heartbeat ? "heartbeat" : OrderStatus[res.order!.status]);
+      expect(res.heartbeat).toBe(res.order === undefined);
+      if (seen.filter((m) => m === "heartbeat").length === 2 && seen.at(-1) === "heartbeat") {
+        await orders.cancelOrder({ orderId: order.id }, auth(alice));
+      }
+    }
+    expect(seen.slice(0, 3)).toEqual(["PENDING", "heartbeat", "heartbeat"]);
+    expect(seen.at(-1)).toBe("CANCELLED");
+  });
+
+  it("finishes on the server when the client goes away, at any moment", async () => {
+    const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+    const before = watchEnds().length;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const client = new AbortController();
+        try {
+          for await (const _ of orders.watchOrder({ orderId: order.id }, { ...auth(alice), signal: client.signal }))
+            setTimeout(() => client.abort(), i % 5);
+        } catch {
+          // Canceled, as asked.
+        }
+      }),
+    );
+    // Every handler got its first message out, so each must end (and log it).
+    await eventually("every watch to finish", () => watchEnds().length === before + 20);
+    expect(watchEnds().slice(before)).toEqual(Array<string>(20).fill("canceled"));
   });
 });
 
@@ -608,7 +741,7 @@ describe("shutdown", () => {
     const order = await place(alice, [{ productId: products[0].id, quantity: 1 }]);
     const received: Order[] = [];
     const watching = codeOf(async () => {
-      for await (const res of orders.watchOrder({ orderId: order.id }, auth(alice))) received.push(res.order!);
+      for await (const seen of ordersOf(orders.watchOrder({ orderId: order.id }, auth(alice)))) received.push(seen);
     });
     await eventually("the first message", () => received.length === 1);
     await system.stopService("order");

@@ -7,6 +7,7 @@ import { priceOrder } from "../src/pricing.ts";
 const product = (id: string, amountMinor: bigint, currencyCode = "EUR") => ({
   id,
   name: `product ${id}`,
+  imageUrl: `/images/products/${id}.svg`,
   price: { currencyCode, amountMinor },
 });
 

@@ -2,7 +2,7 @@
 // does not apply to the status it meets.
 import { describe, expect, it } from "vitest";
 import { StockRejectionReason } from "@shop/gen/shop/inventory/v1/events_pb";
-import { CancellationReason, OrderStatus } from "@shop/gen/shop/order/v1/order_pb";
+import { CancellationReason, OrderStatus, TimelineEventKind } from "@shop/gen/shop/order/v1/order_pb";
 import { PaymentFailureReason } from "@shop/gen/shop/payment/v1/payment_pb";
 import { decide, isTerminal, waitingFor, type SagaInput, type SagaOrder, type Transition } from "../src/saga.ts";
 
@@ -32,12 +32,18 @@ const inputs = {
   adminCancels: { type: "CancelRequested", by: "admin" },
 } satisfies Record<string, SagaInput>;
 
-function cancelled(reason: CancellationReason, detail: string): Transition {
+function cancelled(
+  event: TimelineEventKind,
+  reason: CancellationReason,
+  detail: string,
+  paymentFailure?: PaymentFailureReason,
+): Transition {
   return {
     kind: "advance",
     status: CANCELLED,
+    event,
     description: `cancelled: ${detail}`,
-    cancellation: { reason, detail },
+    cancellation: { reason, detail, ...(paymentFailure !== undefined && { paymentFailure }) },
     emit: [{ type: "OrderCancelled", reason, detail }],
   };
 }
@@ -47,6 +53,7 @@ describe("saga transitions", () => {
     expect(decide(order(PENDING), inputs.stockReserved)).toEqual({
       kind: "advance",
       status: AWAITING_PAYMENT,
+      event: TimelineEventKind.STOCK_RESERVED,
       description: "stock reserved; waiting for payment",
       emit: [],
     });
@@ -54,7 +61,11 @@ describe("saga transitions", () => {
 
   it("PENDING --StockRejected--> CANCELLED (OUT_OF_STOCK) naming what is missing", () => {
     expect(decide(order(PENDING), inputs.stockRejected)).toEqual(
-      cancelled(CancellationReason.OUT_OF_STOCK, "not enough stock: Red Mug (3 ordered, 1 available)"),
+      cancelled(
+        TimelineEventKind.STOCK_REJECTED,
+        CancellationReason.OUT_OF_STOCK,
+        "not enough stock: Red Mug (3 ordered, 1 available)",
+      ),
     );
   });
 
@@ -76,6 +87,7 @@ describe("saga transitions", () => {
     expect(decide(order(AWAITING_PAYMENT), inputs.paymentCaptured)).toEqual({
       kind: "advance",
       status: CONFIRMED,
+      event: TimelineEventKind.PAYMENT_CAPTURED,
       description: "payment captured; order confirmed",
       emit: [{ type: "OrderConfirmed" }],
     });
@@ -89,7 +101,7 @@ describe("saga transitions", () => {
     [PaymentFailureReason.UNSPECIFIED, "payment failed"],
   ])("AWAITING_PAYMENT --PaymentFailed(%s)--> CANCELLED (PAYMENT_FAILED, %j) + OrderCancelled", (reason, detail) => {
     expect(decide(order(AWAITING_PAYMENT), { type: "PaymentFailed", reason })).toEqual(
-      cancelled(CancellationReason.PAYMENT_FAILED, detail),
+      cancelled(TimelineEventKind.PAYMENT_FAILED, CancellationReason.PAYMENT_FAILED, detail, reason),
     );
   });
 
@@ -102,10 +114,10 @@ describe("saga transitions", () => {
 
   it("the deadline of each waiting state cancels with TIMED_OUT", () => {
     expect(decide(order(PENDING), inputs.deadlinePassed)).toEqual(
-      cancelled(CancellationReason.TIMED_OUT, "stock was not reserved in time"),
+      cancelled(TimelineEventKind.STOCK_TIMED_OUT, CancellationReason.TIMED_OUT, "stock was not reserved in time"),
     );
     expect(decide(order(AWAITING_PAYMENT), inputs.deadlinePassed)).toEqual(
-      cancelled(CancellationReason.TIMED_OUT, "payment was not completed in time"),
+      cancelled(TimelineEventKind.PAYMENT_TIMED_OUT, CancellationReason.TIMED_OUT, "payment was not completed in time"),
     );
   });
 
@@ -113,10 +125,18 @@ describe("saga transitions", () => {
     "a cancel request cancels a %s order (CUSTOMER_REQUESTED), saying who asked",
     (status) => {
       expect(decide(order(status), inputs.customerCancels)).toEqual(
-        cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by the customer"),
+        cancelled(
+          TimelineEventKind.CANCELLED_BY_CUSTOMER,
+          CancellationReason.CUSTOMER_REQUESTED,
+          "cancelled by the customer",
+        ),
       );
       expect(decide(order(status), inputs.adminCancels)).toEqual(
-        cancelled(CancellationReason.CUSTOMER_REQUESTED, "cancelled by an administrator"),
+        cancelled(
+          TimelineEventKind.CANCELLED_BY_ADMIN,
+          CancellationReason.CUSTOMER_REQUESTED,
+          "cancelled by an administrator",
+        ),
       );
     },
   );
@@ -137,13 +157,19 @@ describe("saga transitions", () => {
   it.each(ALL)("StockReleased, StockCommitted and PaymentRefunded only add a timeline entry (%s)", (status) => {
     expect(decide(order(status), inputs.stockReleased)).toEqual({
       kind: "note",
+      event: TimelineEventKind.STOCK_RELEASED,
       description: "reserved stock released",
     });
     expect(decide(order(status), inputs.stockCommitted)).toEqual({
       kind: "note",
+      event: TimelineEventKind.STOCK_COMMITTED,
       description: "reserved stock committed",
     });
-    expect(decide(order(status), inputs.paymentRefunded)).toEqual({ kind: "note", description: "payment refunded" });
+    expect(decide(order(status), inputs.paymentRefunded)).toEqual({
+      kind: "note",
+      event: TimelineEventKind.PAYMENT_REFUNDED,
+      description: "payment refunded",
+    });
   });
 });
 
@@ -169,7 +195,11 @@ describe("events that do not apply to the status are noted and change nothing", 
     [CANCELLED, "paymentFailed", "ignored payment failure: the order is already CANCELLED"],
   ];
   it.each(cases)("%s + %s", (status, input, description) => {
-    expect(decide(order(status), inputs[input])).toEqual({ kind: "note", description });
+    expect(decide(order(status), inputs[input])).toEqual({
+      kind: "note",
+      event: TimelineEventKind.LATE_EVENT_IGNORED,
+      description,
+    });
   });
 
   it("no input ever moves a terminal order or emits an event from it", () => {

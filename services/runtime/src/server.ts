@@ -25,6 +25,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { DualProtocolListener } from "./protocol-sniffer.ts";
 import { methodReadMaxBytes } from "./request-size.ts";
 import { createRpcHandler, DEFAULT_READ_MAX_BYTES, endUnreadUploads, markIntercepted } from "./rpc-handler.ts";
+import { heartbeatIntervalKey } from "./stream-heartbeats.ts";
 import { rpcServerTelemetry } from "./telemetry/rpc-server-telemetry.ts";
 import type { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import {
@@ -76,6 +77,8 @@ export interface ServerOptions {
   defaultTimeoutMs?: number;
   /** How long stop() waits for in-flight calls before cutting them off. */
   drainTimeoutMs?: number;
+  /** Silence after which a Watch stream sends a heartbeat (see stream-heartbeats.ts). */
+  streamHeartbeatMs?: number;
   logger?: Logger;
   validator?: Validator;
   /** Server spans and RPC metrics for the services' calls (not health or reflection). */
@@ -158,7 +161,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = createRpcHandler({
     readMaxBytes,
     shutdownSignal: hardStop.signal,
-    contextValues: () => createContextValues().set(drainSignalKey, draining.signal),
+    contextValues: () => {
+      const values = createContextValues().set(drainSignalKey, draining.signal);
+      return options.streamHeartbeatMs === undefined
+        ? values
+        : values.set(heartbeatIntervalKey, options.streamHeartbeatMs);
+    },
     routes(router) {
       // One route per method, each with the read limit its contract allows
       // (see request-size.ts); the server-wide limit is the ceiling.

@@ -39,6 +39,7 @@ import type { Dependency, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { DEFAULT_READ_MAX_BYTES } from "./rpc-handler.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
+import { DEFAULT_HEARTBEAT_MS } from "./stream-heartbeats.ts";
 import { withQuerySpans, type DatabaseTarget } from "./telemetry/db-query-spans.ts";
 import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-backlog-metrics.ts";
 import { eventProcessTelemetry } from "./telemetry/event-process-telemetry.ts";
@@ -62,6 +63,8 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     OUTBOX_RETENTION_HOURS: env.int({ min: 0, default: 168 }),
     /** Largest request message the RPC server reads (after decompression); larger ones get ResourceExhausted. */
     READ_MAX_BYTES: env.bytes({ min: 1024, max: 0xffffffff, default: DEFAULT_READ_MAX_BYTES }),
+    /** Silence after which a Watch stream sends a heartbeat, below every proxy's idle timeout. */
+    STREAM_HEARTBEAT_MS: env.int({ min: 100, default: DEFAULT_HEARTBEAT_MS }),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
@@ -254,6 +257,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       logger,
       telemetry,
       readMaxBytes: config.READ_MAX_BYTES,
+      streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and

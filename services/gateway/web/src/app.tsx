@@ -1,12 +1,18 @@
 // The shell: skip link, header (search, cart, orders, notifications, account),
-// the page for the current path, and the live notification toasts.
+// the page for the current path, the live notification toasts and the
+// announcer for changes that happen without a page change.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { cart, cartCount } from "./cart.ts";
+import { Announcer } from "./components/announcer.tsx";
+import { pageOf } from "./components/product-grid.tsx";
 import { Link } from "./components/link.tsx";
+import { orderNumber } from "./format.ts";
 import { dismissToast, liveNotifications } from "./live-notifications.ts";
+import { notificationTitle } from "./messages.ts";
 import { CartPage } from "./pages/cart-page.tsx";
 import { CatalogPage } from "./pages/catalog-page.tsx";
 import { CheckoutPage } from "./pages/checkout-page.tsx";
+import { ConfirmationPage } from "./pages/confirmation-page.tsx";
 import { NotFoundPage } from "./pages/not-found-page.tsx";
 import { NotificationsPage } from "./pages/notifications-page.tsx";
 import { OrderPage } from "./pages/order-page.tsx";
@@ -20,18 +26,22 @@ import { session, signOut } from "./session.ts";
 import { useStore } from "./store.ts";
 
 function page({ path, query }: Location) {
-  const pageToken = query.get("page") ?? "";
   const next = query.get("next") ?? "/";
-  if (path === "/") return <CatalogPage categoryId={query.get("category") ?? ""} pageToken={pageToken} />;
-  if (path === "/search") return <SearchPage query={query.get("q") ?? ""} pageToken={pageToken} />;
+  const sort = query.get("sort");
+  if (path === "/")
+    return <CatalogPage categoryId={query.get("category") ?? ""} sort={sort} page={pageOf(query.get("page"))} />;
+  if (path === "/search")
+    return <SearchPage query={query.get("q") ?? ""} sort={sort} page={pageOf(query.get("page"))} />;
   if (path === "/cart") return <CartPage />;
-  if (path === "/checkout") return <CheckoutPage />;
-  if (path === "/orders") return <OrdersPage pageToken={pageToken} />;
+  if (path === "/checkout") return <CheckoutPage retrying={query.has("retry")} />;
+  if (path === "/orders") return <OrdersPage pageToken={query.get("page") ?? ""} />;
   if (path === "/notifications") return <NotificationsPage />;
   if (path === "/signin") return <SignInPage next={next} />;
   if (path === "/signup") return <SignUpPage next={next} />;
   const product = match("/products/:id", path);
   if (product) return <ProductPage productId={product.id} />;
+  const confirmation = match("/orders/:id/confirmation", path);
+  if (confirmation) return <ConfirmationPage orderId={confirmation.id} />;
   const order = match("/orders/:id", path);
   if (order) return <OrderPage orderId={order.id} />;
   return <NotFoundPage />;
@@ -40,14 +50,15 @@ function page({ path, query }: Location) {
 export function App() {
   const location = useLocation();
   const main = useRef<HTMLElement>(null);
-  // After in-app navigation, move focus to the new page so screen readers and keyboards start there.
+  // After in-app navigation, move focus to the new page so screen readers and
+  // keyboards start there (without scrolling: Back restores the position).
   const first = useRef(true);
   useEffect(() => {
     if (first.current) {
       first.current = false;
       return;
     }
-    main.current?.focus();
+    main.current?.focus({ preventScroll: true });
   }, [location.path, location.query.toString()]);
   return (
     <>
@@ -68,7 +79,9 @@ function Header({ query }: { query: string }) {
   const lines = useStore(cart);
   const live = useStore(liveNotifications);
   const [search, setSearch] = useState(query);
-  useEffect(() => setSearch(query), [query]);
+  useEffect(() => {
+    setSearch(query);
+  }, [query]);
   const count = cartCount(lines);
   return (
     <header class="site-header">
@@ -91,19 +104,29 @@ function Header({ query }: { query: string }) {
           type="search"
           placeholder="Search products"
           value={search}
-          onInput={(e) => setSearch(e.currentTarget.value)}
+          onInput={(e) => {
+            setSearch(e.currentTarget.value);
+          }}
         />
         <button type="submit">Search</button>
       </form>
       <nav class="account" aria-label="Account">
-        <Link href="/cart" aria-label={`Cart, ${count} ${count === 1 ? "item" : "items"}`}>
+        <Link href="/cart">
           Cart <span class="count">{count}</span>
+          <span class="visually-hidden"> {count === 1 ? "item" : "items"}</span>
         </Link>
         {user ? (
           <>
             <Link href="/orders">Orders</Link>
-            <Link href="/notifications" aria-label={`Notifications${live.unread ? `, ${live.unread} new` : ""}`}>
-              Notifications {live.unread > 0 && <span class="count">{live.unread}</span>}
+            <Link href="/notifications">
+              Notifications
+              {live.unread > 0 && (
+                <>
+                  {" "}
+                  <span class="count">{live.unread}</span>
+                  <span class="visually-hidden"> new</span>
+                </>
+              )}
             </Link>
             <span class="user" title={user.user.email}>
               {user.user.displayName}
@@ -126,6 +149,7 @@ function Header({ query }: { query: string }) {
           </>
         )}
       </nav>
+      <Announcer />
     </header>
   );
 }
@@ -133,22 +157,31 @@ function Header({ query }: { query: string }) {
 function Toasts() {
   const { toasts } = useStore(liveNotifications);
   return (
-    <div class="toasts" aria-live="polite" aria-label="New notifications">
-      {toasts.map((n) => (
-        <div class="toast" key={n.id}>
-          <strong>{n.title}</strong>
-          <p>{n.body}</p>
-          {n.orderId && <Link href={`/orders/${n.orderId}`}>View order</Link>}
-          <button
-            type="button"
-            class="link-button"
-            onClick={() => dismissToast(n.id)}
-            aria-label={`Dismiss: ${n.title}`}
-          >
-            Dismiss
-          </button>
-        </div>
-      ))}
-    </div>
+    <section class="toasts" aria-label="New notifications">
+      <div aria-live="polite" aria-relevant="additions">
+        {toasts.map((n) => {
+          const title = notificationTitle(n.kind, orderNumber(n.orderId));
+          return (
+            <div class="toast" key={n.id} data-kind={n.kind}>
+              <p class="toast-title">{title}</p>
+              {n.orderId && (
+                <Link href={`/orders/${n.orderId}`}>
+                  View order<span class="visually-hidden"> {orderNumber(n.orderId)}</span>
+                </Link>
+              )}
+              <button
+                type="button"
+                class="link-button"
+                onClick={() => {
+                  dismissToast(n.id);
+                }}
+              >
+                Dismiss<span class="visually-hidden">: {title}</span>
+              </button>
+            </div>
+          );
+        })}
+      </div>
+    </section>
   );
 }

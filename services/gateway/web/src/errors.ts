@@ -1,14 +1,16 @@
-// Turns a failed call into what a form shows: a message per field (from the
-// buf.validate.Violations detail the server attaches to InvalidArgument,
-// keyed by the field path such as "email" or "lines[0].quantity") and a
-// message for the form as a whole.
+// Turns a failed call into what a form or page shows, in the catalogue's
+// words (messages.ts): a message per field, from the buf.validate.Violations
+// detail the server attaches to InvalidArgument (keyed by the field path such
+// as "email" or "shipping_address.city", and the rule id), and a message for
+// the form as a whole. The server's message text is never shown.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ViolationsSchema, type FieldPath } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { codeMessage, fieldMessage, FIX_FIELDS, hasFieldMessage, type CallContext } from "./messages.ts";
 
 export interface FormErrors {
   /** Field path -> message. */
   fields: Record<string, string>;
-  /** For the form as a whole; undefined when every problem belongs to a field. */
+  /** For the form as a whole; undefined when there is nothing to say. */
   message?: string;
 }
 
@@ -25,12 +27,6 @@ export function fieldPathText(path: FieldPath | undefined): string {
     .join(".");
 }
 
-/** "value must be a valid email address" -> "Must be a valid email address". */
-function sentence(message: string): string {
-  const text = message.replace(/^value /, "");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
 /** Codes worth retrying unchanged: the request may never have been handled. */
 export function isRetryable(err: unknown): boolean {
   const code = ConnectError.from(err).code;
@@ -40,54 +36,42 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /**
- * The form errors for `err`; `fieldFor` maps errors that carry no violation
- * onto a field (e.g. AlreadyExists on sign-up belongs to the email).
+ * The form errors for `err`. `fieldFor` maps an error that names no field
+ * onto one, with a rule id of the catalogue's (e.g. AlreadyExists on sign-up
+ * is the email's "taken").
  */
 export function formErrors(
   err: unknown,
-  fieldFor: (error: ConnectError) => string | undefined = () => undefined,
+  fieldFor: (error: ConnectError) => { field: string; rule: string } | undefined = () => undefined,
 ): FormErrors {
   const error = ConnectError.from(err);
   const fields: Record<string, string> = {};
   for (const violations of error.findDetails(ViolationsSchema)) {
     for (const violation of violations.violations) {
       const path = fieldPathText(violation.field);
-      if (path && !fields[path]) fields[path] = sentence(violation.message || "is not valid");
+      if (path && !(path in fields)) fields[path] = fieldMessage(path, violation.ruleId);
     }
   }
-  // Some rules are checked in code and named only in the message: "card_number: not a valid card number".
-  const named =
-    Object.keys(fields).length === 0 && error.code === Code.InvalidArgument
-      ? /^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.+)$/.exec(error.rawMessage)
-      : null;
-  if (named) fields[named[1]] = sentence(named[2].replace(/\s*\[[\w.]+\]$/, ""));
-  const field = Object.keys(fields).length === 0 ? fieldFor(error) : undefined;
-  if (field) fields[field] = sentence(error.rawMessage);
-  if (Object.keys(fields).length > 0)
-    return {
-      fields,
-      message: error.code === Code.InvalidArgument ? "Please correct the highlighted fields." : undefined,
-    };
+  if (Object.keys(fields).length === 0) {
+    const mapped = fieldFor(error);
+    if (mapped && hasFieldMessage(mapped.field, mapped.rule))
+      fields[mapped.field] = fieldMessage(mapped.field, mapped.rule);
+  }
+  if (Object.keys(fields).length > 0) return { fields, message: FIX_FIELDS };
   return { fields, message: describeError(error) };
 }
 
-/** A sentence for a user about a failed call. */
-export function describeError(err: unknown): string {
+/** A sentence for a shopper about a failed call. */
+export function describeError(err: unknown, context: CallContext = {}): string {
   const error = ConnectError.from(err);
-  switch (error.code) {
-    case Code.Unavailable:
-    case Code.Unknown:
-    case Code.Canceled:
-      return "The shop cannot be reached right now. Check your connection and try again.";
-    case Code.DeadlineExceeded:
-      return "The shop took too long to answer. Please try again.";
-    case Code.Internal:
-      return "Something went wrong on our side. Please try again.";
-    case Code.Unauthenticated:
-      return "Please sign in again.";
-    case Code.ResourceExhausted:
-      return `${sentence(error.rawMessage)}. Please wait a moment before trying again.`.replace("..", ".");
-    default:
-      return sentence(error.rawMessage);
-  }
+  const retryAfter = Number(error.metadata.get("retry-after"));
+  return codeMessage(error.code, {
+    ...context,
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 && { retryAfterSeconds: retryAfter }),
+  });
+}
+
+/** True for NotFound: the thing asked for is not there (no point in "Try again"). */
+export function isNotFound(err: unknown): boolean {
+  return ConnectError.from(err).code === Code.NotFound;
 }

@@ -1,5 +1,6 @@
 // Money is integer minor units plus a currency (never a float): shown with the
-// currency's own number of decimals.
+// currency's own number of decimals, in English formatting like the rest of
+// the shop's text (and like the notifications the server writes).
 import type { Money } from "@shop/gen/shop/common/v1/money_pb";
 
 function fractionDigits(currency: string): number {
@@ -10,7 +11,7 @@ function fractionDigits(currency: string): number {
   }
 }
 
-/** E.g. { EUR, 3499 } -> "€34.99" (in the browser's locale). */
+/** E.g. { EUR, 3499 } -> "€34.99". */
 export function formatMoney(amountMinor: bigint, currency: string): string {
   const digits = fractionDigits(currency);
   const negative = amountMinor < 0n;
@@ -18,10 +19,9 @@ export function formatMoney(amountMinor: bigint, currency: string): string {
   const decimal = digits === 0 ? abs : `${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
   try {
     // A decimal string keeps every digit exact (Intl.NumberFormat v3).
-    const format = new Intl.NumberFormat(undefined, { style: "currency", currency }).format as (
-      value: string,
-    ) => string;
-    return format(`${negative ? "-" : ""}${decimal}`);
+    return new Intl.NumberFormat("en", { style: "currency", currency }).format(
+      `${negative ? "-" : ""}${decimal}` as `${number}`,
+    );
   } catch {
     return `${negative ? "-" : ""}${decimal} ${currency}`;
   }

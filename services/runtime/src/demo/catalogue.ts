@@ -344,7 +344,11 @@ export const seedProducts: readonly SeedProduct[] = [
   },
 ];
 
-/** The image the web app shows for a product: one SVG per category. */
-export function seedImageUrl(categoryId: string): string {
-  return `/images/${categoryId}.svg`;
+/**
+ * The picture the web app shows for a seeded product: its own drawing,
+ * services/gateway/web/public/images/products/<sku in lower case>.svg
+ * (a test checks that every seeded product has one, and that they differ).
+ */
+export function seedImageUrl(product: Pick<SeedProduct, "sku">): string {
+  return `/images/products/${product.sku.toLowerCase()}.svg`;
 }

@@ -31,21 +31,28 @@ export async function runObservedCall<Res extends UnaryResponse | StreamResponse
       let finished = false;
       try {
         for (;;) {
-          // A stream handler's body runs in whoever pulls it (connect's
-          // response writer), not in the interceptor: pull it in ctx.
-          const next = await context.with(ctx, () => iterator.next());
+          let next: IteratorResult<unknown>;
+          // Only the handler's own failures count as its end. An error thrown
+          // in at the yield below is the reader's (connect failing to write to
+          // a client that went away): the handler has not finished, and the
+          // finally block must still end it.
+          try {
+            // A stream handler's body runs in whoever pulls it (connect's
+            // response writer), not in the interceptor: pull it in ctx.
+            next = await context.with(ctx, () => iterator.next());
+          } catch (err) {
+            failure = err;
+            finished = true;
+            throw err;
+          }
           if (next.done) {
             finished = true;
             return;
           }
           yield next.value;
         }
-      } catch (err) {
-        failure = err;
-        finished = true;
-        throw err;
       } finally {
-        // The reader stopped early (client cancelled): let the handler clean up.
+        // The reader stopped early (client cancelled, write failed): let the handler clean up.
         if (!finished) await context.with(ctx, async () => iterator.return?.()).catch(() => {});
         onEnd(failure ?? (signal.aborted ? (signal.reason ?? new ConnectError("canceled", Code.Canceled)) : undefined));
       }

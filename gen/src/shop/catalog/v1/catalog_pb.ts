@@ -2,8 +2,8 @@
 // @generated from file shop/catalog/v1/catalog.proto (package shop.catalog.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/catalog/v1/catalog.proto.
  */
 export const file_shop_catalog_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCKNAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI6CgtjYXRlZ29yeV9pZBgBIAEoCUIlukgiciAYKDIcXihbYS16MC05XVthLXowLTktXXswLDM5fSk/JBIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJbChRMaXN0UHJvZHVjdHNSZXNwb25zZRIqCghwcm9kdWN0cxgBIAMoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJuChVTZWFyY2hQcm9kdWN0c1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYyAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiXQoWU2VhcmNoUHJvZHVjdHNSZXNwb25zZRIqCghwcm9kdWN0cxgBIAMoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5IrQDChRDcmVhdGVQcm9kdWN0UmVxdWVzdBIvCgNza3UYASABKAlCIrpIH3IdGCgyGV5bQS1aMC05XVtBLVowLTktXXsyLDM5fSQSFwoEbmFtZRgCIAEoCUIJukgGcgQQARh4Eh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxI3CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBLcAQoFcHJpY2UYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUK1AbpIsQG6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDC6AWAKCXByaWNlLm1heBIvcHJpY2UgbXVzdCBiZSBhdCBtb3N0IDEwMDAwMDAwMDAwMDAgbWlub3IgdW5pdHMaInRoaXMuYW1vdW50X21pbm9yIDw9IDEwMDAwMDAwMDAwMDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IukDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI8CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JEgCiAEBEtkBCgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QrIBukiuAboBSAoOcHJpY2UucG9zaXRpdmUSH3ByaWNlIG11c3QgYmUgZ3JlYXRlciB0aGFuIHplcm8aFXRoaXMuYW1vdW50X21pbm9yID4gMLoBYAoJcHJpY2UubWF4Ei9wcmljZSBtdXN0IGJlIGF0IG1vc3QgMTAwMDAwMDAwMDAwMCBtaW5vciB1bml0cxoidGhpcy5hbW91bnRfbWlub3IgPD0gMTAwMDAwMDAwMDAwMBIgCglpbWFnZV91cmwYBiABKAlCCLpIBXIDGPQDSAOIAQFCBwoFX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg4KDF9jYXRlZ29yeV9pZEIMCgpfaW1hZ2VfdXJsIkIKFVVwZGF0ZVByb2R1Y3RSZXNwb25zZRIpCgdwcm9kdWN0GAEgASgLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3Qy0QUKDkNhdGFsb2dTZXJ2aWNlEloKCkdldFByb2R1Y3QSIi5zaG9wLmNhdGFsb2cudjEuR2V0UHJvZHVjdFJlcXVlc3QaIy5zaG9wLmNhdGFsb2cudjEuR2V0UHJvZHVjdFJlc3BvbnNlIgOQAgESbAoQQmF0Y2hHZXRQcm9kdWN0cxIoLnNob3AuY2F0YWxvZy52MS5CYXRjaEdldFByb2R1Y3RzUmVxdWVzdBopLnNob3AuY2F0YWxvZy52MS5CYXRjaEdldFByb2R1Y3RzUmVzcG9uc2UiA5ACARJgCgxMaXN0UHJvZHVjdHMSJC5zaG9wLmNhdGFsb2cudjEuTGlzdFByb2R1Y3RzUmVxdWVzdBolLnNob3AuY2F0YWxvZy52MS5MaXN0UHJvZHVjdHNSZXNwb25zZSIDkAIBEmYKDlNlYXJjaFByb2R1Y3RzEiYuc2hvcC5jYXRhbG9nLnYxLlNlYXJjaFByb2R1Y3RzUmVxdWVzdBonLnNob3AuY2F0YWxvZy52MS5TZWFyY2hQcm9kdWN0c1Jlc3BvbnNlIgOQAgESZgoOTGlzdENhdGVnb3JpZXMSJi5zaG9wLmNhdGFsb2cudjEuTGlzdENhdGVnb3JpZXNSZXF1ZXN0Gicuc2hvcC5jYXRhbG9nLnYxLkxpc3RDYXRlZ29yaWVzUmVzcG9uc2UiA5ACARJeCg1DcmVhdGVQcm9kdWN0EiUuc2hvcC5jYXRhbG9nLnYxLkNyZWF0ZVByb2R1Y3RSZXF1ZXN0GiYuc2hvcC5jYXRhbG9nLnYxLkNyZWF0ZVByb2R1Y3RSZXNwb25zZRJjCg1VcGRhdGVQcm9kdWN0EiUuc2hvcC5jYXRhbG9nLnYxLlVwZGF0ZVByb2R1Y3RSZXF1ZXN0GiYuc2hvcC5jYXRhbG9nLnYxLlVwZGF0ZVByb2R1Y3RSZXNwb25zZSIDkAICYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCLdAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI6CgtjYXRlZ29yeV9pZBgBIAEoCUIlukgiciAYKDIcXihbYS16MC05XVthLXowLTktXXswLDM5fSk/JBIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAIm8KFExpc3RQcm9kdWN0c1Jlc3BvbnNlEioKCHByb2R1Y3RzGAEgAygLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUivgEKFVNlYXJjaFByb2R1Y3RzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARjIARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAInEKFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5IrQDChRDcmVhdGVQcm9kdWN0UmVxdWVzdBIvCgNza3UYASABKAlCIrpIH3IdGCgyGV5bQS1aMC05XVtBLVowLTktXXsyLDM5fSQSFwoEbmFtZRgCIAEoCUIJukgGcgQQARh4Eh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxI3CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBLcAQoFcHJpY2UYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUK1AbpIsQG6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDC6AWAKCXByaWNlLm1heBIvcHJpY2UgbXVzdCBiZSBhdCBtb3N0IDEwMDAwMDAwMDAwMDAgbWlub3IgdW5pdHMaInRoaXMuYW1vdW50X21pbm9yIDw9IDEwMDAwMDAwMDAwMDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IukDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI8CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JEgCiAEBEtkBCgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QrIBukiuAboBSAoOcHJpY2UucG9zaXRpdmUSH3ByaWNlIG11c3QgYmUgZ3JlYXRlciB0aGFuIHplcm8aFXRoaXMuYW1vdW50X21pbm9yID4gMLoBYAoJcHJpY2UubWF4Ei9wcmljZSBtdXN0IGJlIGF0IG1vc3QgMTAwMDAwMDAwMDAwMCBtaW5vciB1bml0cxoidGhpcy5hbW91bnRfbWlub3IgPD0gMTAwMDAwMDAwMDAwMBIgCglpbWFnZV91cmwYBiABKAlCCLpIBXIDGPQDSAOIAQFCBwoFX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg4KDF9jYXRlZ29yeV9pZEIMCgpfaW1hZ2VfdXJsIkIKFVVwZGF0ZVByb2R1Y3RSZXNwb25zZRIpCgdwcm9kdWN0GAEgASgLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QqowEKC1Byb2R1Y3RTb3J0EhwKGFBST0RVQ1RfU09SVF9VTlNQRUNJRklFRBAAEhUKEVBST0RVQ1RfU09SVF9OQU1FEAESIgoeUFJPRFVDVF9TT1JUX1BSSUNFX0xPV19UT19ISUdIEAISIgoeUFJPRFVDVF9TT1JUX1BSSUNFX0hJR0hfVE9fTE9XEAMSFwoTUFJPRFVDVF9TT1JUX05FV0VTVBAEMtEFCg5DYXRhbG9nU2VydmljZRJaCgpHZXRQcm9kdWN0EiIuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXF1ZXN0GiMuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXNwb25zZSIDkAIBEmwKEEJhdGNoR2V0UHJvZHVjdHMSKC5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1JlcXVlc3QaKS5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1Jlc3BvbnNlIgOQAgESYAoMTGlzdFByb2R1Y3RzEiQuc2hvcC5jYXRhbG9nLnYxLkxpc3RQcm9kdWN0c1JlcXVlc3QaJS5zaG9wLmNhdGFsb2cudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiA5ACARJmCg5TZWFyY2hQcm9kdWN0cxImLnNob3AuY2F0YWxvZy52MS5TZWFyY2hQcm9kdWN0c1JlcXVlc3QaJy5zaG9wLmNhdGFsb2cudjEuU2VhcmNoUHJvZHVjdHNSZXNwb25zZSIDkAIBEmYKDkxpc3RDYXRlZ29yaWVzEiYuc2hvcC5jYXRhbG9nLnYxLkxpc3RDYXRlZ29yaWVzUmVxdWVzdBonLnNob3AuY2F0YWxvZy52MS5MaXN0Q2F0ZWdvcmllc1Jlc3BvbnNlIgOQAgESXgoNQ3JlYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVzcG9uc2USYwoNVXBkYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * A product for sale.
@@ -239,6 +239,22 @@ export type ListProductsRequest = Message<"shop.catalog.v1.ListProductsRequest">
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order of the listing; a page token is only valid with the sort it
+   * was issued for.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Products to pass over before this page (after the `page_token`'s
+   * position, if any), 0 to 10000: page n of size s is `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -249,7 +265,7 @@ export const ListProductsRequestSchema: GenMessage<ListProductsRequest> = /*@__P
   messageDesc(file_shop_catalog_v1_catalog, 6);
 
 /**
- * One page of products, ordered by name.
+ * One page of products, in the requested order.
  *
  * @generated from message shop.catalog.v1.ListProductsResponse
  */
@@ -267,6 +283,13 @@ export type ListProductsResponse = Message<"shop.catalog.v1.ListProductsResponse
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products the listing has in all pages (the category's count).
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -303,6 +326,22 @@ export type SearchProductsRequest = Message<"shop.catalog.v1.SearchProductsReque
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order of the results (best match first by default); a page token is
+   * only valid with the sort it was issued for.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Results to pass over before this page (after the `page_token`'s
+   * position, if any), 0 to 10000: page n of size s is `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -319,7 +358,7 @@ export const SearchProductsRequestSchema: GenMessage<SearchProductsRequest> = /*
  */
 export type SearchProductsResponse = Message<"shop.catalog.v1.SearchProductsResponse"> & {
   /**
-   * Matching products, best match first.
+   * Matching products, in the requested order.
    *
    * @generated from field: repeated shop.catalog.v1.Product products = 1;
    */
@@ -331,6 +370,13 @@ export type SearchProductsResponse = Message<"shop.catalog.v1.SearchProductsResp
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products match, in all pages.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -533,6 +579,55 @@ export const UpdateProductResponseSchema: GenMessage<UpdateProductResponse> = /*
   messageDesc(file_shop_catalog_v1_catalog, 15);
 
 /**
+ * The order of a product listing.
+ *
+ * @generated from enum shop.catalog.v1.ProductSort
+ */
+export enum ProductSort {
+  /**
+   * The listing's own order: by name for ListProducts, best match first for
+   * SearchProducts.
+   *
+   * @generated from enum value: PRODUCT_SORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * By name, A to Z.
+   *
+   * @generated from enum value: PRODUCT_SORT_NAME = 1;
+   */
+  NAME = 1,
+
+  /**
+   * Cheapest first.
+   *
+   * @generated from enum value: PRODUCT_SORT_PRICE_LOW_TO_HIGH = 2;
+   */
+  PRICE_LOW_TO_HIGH = 2,
+
+  /**
+   * Most expensive first.
+   *
+   * @generated from enum value: PRODUCT_SORT_PRICE_HIGH_TO_LOW = 3;
+   */
+  PRICE_HIGH_TO_LOW = 3,
+
+  /**
+   * Most recently added first.
+   *
+   * @generated from enum value: PRODUCT_SORT_NEWEST = 4;
+   */
+  NEWEST = 4,
+}
+
+/**
+ * Describes the enum shop.catalog.v1.ProductSort.
+ */
+export const ProductSortSchema: GenEnum<ProductSort> = /*@__PURE__*/
+  enumDesc(file_shop_catalog_v1_catalog, 0);
+
+/**
  * Products, categories and prices. Reads are public; edits need the admin role.
  *
  * @generated from service shop.catalog.v1.CatalogService
@@ -560,7 +655,9 @@ export const CatalogService: GenService<{
     output: typeof BatchGetProductsResponseSchema;
   },
   /**
-   * Lists products by name, optionally in one category, a page at a time.
+   * Lists products, optionally in one category, a page at a time: by name
+   * unless `sort` says otherwise. Pages are reached by `page_token` or by
+   * `skip` (page numbers); `total_size` counts every matching product.
    *
    * @generated from rpc shop.catalog.v1.CatalogService.ListProducts
    */
@@ -570,7 +667,8 @@ export const CatalogService: GenService<{
     output: typeof ListProductsResponseSchema;
   },
   /**
-   * Full-text search over product names and descriptions, best match first.
+   * Full-text search over product names and descriptions, best match first
+   * unless `sort` says otherwise.
    *
    * @generated from rpc shop.catalog.v1.CatalogService.SearchProducts
    */

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/notification/v1/notification.proto.
  */
 export const file_shop_notification_v1_notification: GenFile = /*@__PURE__*/
-  fileDesc("CidzaG9wL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SFHNob3Aubm90aWZpY2F0aW9uLnYxIsABCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRI0CgRraW5kGAMgASgOMiYuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uS2luZBINCgV0aXRsZRgEIAEoCRIMCgRib2R5GAUgASgJEhAKCG9yZGVyX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlYKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJvChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjkKDW5vdGlmaWNhdGlvbnMYASADKAsyIi5zaG9wLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhsKGVdhdGNoTm90aWZpY2F0aW9uc1JlcXVlc3QiVgoaV2F0Y2hOb3RpZmljYXRpb25zUmVzcG9uc2USOAoMbm90aWZpY2F0aW9uGAEgASgLMiIuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uKsgBChBOb3RpZmljYXRpb25LaW5kEiEKHU5PVElGSUNBVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHQoZTk9USUZJQ0FUSU9OX0tJTkRfV0VMQ09NRRABEiUKIU5PVElGSUNBVElPTl9LSU5EX09SREVSX0NPTkZJUk1FRBACEiUKIU5PVElGSUNBVElPTl9LSU5EX09SREVSX0NBTkNFTExFRBADEiQKIE5PVElGSUNBVElPTl9LSU5EX1BBWU1FTlRfRkFJTEVEEAQykAIKE05vdGlmaWNhdGlvblNlcnZpY2USeQoRTGlzdE5vdGlmaWNhdGlvbnMSLi5zaG9wLm5vdGlmaWNhdGlvbi52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaLy5zaG9wLm5vdGlmaWNhdGlvbi52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgESfgoSV2F0Y2hOb3RpZmljYXRpb25zEi8uc2hvcC5ub3RpZmljYXRpb24udjEuV2F0Y2hOb3RpZmljYXRpb25zUmVxdWVzdBowLnNob3Aubm90aWZpY2F0aW9uLnYxLldhdGNoTm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CidzaG9wL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SFHNob3Aubm90aWZpY2F0aW9uLnYxIsABCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRI0CgRraW5kGAMgASgOMiYuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uS2luZBINCgV0aXRsZRgEIAEoCRIMCgRib2R5GAUgASgJEhAKCG9yZGVyX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlYKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJvChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjkKDW5vdGlmaWNhdGlvbnMYASADKAsyIi5zaG9wLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhsKGVdhdGNoTm90aWZpY2F0aW9uc1JlcXVlc3QiaQoaV2F0Y2hOb3RpZmljYXRpb25zUmVzcG9uc2USOAoMbm90aWZpY2F0aW9uGAEgASgLMiIuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uEhEKCWhlYXJ0YmVhdBgCIAEoCCrIAQoQTm90aWZpY2F0aW9uS2luZBIhCh1OT1RJRklDQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEh0KGU5PVElGSUNBVElPTl9LSU5EX1dFTENPTUUQARIlCiFOT1RJRklDQVRJT05fS0lORF9PUkRFUl9DT05GSVJNRUQQAhIlCiFOT1RJRklDQVRJT05fS0lORF9PUkRFUl9DQU5DRUxMRUQQAxIkCiBOT1RJRklDQVRJT05fS0lORF9QQVlNRU5UX0ZBSUxFRBAEMpACChNOb3RpZmljYXRpb25TZXJ2aWNlEnkKEUxpc3ROb3RpZmljYXRpb25zEi4uc2hvcC5ub3RpZmljYXRpb24udjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0Gi8uc2hvcC5ub3RpZmljYXRpb24udjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBEn4KEldhdGNoTm90aWZpY2F0aW9ucxIvLnNob3Aubm90aWZpY2F0aW9uLnYxLldhdGNoTm90aWZpY2F0aW9uc1JlcXVlc3QaMC5zaG9wLm5vdGlmaWNhdGlvbi52MS5XYXRjaE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * A message to a customer.
@@ -150,17 +150,25 @@ export const WatchNotificationsRequestSchema: GenMessage<WatchNotificationsReque
   messageDesc(file_shop_notification_v1_notification, 3);
 
 /**
- * A new notification.
+ * A new notification, or a heartbeat.
  *
  * @generated from message shop.notification.v1.WatchNotificationsResponse
  */
 export type WatchNotificationsResponse = Message<"shop.notification.v1.WatchNotificationsResponse"> & {
   /**
-   * The notification just created.
+   * The notification just created; unset on a heartbeat.
    *
    * @generated from field: shop.notification.v1.Notification notification = 1;
    */
   notification?: Notification | undefined;
+
+  /**
+   * True on a keep-alive message without a notification. Clients skip it
+   * (the first one also says the watch is live; see WatchNotifications).
+   *
+   * @generated from field: bool heartbeat = 2;
+   */
+  heartbeat: boolean;
 };
 
 /**
@@ -238,7 +246,12 @@ export const NotificationService: GenService<{
   },
   /**
    * Streams the caller's new notifications as they are created, until the
-   * client disconnects. Earlier ones come from ListNotifications.
+   * client disconnects. The first message is a heartbeat sent once the watch
+   * is registered: every notification created after it comes on this stream,
+   * earlier ones from ListNotifications (so a client that reconnects lists
+   * after that first heartbeat to miss nothing). Later heartbeats come every
+   * STREAM_HEARTBEAT_MS (20 s by default) without notifications, so proxies'
+   * idle timeouts never cut the stream.
    *
    * @generated from rpc shop.notification.v1.NotificationService.WatchNotifications
    */

@@ -8,7 +8,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.ts";
 import { file_shop_common_v1_money } from "../../common/v1/money_pb.ts";
-import type { CancellationReason, OrderLine } from "./order_pb.ts";
+import type { CancellationReason, OrderLine, ShippingAddress } from "./order_pb.ts";
 import { file_shop_order_v1_order } from "./order_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/order/v1/events.proto.
  */
 export const file_shop_order_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzaG9wL29yZGVyL3YxL2V2ZW50cy5wcm90bxINc2hvcC5vcmRlci52MSLCAQoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRInCgVsaW5lcxgDIAMoCzIYLnNob3Aub3JkZXIudjEuT3JkZXJMaW5lEiQKBXRvdGFsGAQgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEgoKY2FyZF90b2tlbhgFIAEoCRItCglwbGFjZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIosBCg5PcmRlckNvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiQKBXRvdGFsGAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMAoMY29uZmlybWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKoAQoOT3JkZXJDYW5jZWxsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIxCgZyZWFzb24YAyABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIOCgZkZXRhaWwYBCABKAkSMAoMY2FuY2VsbGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_common_v1_money, file_shop_order_v1_order]);
+  fileDesc("ChpzaG9wL29yZGVyL3YxL2V2ZW50cy5wcm90bxINc2hvcC5vcmRlci52MSLCAQoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRInCgVsaW5lcxgDIAMoCzIYLnNob3Aub3JkZXIudjEuT3JkZXJMaW5lEiQKBXRvdGFsGAQgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEgoKY2FyZF90b2tlbhgFIAEoCRItCglwbGFjZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItwBCg5PcmRlckNvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiQKBXRvdGFsGAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMAoMY29uZmlybWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChBzaGlwcGluZ19hZGRyZXNzGAUgASgLMh4uc2hvcC5vcmRlci52MS5TaGlwcGluZ0FkZHJlc3MSFQoNY29udGFjdF9lbWFpbBgGIAEoCSKoAQoOT3JkZXJDYW5jZWxsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIxCgZyZWFzb24YAyABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIOCgZkZXRhaWwYBCABKAkSMAoMY2FuY2VsbGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_common_v1_money, file_shop_order_v1_order]);
 
 /**
  * Published by order when an order is placed, in the same transaction that
@@ -109,6 +109,20 @@ export type OrderConfirmed = Message<"shop.order.v1.OrderConfirmed"> & {
    * @generated from field: google.protobuf.Timestamp confirmed_at = 4;
    */
   confirmedAt?: Timestamp | undefined;
+
+  /**
+   * Where the order goes; unset if it was placed without an address.
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 5;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write to the customer about it (see Order.contact_email).
+   *
+   * @generated from field: string contact_email = 6;
+   */
+  contactEmail: string;
 };
 
 /**

@@ -9,13 +9,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.ts";
 import { file_shop_common_v1_money } from "../../common/v1/money_pb.ts";
+import type { PaymentFailureReason } from "../../payment/v1/payment_pb.ts";
+import { file_shop_payment_v1_payment } from "../../payment/v1/payment_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/order/v1/order.proto.
  */
 export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIowDCgVPcmRlchIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEioKBnN0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSJwoFbGluZXMYBCADKAsyGC5zaG9wLm9yZGVyLnYxLk9yZGVyTGluZRIkCgV0b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ej4KE2NhbmNlbGxhdGlvbl9yZWFzb24YBiABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIbChNjYW5jZWxsYXRpb25fZGV0YWlsGAcgASgJEi4KCHRpbWVsaW5lGAggAygLMhwuc2hvcC5vcmRlci52MS5UaW1lbGluZUVudHJ5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCglPcmRlckxpbmUSEgoKcHJvZHVjdF9pZBgBIAEoCRIUCgxwcm9kdWN0X25hbWUYAiABKAkSEAoIcXVhbnRpdHkYAyABKAUSKQoKdW5pdF9wcmljZRgEIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EikKCmxpbmVfdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSKBAQoNVGltZWxpbmVFbnRyeRIvCgtvY2N1cnJlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGc3RhdHVzGAIgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxITCgtkZXNjcmlwdGlvbhgDIAEoCSJLCg5QbGFjZU9yZGVyTGluZRIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIbCghxdWFudGl0eRgCIAEoBUIJukgGGgQYZCgBIo4CChFQbGFjZU9yZGVyUmVxdWVzdBI3Cg9pZGVtcG90ZW5jeV9rZXkYASABKAlCHrpIG3IZGEAyFV5bQS1aYS16MC05Xy1dezgsNjR9JBKgAQoFbGluZXMYAiADKAsyHS5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJMaW5lQnK6SG+6AWUKFWxpbmVzLnVuaXF1ZV9wcm9kdWN0cxIoZWFjaCBwcm9kdWN0IG1heSBhcHBlYXIgaW4gb25seSBvbmUgbGluZRoidGhpcy5tYXAobCwgbC5wcm9kdWN0X2lkKS51bmlxdWUoKZIBBAgBEDISHQoKY2FyZF90b2tlbhgDIAEoCUIJukgGcgQQARhkIjkKElBsYWNlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiLQoPR2V0T3JkZXJSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASI3ChBHZXRPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciJPChFMaXN0T3JkZXJzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJTChJMaXN0T3JkZXJzUmVzcG9uc2USJAoGb3JkZXJzGAEgAygLMhQuc2hvcC5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMAoSQ2FuY2VsT3JkZXJSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASI6ChNDYW5jZWxPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciIvChFXYXRjaE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiOQoSV2F0Y2hPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciqgAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUT1JERVJfU1RBVFVTX1BFTkRJTkcQARIhCh1PUkRFUl9TVEFUVVNfQVdBSVRJTkdfUEFZTUVOVBACEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQAxIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAQq1gEKEkNhbmNlbGxhdGlvblJlYXNvbhIjCh9DQU5DRUxMQVRJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASJAogQ0FOQ0VMTEFUSU9OX1JFQVNPTl9PVVRfT0ZfU1RPQ0sQARImCiJDQU5DRUxMQVRJT05fUkVBU09OX1BBWU1FTlRfRkFJTEVEEAISKgomQ0FOQ0VMTEFUSU9OX1JFQVNPTl9DVVNUT01FUl9SRVFVRVNURUQQAxIhCh1DQU5DRUxMQVRJT05fUkVBU09OX1RJTUVEX09VVBAEMsUDCgxPcmRlclNlcnZpY2USVgoKUGxhY2VPcmRlchIgLnNob3Aub3JkZXIudjEuUGxhY2VPcmRlclJlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIDkAICElAKCEdldE9yZGVyEh4uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlcXVlc3QaHy5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJWCgpMaXN0T3JkZXJzEiAuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBohLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIgOQAgESWQoLQ2FuY2VsT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICElgKCldhdGNoT3JkZXISIC5zaG9wLm9yZGVyLnYxLldhdGNoT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIqQECgVPcmRlchIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEioKBnN0YXR1cxgDIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSJwoFbGluZXMYBCADKAsyGC5zaG9wLm9yZGVyLnYxLk9yZGVyTGluZRIkCgV0b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ej4KE2NhbmNlbGxhdGlvbl9yZWFzb24YBiABKA4yIS5zaG9wLm9yZGVyLnYxLkNhbmNlbGxhdGlvblJlYXNvbhIbChNjYW5jZWxsYXRpb25fZGV0YWlsGAcgASgJEi4KCHRpbWVsaW5lGAggAygLMhwuc2hvcC5vcmRlci52MS5UaW1lbGluZUVudHJ5Ei4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKEHNoaXBwaW5nX2FkZHJlc3MYCyABKAsyHi5zaG9wLm9yZGVyLnYxLlNoaXBwaW5nQWRkcmVzcxIVCg1jb250YWN0X2VtYWlsGAwgASgJEkUKFnBheW1lbnRfZmFpbHVyZV9yZWFzb24YDSABKA4yJS5zaG9wLnBheW1lbnQudjEuUGF5bWVudEZhaWx1cmVSZWFzb24isAEKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRIQCghxdWFudGl0eRgDIAEoBRIpCgp1bml0X3ByaWNlGAQgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSKQoKbGluZV90b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhEKCWltYWdlX3VybBgGIAEoCSKGAgoPU2hpcHBpbmdBZGRyZXNzEhsKBG5hbWUYASABKAlCDbpICnIIEAEYZDICXFMSHQoFbGluZTEYAiABKAlCDrpIC3IJEAEYyAEyAlxTEhcKBWxpbmUyGAMgASgJQgi6SAVyAxjIARIbCgRjaXR5GAQgASgJQg26SApyCBABGGQyAlxTEj8KC3Bvc3RhbF9jb2RlGAUgASgJQiq6SCdyJTIjXltBLVphLXowLTldW0EtWmEtejAtOSAtXXswLDExfSR8XiQSFwoGcmVnaW9uGAYgASgJQge6SARyAhhkEicKDGNvdW50cnlfY29kZRgHIAEoCUIRukgOcgwyCl5bQS1aXXsyfSQisQEKDVRpbWVsaW5lRW50cnkSLwoLb2NjdXJyZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBnN0YXR1cxgCIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSEwoLZGVzY3JpcHRpb24YAyABKAkSLgoEa2luZBgEIAEoDjIgLnNob3Aub3JkZXIudjEuVGltZWxpbmVFdmVudEtpbmQiSwoOUGxhY2VPcmRlckxpbmUSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQESGwoIcXVhbnRpdHkYAiABKAVCCbpIBhoEGGQoASLuAgoRUGxhY2VPcmRlclJlcXVlc3QSNwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQh66SBtyGRhAMhVeW0EtWmEtejAtOV8tXXs4LDY0fSQSoAEKBWxpbmVzGAIgAygLMh0uc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyTGluZUJyukhvugFlChVsaW5lcy51bmlxdWVfcHJvZHVjdHMSKGVhY2ggcHJvZHVjdCBtYXkgYXBwZWFyIGluIG9ubHkgb25lIGxpbmUaInRoaXMubWFwKGwsIGwucHJvZHVjdF9pZCkudW5pcXVlKCmSAQQIARAyEh0KCmNhcmRfdG9rZW4YAyABKAlCCbpIBnIEEAEYZBI4ChBzaGlwcGluZ19hZGRyZXNzGAQgASgLMh4uc2hvcC5vcmRlci52MS5TaGlwcGluZ0FkZHJlc3MSJAoNY29udGFjdF9lbWFpbBgFIAEoCUINukgK2AEBcgUY/gFgASI5ChJQbGFjZU9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIi0KD0dldE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiNwoQR2V0T3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiTwoRTGlzdE9yZGVyc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEkNhbmNlbE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiLwoRV2F0Y2hPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIkwKEldhdGNoT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISEQoJaGVhcnRiZWF0GAIgASgIKqABCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEiEKHU9SREVSX1NUQVRVU19BV0FJVElOR19QQVlNRU5UEAISGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBADEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBCrWAQoSQ2FuY2VsbGF0aW9uUmVhc29uEiMKH0NBTkNFTExBVElPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIkCiBDQU5DRUxMQVRJT05fUkVBU09OX09VVF9PRl9TVE9DSxABEiYKIkNBTkNFTExBVElPTl9SRUFTT05fUEFZTUVOVF9GQUlMRUQQAhIqCiZDQU5DRUxMQVRJT05fUkVBU09OX0NVU1RPTUVSX1JFUVVFU1RFRBADEiEKHUNBTkNFTExBVElPTl9SRUFTT05fVElNRURfT1VUEAQq0AQKEVRpbWVsaW5lRXZlbnRLaW5kEiMKH1RJTUVMSU5FX0VWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIeChpUSU1FTElORV9FVkVOVF9LSU5EX1BMQUNFRBABEiYKIlRJTUVMSU5FX0VWRU5UX0tJTkRfU1RPQ0tfUkVTRVJWRUQQAhImCiJUSU1FTElORV9FVkVOVF9LSU5EX1NUT0NLX1JFSkVDVEVEEAMSKAokVElNRUxJTkVfRVZFTlRfS0lORF9QQVlNRU5UX0NBUFRVUkVEEAQSJgoiVElNRUxJTkVfRVZFTlRfS0lORF9QQVlNRU5UX0ZBSUxFRBAFEi0KKVRJTUVMSU5FX0VWRU5UX0tJTkRfQ0FOQ0VMTEVEX0JZX0NVU1RPTUVSEAYSKgomVElNRUxJTkVfRVZFTlRfS0lORF9DQU5DRUxMRURfQllfQURNSU4QBxInCiNUSU1FTElORV9FVkVOVF9LSU5EX1NUT0NLX1RJTUVEX09VVBAIEikKJVRJTUVMSU5FX0VWRU5UX0tJTkRfUEFZTUVOVF9USU1FRF9PVVQQCRImCiJUSU1FTElORV9FVkVOVF9LSU5EX1NUT0NLX1JFTEVBU0VEEAoSJwojVElNRUxJTkVfRVZFTlRfS0lORF9TVE9DS19DT01NSVRURUQQCxIoCiRUSU1FTElORV9FVkVOVF9LSU5EX1BBWU1FTlRfUkVGVU5ERUQQDBIqCiZUSU1FTElORV9FVkVOVF9LSU5EX0xBVEVfRVZFTlRfSUdOT1JFRBANMsUDCgxPcmRlclNlcnZpY2USVgoKUGxhY2VPcmRlchIgLnNob3Aub3JkZXIudjEuUGxhY2VPcmRlclJlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIDkAICElAKCEdldE9yZGVyEh4uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlcXVlc3QaHy5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJWCgpMaXN0T3JkZXJzEiAuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBohLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIgOQAgESWQoLQ2FuY2VsT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICElgKCldhdGNoT3JkZXISIC5zaG9wLm9yZGVyLnYxLldhdGNoT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money, file_shop_payment_v1_payment]);
 
 /**
  * A customer's order.
@@ -24,7 +26,9 @@ export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
  */
 export type Order = Message<"shop.order.v1.Order"> & {
   /**
-   * Time-ordered id (UUIDv7).
+   * Time-ordered id (UUIDv7). Customers see it as the order number: its last
+   * 8 hex digits, upper-case (for example "5F3A9C21"), in the web app and in
+   * notifications alike.
    *
    * @generated from field: string id = 1;
    */
@@ -92,6 +96,29 @@ export type Order = Message<"shop.order.v1.Order"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 10;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Where the order is delivered; unset for orders placed without an address.
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 11;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write to the customer about this order: the contact email given
+   * when it was placed, else the account's email at that time.
+   *
+   * @generated from field: string contact_email = 12;
+   */
+  contactEmail: string;
+
+  /**
+   * Which payment failure cancelled the order; UNSPECIFIED unless
+   * `cancellation_reason` is PAYMENT_FAILED.
+   *
+   * @generated from field: shop.payment.v1.PaymentFailureReason payment_failure_reason = 13;
+   */
+  paymentFailureReason: PaymentFailureReason;
 };
 
 /**
@@ -141,6 +168,14 @@ export type OrderLine = Message<"shop.order.v1.OrderLine"> & {
    * @generated from field: shop.common.v1.Money line_total = 5;
    */
   lineTotal?: Money | undefined;
+
+  /**
+   * The product's picture when the order was placed (as the catalog's
+   * `image_url`: relative to the web app when it starts with "/").
+   *
+   * @generated from field: string image_url = 6;
+   */
+  imageUrl: string;
 };
 
 /**
@@ -149,6 +184,70 @@ export type OrderLine = Message<"shop.order.v1.OrderLine"> & {
  */
 export const OrderLineSchema: GenMessage<OrderLine> = /*@__PURE__*/
   messageDesc(file_shop_order_v1_order, 1);
+
+/**
+ * Where an order is delivered.
+ *
+ * @generated from message shop.order.v1.ShippingAddress
+ */
+export type ShippingAddress = Message<"shop.order.v1.ShippingAddress"> & {
+  /**
+   * The recipient's name, 1 to 100 characters, not only spaces.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Street and number, 1 to 200 characters, not only spaces.
+   *
+   * @generated from field: string line1 = 2;
+   */
+  line1: string;
+
+  /**
+   * Apartment, floor, building...; up to 200 characters.
+   *
+   * @generated from field: string line2 = 3;
+   */
+  line2: string;
+
+  /**
+   * City or town, 1 to 100 characters, not only spaces.
+   *
+   * @generated from field: string city = 4;
+   */
+  city: string;
+
+  /**
+   * Postal or ZIP code as written locally (letters, digits, spaces and
+   * dashes, up to 12); empty where the country has none.
+   *
+   * @generated from field: string postal_code = 5;
+   */
+  postalCode: string;
+
+  /**
+   * State, province or region, where addresses use one; up to 100 characters.
+   *
+   * @generated from field: string region = 6;
+   */
+  region: string;
+
+  /**
+   * ISO 3166-1 alpha-2 country code, for example "DE".
+   *
+   * @generated from field: string country_code = 7;
+   */
+  countryCode: string;
+};
+
+/**
+ * Describes the message shop.order.v1.ShippingAddress.
+ * Use `create(ShippingAddressSchema)` to create a new message.
+ */
+export const ShippingAddressSchema: GenMessage<ShippingAddress> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 2);
 
 /**
  * Something that happened to an order.
@@ -171,11 +270,19 @@ export type TimelineEntry = Message<"shop.order.v1.TimelineEntry"> & {
   status: OrderStatus;
 
   /**
-   * What happened, for example "stock reserved" or "payment refunded".
+   * What happened, in the saga's words for operators and logs, for example
+   * "stock reserved; waiting for payment". Clients show `kind` instead.
    *
    * @generated from field: string description = 3;
    */
   description: string;
+
+  /**
+   * What happened.
+   *
+   * @generated from field: shop.order.v1.TimelineEventKind kind = 4;
+   */
+  kind: TimelineEventKind;
 };
 
 /**
@@ -183,7 +290,7 @@ export type TimelineEntry = Message<"shop.order.v1.TimelineEntry"> & {
  * Use `create(TimelineEntrySchema)` to create a new message.
  */
 export const TimelineEntrySchema: GenMessage<TimelineEntry> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 2);
+  messageDesc(file_shop_order_v1_order, 3);
 
 /**
  * A line to order.
@@ -211,7 +318,7 @@ export type PlaceOrderLine = Message<"shop.order.v1.PlaceOrderLine"> & {
  * Use `create(PlaceOrderLineSchema)` to create a new message.
  */
 export const PlaceOrderLineSchema: GenMessage<PlaceOrderLine> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 3);
+  messageDesc(file_shop_order_v1_order, 4);
 
 /**
  * A new order for the caller.
@@ -240,6 +347,22 @@ export type PlaceOrderRequest = Message<"shop.order.v1.PlaceOrderRequest"> & {
    * @generated from field: string card_token = 3;
    */
   cardToken: string;
+
+  /**
+   * Where to deliver the order. Optional for API clients; the storefront
+   * always sends one. Part of the request the idempotency key stands for.
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 4;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write about the order, up to 254 characters; empty means the
+   * account's email. Part of the request the idempotency key stands for.
+   *
+   * @generated from field: string contact_email = 5;
+   */
+  contactEmail: string;
 };
 
 /**
@@ -247,7 +370,7 @@ export type PlaceOrderRequest = Message<"shop.order.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 4);
+  messageDesc(file_shop_order_v1_order, 5);
 
 /**
  * The placed order.
@@ -268,7 +391,7 @@ export type PlaceOrderResponse = Message<"shop.order.v1.PlaceOrderResponse"> & {
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 5);
+  messageDesc(file_shop_order_v1_order, 6);
 
 /**
  * Which order to read.
@@ -289,7 +412,7 @@ export type GetOrderRequest = Message<"shop.order.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 6);
+  messageDesc(file_shop_order_v1_order, 7);
 
 /**
  * The requested order.
@@ -310,7 +433,7 @@ export type GetOrderResponse = Message<"shop.order.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 7);
+  messageDesc(file_shop_order_v1_order, 8);
 
 /**
  * A page of the caller's orders.
@@ -338,7 +461,7 @@ export type ListOrdersRequest = Message<"shop.order.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 8);
+  messageDesc(file_shop_order_v1_order, 9);
 
 /**
  * One page of orders, newest first.
@@ -366,7 +489,7 @@ export type ListOrdersResponse = Message<"shop.order.v1.ListOrdersResponse"> & {
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 9);
+  messageDesc(file_shop_order_v1_order, 10);
 
 /**
  * Which order to cancel.
@@ -387,7 +510,7 @@ export type CancelOrderRequest = Message<"shop.order.v1.CancelOrderRequest"> & {
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 10);
+  messageDesc(file_shop_order_v1_order, 11);
 
 /**
  * The order after the cancellation.
@@ -408,7 +531,7 @@ export type CancelOrderResponse = Message<"shop.order.v1.CancelOrderResponse"> &
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 11);
+  messageDesc(file_shop_order_v1_order, 12);
 
 /**
  * Which order to watch.
@@ -429,20 +552,28 @@ export type WatchOrderRequest = Message<"shop.order.v1.WatchOrderRequest"> & {
  * Use `create(WatchOrderRequestSchema)` to create a new message.
  */
 export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 12);
+  messageDesc(file_shop_order_v1_order, 13);
 
 /**
- * The order's state now.
+ * The order's state now, or a heartbeat.
  *
  * @generated from message shop.order.v1.WatchOrderResponse
  */
 export type WatchOrderResponse = Message<"shop.order.v1.WatchOrderResponse"> & {
   /**
-   * The whole order, timeline included.
+   * The whole order, timeline included; unset on a heartbeat.
    *
    * @generated from field: shop.order.v1.Order order = 1;
    */
   order?: Order | undefined;
+
+  /**
+   * True on a keep-alive message that carries no order: the order has not
+   * changed since the last message. Clients skip it.
+   *
+   * @generated from field: bool heartbeat = 2;
+   */
+  heartbeat: boolean;
 };
 
 /**
@@ -450,7 +581,7 @@ export type WatchOrderResponse = Message<"shop.order.v1.WatchOrderResponse"> & {
  * Use `create(WatchOrderResponseSchema)` to create a new message.
  */
 export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PURE__*/
-  messageDesc(file_shop_order_v1_order, 13);
+  messageDesc(file_shop_order_v1_order, 14);
 
 /**
  * Where an order is in its saga.
@@ -550,6 +681,120 @@ export const CancellationReasonSchema: GenEnum<CancellationReason> = /*@__PURE__
   enumDesc(file_shop_order_v1_order, 1);
 
 /**
+ * What kind of thing happened to an order, for showing a timeline in words
+ * of the client's choosing (the entry's `description` is for operators).
+ *
+ * @generated from enum shop.order.v1.TimelineEventKind
+ */
+export enum TimelineEventKind {
+  /**
+   * Recorded before entries had kinds; see `description`.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The order was placed; stock is being reserved.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PLACED = 1;
+   */
+  PLACED = 1,
+
+  /**
+   * The stock was reserved; the card is being charged.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_RESERVED = 2;
+   */
+  STOCK_RESERVED = 2,
+
+  /**
+   * Not enough stock: the order was cancelled (OUT_OF_STOCK).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_REJECTED = 3;
+   */
+  STOCK_REJECTED = 3,
+
+  /**
+   * The payment was captured: the order is confirmed.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_CAPTURED = 4;
+   */
+  PAYMENT_CAPTURED = 4,
+
+  /**
+   * The payment failed: the order was cancelled; the order's
+   * `payment_failure_reason` says why.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_FAILED = 5;
+   */
+  PAYMENT_FAILED = 5,
+
+  /**
+   * The customer cancelled the order.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_CANCELLED_BY_CUSTOMER = 6;
+   */
+  CANCELLED_BY_CUSTOMER = 6,
+
+  /**
+   * An administrator cancelled the order.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_CANCELLED_BY_ADMIN = 7;
+   */
+  CANCELLED_BY_ADMIN = 7,
+
+  /**
+   * Stock was not reserved in time: the order was cancelled (TIMED_OUT).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_TIMED_OUT = 8;
+   */
+  STOCK_TIMED_OUT = 8,
+
+  /**
+   * The payment did not complete in time: the order was cancelled (TIMED_OUT).
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_TIMED_OUT = 9;
+   */
+  PAYMENT_TIMED_OUT = 9,
+
+  /**
+   * Reserved stock was released after the cancellation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_RELEASED = 10;
+   */
+  STOCK_RELEASED = 10,
+
+  /**
+   * Reserved stock was committed after the confirmation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_STOCK_COMMITTED = 11;
+   */
+  STOCK_COMMITTED = 11,
+
+  /**
+   * A captured payment was refunded after the cancellation.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_PAYMENT_REFUNDED = 12;
+   */
+  PAYMENT_REFUNDED = 12,
+
+  /**
+   * An event came after the order had moved on and changed nothing (a late
+   * or duplicated saga step); kept for support, shops usually hide it.
+   *
+   * @generated from enum value: TIMELINE_EVENT_KIND_LATE_EVENT_IGNORED = 13;
+   */
+  LATE_EVENT_IGNORED = 13,
+}
+
+/**
+ * Describes the enum shop.order.v1.TimelineEventKind.
+ */
+export const TimelineEventKindSchema: GenEnum<TimelineEventKind> = /*@__PURE__*/
+  enumDesc(file_shop_order_v1_order, 2);
+
+/**
  * Orders and the saga that takes each one to exactly one terminal state.
  *
  * PlaceOrder checks the customer (identity) and prices (catalog), then stores
@@ -617,7 +862,9 @@ export const OrderService: GenService<{
   /**
    * Streams one of the caller's orders: first its current state, then the
    * order again after each change. The stream ends after the order reaches a
-   * terminal state (CONFIRMED or CANCELLED).
+   * terminal state (CONFIRMED or CANCELLED). While the order does not change,
+   * a heartbeat message (only `heartbeat` set) comes every STREAM_HEARTBEAT_MS
+   * (20 s by default), so proxies' idle timeouts never cut the stream.
    *
    * @generated from rpc shop.order.v1.OrderService.WatchOrder
    */

@@ -5,13 +5,13 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import type { Category, Product } from "../../catalog/v1/catalog_pb.ts";
+import type { Category, Product, ProductSort } from "../../catalog/v1/catalog_pb.ts";
 import { file_shop_catalog_v1_catalog } from "../../catalog/v1/catalog_pb.ts";
 import type { AccessToken, User } from "../../identity/v1/identity_pb.ts";
 import { file_shop_identity_v1_identity } from "../../identity/v1/identity_pb.ts";
 import type { Notification } from "../../notification/v1/notification_pb.ts";
 import { file_shop_notification_v1_notification } from "../../notification/v1/notification_pb.ts";
-import type { Order } from "../../order/v1/order_pb.ts";
+import type { Order, ShippingAddress } from "../../order/v1/order_pb.ts";
 import { file_shop_order_v1_order } from "../../order/v1/order_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/storefront/v1/storefront.proto.
  */
 export const file_shop_storefront_v1_storefront: GenFile = /*@__PURE__*/
-  fileDesc("CiNzaG9wL3N0b3JlZnJvbnQvdjEvc3RvcmVmcm9udC5wcm90bxISc2hvcC5zdG9yZWZyb250LnYxImQKB1Nlc3Npb24SJAoEdXNlchgBIAEoCzIWLnNob3AuaWRlbnRpdHkudjEuVXNlchIzCgxhY2Nlc3NfdG9rZW4YAiABKAsyHS5zaG9wLmlkZW50aXR5LnYxLkFjY2Vzc1Rva2VuIksKC1Byb2R1Y3RWaWV3EikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIRCglhdmFpbGFibGUYAiABKAMiaQoNU2lnblVwUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQChiAARIfCgxkaXNwbGF5X25hbWUYAyABKAlCCbpIBnIEEAEYUCI+Cg5TaWduVXBSZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuc2hvcC5zdG9yZWZyb250LnYxLlNlc3Npb24iSAoNU2lnbkluUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiAASI+Cg5TaWduSW5SZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuc2hvcC5zdG9yZWZyb250LnYxLlNlc3Npb24iDgoMR2V0TWVSZXF1ZXN0IjUKDUdldE1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLnNob3AuaWRlbnRpdHkudjEuVXNlciIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5Io0BChNMaXN0UHJvZHVjdHNSZXF1ZXN0EjoKC2NhdGVnb3J5X2lkGAEgASgJQiW6SCJyIBgoMhxeKFthLXowLTldW2EtejAtOS1dezAsMzl9KT8kEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEImIKFExpc3RQcm9kdWN0c1Jlc3BvbnNlEjEKCHByb2R1Y3RzGAEgAygLMh8uc2hvcC5zdG9yZWZyb250LnYxLlByb2R1Y3RWaWV3EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJuChVTZWFyY2hQcm9kdWN0c1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYyAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiZAoWU2VhcmNoUHJvZHVjdHNSZXNwb25zZRIxCghwcm9kdWN0cxgBIAMoCzIfLnNob3Auc3RvcmVmcm9udC52MS5Qcm9kdWN0VmlldxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiRgoSR2V0UHJvZHVjdFJlc3BvbnNlEjAKB3Byb2R1Y3QYASABKAsyHy5zaG9wLnN0b3JlZnJvbnQudjEuUHJvZHVjdFZpZXciyAEKE1Rva2VuaXplQ2FyZFJlcXVlc3QSLAoLY2FyZF9udW1iZXIYASABKAlCF7pIFHISGBMyDl5bMC05XXsxMiwxOX0kEhwKCWV4cF9tb250aBgCIAEoBUIJukgGGgQYDCgBEh0KCGV4cF95ZWFyGAMgASgFQgu6SAgaBhi0ECjQDxIiCgNjdmMYBCABKAlCFbpIEnIQGAQyDF5bMC05XXszLDR9JBIiCg9jYXJkaG9sZGVyX25hbWUYBSABKAlCCbpIBnIEEAEYZCJSChRUb2tlbml6ZUNhcmRSZXNwb25zZRISCgpjYXJkX3Rva2VuGAEgASgJEhIKCmNhcmRfYnJhbmQYAiABKAkSEgoKY2FyZF9sYXN0NBgDIAEoCSJFCghDYXJ0TGluZRIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIbCghxdWFudGl0eRgCIAEoBUIJukgGGgQYZCgBIo0CChFQbGFjZU9yZGVyUmVxdWVzdBI3Cg9pZGVtcG90ZW5jeV9rZXkYASABKAlCHrpIG3IZGEAyFV5bQS1aYS16MC05Xy1dezgsNjR9JBKfAQoFbGluZXMYAiADKAsyHC5zaG9wLnN0b3JlZnJvbnQudjEuQ2FydExpbmVCcrpIb7oBZQoVbGluZXMudW5pcXVlX3Byb2R1Y3RzEihlYWNoIHByb2R1Y3QgbWF5IGFwcGVhciBpbiBvbmx5IG9uZSBsaW5lGiJ0aGlzLm1hcChsLCBsLnByb2R1Y3RfaWQpLnVuaXF1ZSgpkgEECAEQMhIdCgpjYXJkX3Rva2VuGAMgASgJQgm6SAZyBBABGGQiOQoSUGxhY2VPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciIwChJDYW5jZWxPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIjoKE0NhbmNlbE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIi0KD0dldE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiNwoQR2V0T3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiTwoRTGlzdE9yZGVyc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi8KEVdhdGNoT3JkZXJSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASI5ChJXYXRjaE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIlYKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiABCJvChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjkKDW5vdGlmaWNhdGlvbnMYASADKAsyIi5zaG9wLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhsKGVdhdGNoTm90aWZpY2F0aW9uc1JlcXVlc3QiVgoaV2F0Y2hOb3RpZmljYXRpb25zUmVzcG9uc2USOAoMbm90aWZpY2F0aW9uGAEgASgLMiIuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uMu0LChFTdG9yZWZyb250U2VydmljZRJPCgZTaWduVXASIS5zaG9wLnN0b3JlZnJvbnQudjEuU2lnblVwUmVxdWVzdBoiLnNob3Auc3RvcmVmcm9udC52MS5TaWduVXBSZXNwb25zZRJPCgZTaWduSW4SIS5zaG9wLnN0b3JlZnJvbnQudjEuU2lnbkluUmVxdWVzdBoiLnNob3Auc3RvcmVmcm9udC52MS5TaWduSW5SZXNwb25zZRJRCgVHZXRNZRIgLnNob3Auc3RvcmVmcm9udC52MS5HZXRNZVJlcXVlc3QaIS5zaG9wLnN0b3JlZnJvbnQudjEuR2V0TWVSZXNwb25zZSIDkAIBEmwKDkxpc3RDYXRlZ29yaWVzEikuc2hvcC5zdG9yZWZyb250LnYxLkxpc3RDYXRlZ29yaWVzUmVxdWVzdBoqLnNob3Auc3RvcmVmcm9udC52MS5MaXN0Q2F0ZWdvcmllc1Jlc3BvbnNlIgOQAgESZgoMTGlzdFByb2R1Y3RzEicuc2hvcC5zdG9yZWZyb250LnYxLkxpc3RQcm9kdWN0c1JlcXVlc3QaKC5zaG9wLnN0b3JlZnJvbnQudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiA5ACARJsCg5TZWFyY2hQcm9kdWN0cxIpLnNob3Auc3RvcmVmcm9udC52MS5TZWFyY2hQcm9kdWN0c1JlcXVlc3QaKi5zaG9wLnN0b3JlZnJvbnQudjEuU2VhcmNoUHJvZHVjdHNSZXNwb25zZSIDkAIBEmAKCkdldFByb2R1Y3QSJS5zaG9wLnN0b3JlZnJvbnQudjEuR2V0UHJvZHVjdFJlcXVlc3QaJi5zaG9wLnN0b3JlZnJvbnQudjEuR2V0UHJvZHVjdFJlc3BvbnNlIgOQAgESYQoMVG9rZW5pemVDYXJkEicuc2hvcC5zdG9yZWZyb250LnYxLlRva2VuaXplQ2FyZFJlcXVlc3QaKC5zaG9wLnN0b3JlZnJvbnQudjEuVG9rZW5pemVDYXJkUmVzcG9uc2USYAoKUGxhY2VPcmRlchIlLnNob3Auc3RvcmVmcm9udC52MS5QbGFjZU9yZGVyUmVxdWVzdBomLnNob3Auc3RvcmVmcm9udC52MS5QbGFjZU9yZGVyUmVzcG9uc2UiA5ACAhJjCgtDYW5jZWxPcmRlchImLnNob3Auc3RvcmVmcm9udC52MS5DYW5jZWxPcmRlclJlcXVlc3QaJy5zaG9wLnN0b3JlZnJvbnQudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICEloKCEdldE9yZGVyEiMuc2hvcC5zdG9yZWZyb250LnYxLkdldE9yZGVyUmVxdWVzdBokLnNob3Auc3RvcmVmcm9udC52MS5HZXRPcmRlclJlc3BvbnNlIgOQAgESYAoKTGlzdE9yZGVycxIlLnNob3Auc3RvcmVmcm9udC52MS5MaXN0T3JkZXJzUmVxdWVzdBomLnNob3Auc3RvcmVmcm9udC52MS5MaXN0T3JkZXJzUmVzcG9uc2UiA5ACARJiCgpXYXRjaE9yZGVyEiUuc2hvcC5zdG9yZWZyb250LnYxLldhdGNoT3JkZXJSZXF1ZXN0GiYuc2hvcC5zdG9yZWZyb250LnYxLldhdGNoT3JkZXJSZXNwb25zZSIDkAIBMAESdQoRTGlzdE5vdGlmaWNhdGlvbnMSLC5zaG9wLnN0b3JlZnJvbnQudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0Gi0uc2hvcC5zdG9yZWZyb250LnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2UiA5ACARJ6ChJXYXRjaE5vdGlmaWNhdGlvbnMSLS5zaG9wLnN0b3JlZnJvbnQudjEuV2F0Y2hOb3RpZmljYXRpb25zUmVxdWVzdBouLnNob3Auc3RvcmVmcm9udC52MS5XYXRjaE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_shop_catalog_v1_catalog, file_shop_identity_v1_identity, file_shop_notification_v1_notification, file_shop_order_v1_order]);
+  fileDesc("CiNzaG9wL3N0b3JlZnJvbnQvdjEvc3RvcmVmcm9udC5wcm90bxISc2hvcC5zdG9yZWZyb250LnYxImQKB1Nlc3Npb24SJAoEdXNlchgBIAEoCzIWLnNob3AuaWRlbnRpdHkudjEuVXNlchIzCgxhY2Nlc3NfdG9rZW4YAiABKAsyHS5zaG9wLmlkZW50aXR5LnYxLkFjY2Vzc1Rva2VuIksKC1Byb2R1Y3RWaWV3EikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIRCglhdmFpbGFibGUYAiABKAMiaQoNU2lnblVwUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQChiAARIfCgxkaXNwbGF5X25hbWUYAyABKAlCCbpIBnIEEAEYUCI+Cg5TaWduVXBSZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuc2hvcC5zdG9yZWZyb250LnYxLlNlc3Npb24iSAoNU2lnbkluUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiAASI+Cg5TaWduSW5SZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuc2hvcC5zdG9yZWZyb250LnYxLlNlc3Npb24iDgoMR2V0TWVSZXF1ZXN0IjUKDUdldE1lUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLnNob3AuaWRlbnRpdHkudjEuVXNlciIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5It0BChNMaXN0UHJvZHVjdHNSZXF1ZXN0EjoKC2NhdGVnb3J5X2lkGAEgASgJQiW6SCJyIBgoMhxeKFthLXowLTldW2EtejAtOS1dezAsMzl9KT8kEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEEjQKBHNvcnQYBCABKA4yHC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdFNvcnRCCLpIBYIBAhABEhgKBHNraXAYBSABKAVCCrpIBxoFGJBOKAAidgoUTGlzdFByb2R1Y3RzUmVzcG9uc2USMQoIcHJvZHVjdHMYASADKAsyHy5zaG9wLnN0b3JlZnJvbnQudjEuUHJvZHVjdFZpZXcSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUivgEKFVNlYXJjaFByb2R1Y3RzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARjIARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAIngKFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USMQoIcHJvZHVjdHMYASADKAsyHy5zaG9wLnN0b3JlZnJvbnQudjEuUHJvZHVjdFZpZXcSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiRgoSR2V0UHJvZHVjdFJlc3BvbnNlEjAKB3Byb2R1Y3QYASABKAsyHy5zaG9wLnN0b3JlZnJvbnQudjEuUHJvZHVjdFZpZXciyAEKE1Rva2VuaXplQ2FyZFJlcXVlc3QSLAoLY2FyZF9udW1iZXIYASABKAlCF7pIFHISGBMyDl5bMC05XXsxMiwxOX0kEhwKCWV4cF9tb250aBgCIAEoBUIJukgGGgQYDCgBEh0KCGV4cF95ZWFyGAMgASgFQgu6SAgaBhi0ECjQDxIiCgNjdmMYBCABKAlCFbpIEnIQGAQyDF5bMC05XXszLDR9JBIiCg9jYXJkaG9sZGVyX25hbWUYBSABKAlCCbpIBnIEEAEYZCJSChRUb2tlbml6ZUNhcmRSZXNwb25zZRISCgpjYXJkX3Rva2VuGAEgASgJEhIKCmNhcmRfYnJhbmQYAiABKAkSEgoKY2FyZF9sYXN0NBgDIAEoCSJFCghDYXJ0TGluZRIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIbCghxdWFudGl0eRgCIAEoBUIJukgGGgQYZCgBIu0CChFQbGFjZU9yZGVyUmVxdWVzdBI3Cg9pZGVtcG90ZW5jeV9rZXkYASABKAlCHrpIG3IZGEAyFV5bQS1aYS16MC05Xy1dezgsNjR9JBKfAQoFbGluZXMYAiADKAsyHC5zaG9wLnN0b3JlZnJvbnQudjEuQ2FydExpbmVCcrpIb7oBZQoVbGluZXMudW5pcXVlX3Byb2R1Y3RzEihlYWNoIHByb2R1Y3QgbWF5IGFwcGVhciBpbiBvbmx5IG9uZSBsaW5lGiJ0aGlzLm1hcChsLCBsLnByb2R1Y3RfaWQpLnVuaXF1ZSgpkgEECAEQMhIdCgpjYXJkX3Rva2VuGAMgASgJQgm6SAZyBBABGGQSOAoQc2hpcHBpbmdfYWRkcmVzcxgEIAEoCzIeLnNob3Aub3JkZXIudjEuU2hpcHBpbmdBZGRyZXNzEiQKDWNvbnRhY3RfZW1haWwYBSABKAlCDbpICtgBAXIFGP4BYAEiOQoSUGxhY2VPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciIwChJDYW5jZWxPcmRlclJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIjoKE0NhbmNlbE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIi0KD0dldE9yZGVyUmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQEiNwoQR2V0T3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiTwoRTGlzdE9yZGVyc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi8KEVdhdGNoT3JkZXJSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJMChJXYXRjaE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyEhEKCWhlYXJ0YmVhdBgCIAEoCCJWChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQibwoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRI5Cg1ub3RpZmljYXRpb25zGAEgAygLMiIuc2hvcC5ub3RpZmljYXRpb24udjEuTm90aWZpY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIbChlXYXRjaE5vdGlmaWNhdGlvbnNSZXF1ZXN0ImkKGldhdGNoTm90aWZpY2F0aW9uc1Jlc3BvbnNlEjgKDG5vdGlmaWNhdGlvbhgBIAEoCzIiLnNob3Aubm90aWZpY2F0aW9uLnYxLk5vdGlmaWNhdGlvbhIRCgloZWFydGJlYXQYAiABKAgiOwoTV2F0Y2hVcGRhdGVzUmVxdWVzdBIkCglvcmRlcl9pZHMYASADKAlCEbpIDpIBCxAUGAEiBXIDsAEBIrMBChRXYXRjaFVwZGF0ZXNSZXNwb25zZRI6Cgxub3RpZmljYXRpb24YASABKAsyIi5zaG9wLm5vdGlmaWNhdGlvbi52MS5Ob3RpZmljYXRpb25IABIlCgVvcmRlchgCIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXJIABIZCg9vcmRlcl9ub3RfZm91bmQYAyABKAlIABITCgloZWFydGJlYXQYBCABKAhIAEIICgZ1cGRhdGUy1wwKEVN0b3JlZnJvbnRTZXJ2aWNlEk8KBlNpZ25VcBIhLnNob3Auc3RvcmVmcm9udC52MS5TaWduVXBSZXF1ZXN0GiIuc2hvcC5zdG9yZWZyb250LnYxLlNpZ25VcFJlc3BvbnNlEk8KBlNpZ25JbhIhLnNob3Auc3RvcmVmcm9udC52MS5TaWduSW5SZXF1ZXN0GiIuc2hvcC5zdG9yZWZyb250LnYxLlNpZ25JblJlc3BvbnNlElEKBUdldE1lEiAuc2hvcC5zdG9yZWZyb250LnYxLkdldE1lUmVxdWVzdBohLnNob3Auc3RvcmVmcm9udC52MS5HZXRNZVJlc3BvbnNlIgOQAgESbAoOTGlzdENhdGVnb3JpZXMSKS5zaG9wLnN0b3JlZnJvbnQudjEuTGlzdENhdGVnb3JpZXNSZXF1ZXN0Giouc2hvcC5zdG9yZWZyb250LnYxLkxpc3RDYXRlZ29yaWVzUmVzcG9uc2UiA5ACARJmCgxMaXN0UHJvZHVjdHMSJy5zaG9wLnN0b3JlZnJvbnQudjEuTGlzdFByb2R1Y3RzUmVxdWVzdBooLnNob3Auc3RvcmVmcm9udC52MS5MaXN0UHJvZHVjdHNSZXNwb25zZSIDkAIBEmwKDlNlYXJjaFByb2R1Y3RzEikuc2hvcC5zdG9yZWZyb250LnYxLlNlYXJjaFByb2R1Y3RzUmVxdWVzdBoqLnNob3Auc3RvcmVmcm9udC52MS5TZWFyY2hQcm9kdWN0c1Jlc3BvbnNlIgOQAgESYAoKR2V0UHJvZHVjdBIlLnNob3Auc3RvcmVmcm9udC52MS5HZXRQcm9kdWN0UmVxdWVzdBomLnNob3Auc3RvcmVmcm9udC52MS5HZXRQcm9kdWN0UmVzcG9uc2UiA5ACARJhCgxUb2tlbml6ZUNhcmQSJy5zaG9wLnN0b3JlZnJvbnQudjEuVG9rZW5pemVDYXJkUmVxdWVzdBooLnNob3Auc3RvcmVmcm9udC52MS5Ub2tlbml6ZUNhcmRSZXNwb25zZRJgCgpQbGFjZU9yZGVyEiUuc2hvcC5zdG9yZWZyb250LnYxLlBsYWNlT3JkZXJSZXF1ZXN0GiYuc2hvcC5zdG9yZWZyb250LnYxLlBsYWNlT3JkZXJSZXNwb25zZSIDkAICEmMKC0NhbmNlbE9yZGVyEiYuc2hvcC5zdG9yZWZyb250LnYxLkNhbmNlbE9yZGVyUmVxdWVzdBonLnNob3Auc3RvcmVmcm9udC52MS5DYW5jZWxPcmRlclJlc3BvbnNlIgOQAgISWgoIR2V0T3JkZXISIy5zaG9wLnN0b3JlZnJvbnQudjEuR2V0T3JkZXJSZXF1ZXN0GiQuc2hvcC5zdG9yZWZyb250LnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJgCgpMaXN0T3JkZXJzEiUuc2hvcC5zdG9yZWZyb250LnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiYuc2hvcC5zdG9yZWZyb250LnYxLkxpc3RPcmRlcnNSZXNwb25zZSIDkAIBEmIKCldhdGNoT3JkZXISJS5zaG9wLnN0b3JlZnJvbnQudjEuV2F0Y2hPcmRlclJlcXVlc3QaJi5zaG9wLnN0b3JlZnJvbnQudjEuV2F0Y2hPcmRlclJlc3BvbnNlIgOQAgEwARJ1ChFMaXN0Tm90aWZpY2F0aW9ucxIsLnNob3Auc3RvcmVmcm9udC52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaLS5zaG9wLnN0b3JlZnJvbnQudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZSIDkAIBEnoKEldhdGNoTm90aWZpY2F0aW9ucxItLnNob3Auc3RvcmVmcm9udC52MS5XYXRjaE5vdGlmaWNhdGlvbnNSZXF1ZXN0Gi4uc2hvcC5zdG9yZWZyb250LnYxLldhdGNoTm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgEwARJoCgxXYXRjaFVwZGF0ZXMSJy5zaG9wLnN0b3JlZnJvbnQudjEuV2F0Y2hVcGRhdGVzUmVxdWVzdBooLnNob3Auc3RvcmVmcm9udC52MS5XYXRjaFVwZGF0ZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_shop_catalog_v1_catalog, file_shop_identity_v1_identity, file_shop_notification_v1_notification, file_shop_order_v1_order]);
 
 /**
  * A signed-in session.
@@ -280,6 +280,21 @@ export type ListProductsRequest = Message<"shop.storefront.v1.ListProductsReques
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order; by name when unspecified.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Products to pass over first, 0 to 10000: page n of size s is
+   * `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -290,7 +305,7 @@ export const ListProductsRequestSchema: GenMessage<ListProductsRequest> = /*@__P
   messageDesc(file_shop_storefront_v1_storefront, 10);
 
 /**
- * One page of products, ordered by name.
+ * One page of products, in the requested order.
  *
  * @generated from message shop.storefront.v1.ListProductsResponse
  */
@@ -308,6 +323,13 @@ export type ListProductsResponse = Message<"shop.storefront.v1.ListProductsRespo
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products the listing has in all pages.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -343,6 +365,21 @@ export type SearchProductsRequest = Message<"shop.storefront.v1.SearchProductsRe
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * The order; best match first when unspecified.
+   *
+   * @generated from field: shop.catalog.v1.ProductSort sort = 4;
+   */
+  sort: ProductSort;
+
+  /**
+   * Results to pass over first, 0 to 10000: page n of size s is
+   * `skip` = (n - 1) * s.
+   *
+   * @generated from field: int32 skip = 5;
+   */
+  skip: number;
 };
 
 /**
@@ -353,7 +390,7 @@ export const SearchProductsRequestSchema: GenMessage<SearchProductsRequest> = /*
   messageDesc(file_shop_storefront_v1_storefront, 12);
 
 /**
- * One page of results, best match first.
+ * One page of results, in the requested order.
  *
  * @generated from message shop.storefront.v1.SearchProductsResponse
  */
@@ -371,6 +408,13 @@ export type SearchProductsResponse = Message<"shop.storefront.v1.SearchProductsR
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many products match, in all pages.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -561,6 +605,20 @@ export type PlaceOrderRequest = Message<"shop.storefront.v1.PlaceOrderRequest"> 
    * @generated from field: string card_token = 3;
    */
   cardToken: string;
+
+  /**
+   * Where to deliver the order (the web app always sends one).
+   *
+   * @generated from field: shop.order.v1.ShippingAddress shipping_address = 4;
+   */
+  shippingAddress?: ShippingAddress | undefined;
+
+  /**
+   * Where to write about the order; empty means the account's email.
+   *
+   * @generated from field: string contact_email = 5;
+   */
+  contactEmail: string;
 };
 
 /**
@@ -753,17 +811,24 @@ export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE_
   messageDesc(file_shop_storefront_v1_storefront, 27);
 
 /**
- * The order now.
+ * The order now, or a heartbeat.
  *
  * @generated from message shop.storefront.v1.WatchOrderResponse
  */
 export type WatchOrderResponse = Message<"shop.storefront.v1.WatchOrderResponse"> & {
   /**
-   * The whole order, timeline included.
+   * The whole order, timeline included; unset on a heartbeat.
    *
    * @generated from field: shop.order.v1.Order order = 1;
    */
   order?: Order | undefined;
+
+  /**
+   * True on a keep-alive message without an order. Clients skip it.
+   *
+   * @generated from field: bool heartbeat = 2;
+   */
+  heartbeat: boolean;
 };
 
 /**
@@ -845,17 +910,24 @@ export const WatchNotificationsRequestSchema: GenMessage<WatchNotificationsReque
   messageDesc(file_shop_storefront_v1_storefront, 31);
 
 /**
- * A new notification.
+ * A new notification, or a heartbeat.
  *
  * @generated from message shop.storefront.v1.WatchNotificationsResponse
  */
 export type WatchNotificationsResponse = Message<"shop.storefront.v1.WatchNotificationsResponse"> & {
   /**
-   * The notification.
+   * The notification; unset on a heartbeat.
    *
    * @generated from field: shop.notification.v1.Notification notification = 1;
    */
   notification?: Notification | undefined;
+
+  /**
+   * True on a keep-alive message without a notification. Clients skip it.
+   *
+   * @generated from field: bool heartbeat = 2;
+   */
+  heartbeat: boolean;
 };
 
 /**
@@ -866,6 +938,82 @@ export const WatchNotificationsResponseSchema: GenMessage<WatchNotificationsResp
   messageDesc(file_shop_storefront_v1_storefront, 32);
 
 /**
+ * What to follow besides the caller's notifications.
+ *
+ * @generated from message shop.storefront.v1.WatchUpdatesRequest
+ */
+export type WatchUpdatesRequest = Message<"shop.storefront.v1.WatchUpdatesRequest"> & {
+  /**
+   * Orders of the caller to follow, at most 20 distinct ids; may be empty.
+   *
+   * @generated from field: repeated string order_ids = 1;
+   */
+  orderIds: string[];
+};
+
+/**
+ * Describes the message shop.storefront.v1.WatchUpdatesRequest.
+ * Use `create(WatchUpdatesRequestSchema)` to create a new message.
+ */
+export const WatchUpdatesRequestSchema: GenMessage<WatchUpdatesRequest> = /*@__PURE__*/
+  messageDesc(file_shop_storefront_v1_storefront, 33);
+
+/**
+ * One update.
+ *
+ * @generated from message shop.storefront.v1.WatchUpdatesResponse
+ */
+export type WatchUpdatesResponse = Message<"shop.storefront.v1.WatchUpdatesResponse"> & {
+  /**
+   * What it is.
+   *
+   * @generated from oneof shop.storefront.v1.WatchUpdatesResponse.update
+   */
+  update: {
+    /**
+     * A new notification.
+     *
+     * @generated from field: shop.notification.v1.Notification notification = 1;
+     */
+    value: Notification;
+    case: "notification";
+  } | {
+    /**
+     * One of the followed orders, as it is now (whole, timeline included).
+     *
+     * @generated from field: shop.order.v1.Order order = 2;
+     */
+    value: Order;
+    case: "order";
+  } | {
+    /**
+     * The id of a followed order that cannot be followed: there is no such
+     * order of the caller's. Nothing more comes for it.
+     *
+     * @generated from field: string order_not_found = 3;
+     */
+    value: string;
+    case: "orderNotFound";
+  } | {
+    /**
+     * Always true: a keep-alive message (see WatchUpdates). Clients skip it,
+     * apart from catching up on notifications after the first one.
+     *
+     * @generated from field: bool heartbeat = 4;
+     */
+    value: boolean;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message shop.storefront.v1.WatchUpdatesResponse.
+ * Use `create(WatchUpdatesResponseSchema)` to create a new message.
+ */
+export const WatchUpdatesResponseSchema: GenMessage<WatchUpdatesResponse> = /*@__PURE__*/
+  messageDesc(file_shop_storefront_v1_storefront, 34);
+
+/**
  * The public API of the shop, served by the gateway to the web app (Connect
  * over HTTP/1.1 or HTTP/2) and to CLI clients (gRPC). The gateway composes the
  * internal services; it stores nothing itself.
@@ -874,6 +1022,13 @@ export const WatchNotificationsResponseSchema: GenMessage<WatchNotificationsResp
  * `Authorization: Bearer <token>` on every other call except the catalog
  * reads (ListCategories, ListProducts, SearchProducts, GetProduct), which are
  * public. Signing out is forgetting the token on the client.
+ *
+ * Live updates: a browser talking HTTP/1.1 has only six connections per host
+ * for all its tabs, and every open server stream holds one. WatchUpdates
+ * carries everything a shopper follows live (notifications and any number of
+ * orders) on one stream, so a web app opens one per browser, not one per tab
+ * or per order. WatchOrder and WatchNotifications remain for clients that
+ * follow one thing (CLI tools, HTTP/2 clients).
  *
  * @generated from service shop.storefront.v1.StorefrontService
  */
@@ -921,7 +1076,8 @@ export const StorefrontService: GenService<{
     output: typeof ListCategoriesResponseSchema;
   },
   /**
-   * Lists products, optionally in one category, with live stock. Public.
+   * Lists products, optionally in one category, with live stock, sorted and
+   * paged as shop.catalog.v1.CatalogService.ListProducts. Public.
    *
    * @generated from rpc shop.storefront.v1.StorefrontService.ListProducts
    */
@@ -931,7 +1087,8 @@ export const StorefrontService: GenService<{
     output: typeof ListProductsResponseSchema;
   },
   /**
-   * Full-text product search with live stock. Public.
+   * Full-text product search with live stock, sorted and paged as
+   * shop.catalog.v1.CatalogService.SearchProducts. Public.
    *
    * @generated from rpc shop.storefront.v1.StorefrontService.SearchProducts
    */
@@ -1005,7 +1162,8 @@ export const StorefrontService: GenService<{
   },
   /**
    * Streams one of the caller's orders live until it is CONFIRMED or
-   * CANCELLED.
+   * CANCELLED, with heartbeats while it does not change (see
+   * shop.order.v1.OrderService.WatchOrder).
    *
    * @generated from rpc shop.storefront.v1.StorefrontService.WatchOrder
    */
@@ -1025,7 +1183,8 @@ export const StorefrontService: GenService<{
     output: typeof ListNotificationsResponseSchema;
   },
   /**
-   * Streams the caller's new notifications live.
+   * Streams the caller's new notifications live, with heartbeats (see
+   * shop.notification.v1.NotificationService.WatchNotifications).
    *
    * @generated from rpc shop.storefront.v1.StorefrontService.WatchNotifications
    */
@@ -1033,6 +1192,22 @@ export const StorefrontService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchNotificationsRequestSchema;
     output: typeof WatchNotificationsResponseSchema;
+  },
+  /**
+   * Streams everything the caller follows live, on one stream: their new
+   * notifications, and each of `order_ids` as it is now and after every
+   * change until it is CONFIRMED or CANCELLED. The first heartbeat comes once
+   * new notifications are followed (anything older is in ListNotifications);
+   * later ones whenever nothing was sent for a while. To follow other orders,
+   * open a new stream (and then close the old one). Ends only when the client
+   * goes away or the gateway drains (watch again, with backoff).
+   *
+   * @generated from rpc shop.storefront.v1.StorefrontService.WatchUpdates
+   */
+  watchUpdates: {
+    methodKind: "server_streaming";
+    input: typeof WatchUpdatesRequestSchema;
+    output: typeof WatchUpdatesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_storefront_v1_storefront, 0);

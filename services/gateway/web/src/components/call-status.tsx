@@ -1,8 +1,26 @@
-import { describeError } from "../errors.ts";
+import type { ComponentChildren } from "preact";
+import { describeError, isNotFound, isRetryable } from "../errors.ts";
+import type { CallContext } from "../messages.ts";
 import type { CallState } from "../use-call.ts";
 
-/** Loading and failure of a page's main call, with a retry; nothing once it is done. */
-export function CallStatus({ state, retry, what }: { state: CallState<unknown>; retry: () => void; what: string }) {
+/**
+ * Loading and failure of a page's main call; nothing once it is done.
+ * "Try again" only where trying again can help; `orElse` (a way back) for
+ * everything else, such as something that does not exist.
+ */
+export function CallStatus({
+  state,
+  retry,
+  what,
+  context,
+  orElse,
+}: {
+  state: CallState<unknown>;
+  retry: () => void;
+  what: string;
+  context?: CallContext;
+  orElse?: ComponentChildren;
+}) {
   if (state.status === "loading") {
     return (
       <p class="loading" role="status">
@@ -13,10 +31,13 @@ export function CallStatus({ state, retry, what }: { state: CallState<unknown>; 
   if (state.status === "failed") {
     return (
       <div class="error-panel" role="alert">
-        <p>{describeError(state.error)}</p>
-        <button type="button" onClick={retry}>
-          Try again
-        </button>
+        <p>{describeError(state.error, context)}</p>
+        {isRetryable(state.error) && !isNotFound(state.error) && (
+          <button type="button" onClick={retry}>
+            Try again
+          </button>
+        )}
+        {orElse}
       </div>
     );
   }

@@ -1,104 +1,125 @@
-// One order, live: WatchOrder sends the order now and again after every
-// change until it is CONFIRMED or CANCELLED; the status is announced as it
-// changes (role=status), the timeline grows underneath.
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { Order } from "@shop/gen/shop/order/v1/order_pb";
-import { useEffect, useState } from "preact/hooks";
+// One order, live: the status is announced as it changes (role=status), the
+// timeline grows underneath, and a cancelled order offers to try again from
+// the cart that was kept for it.
+import { CancellationReason, OrderStatus, type Order } from "@shop/gen/shop/order/v1/order_pb";
+import { useState } from "preact/hooks";
 import { storefront } from "../api.ts";
+import { cart } from "../cart.ts";
+import { CallStatus } from "../components/call-status.tsx";
 import { Link } from "../components/link.tsx";
-import { cancellationText, isTerminal, StatusBadge, STATUS_LABELS, Timeline } from "../components/order-status.tsx";
+import { DeliveryDetails, isTerminal, OrderLines, StatusBadge, Timeline } from "../components/order-status.tsx";
 import { describeError } from "../errors.ts";
-import { followStream } from "../live-stream.ts";
-import { formatPrice } from "../money.ts";
-import { signOut } from "../session.ts";
+import { formatDateTime, orderNumber } from "../format.ts";
+import { liveStatus } from "../live/live-updates.ts";
+import { useLiveOrder } from "../live/use-live-order.ts";
+import { cancellationMessage, retryAdvice } from "../messages.ts";
+import { usePageTitle } from "../page-title.ts";
+import { currentPath } from "../router.ts";
+import { session } from "../session.ts";
+import { useStore } from "../store.ts";
+import { SignInFirst } from "./sign-in-first.tsx";
+
+const NOT_FOUND = "We could not find this order among yours.";
 
 export function OrderPage({ orderId }: { orderId: string }) {
-  const [order, setOrder] = useState<Order | undefined>();
-  const [connected, setConnected] = useState(true);
-  const [failure, setFailure] = useState<unknown>();
+  const signedIn = useStore(session);
+  const live = useLiveOrder(orderId, signedIn !== null);
+  usePageTitle(live.order ? `Order ${orderNumber(live.order.id)}` : "Order");
+  if (!signedIn) return <SignInFirst title="Your order" next={currentPath()} />;
+  if (!live.order) return <OrderLoading live={live} />;
+  return <OrderDetails order={live.order} onChange={live.retry} />;
+}
+
+/** Loading, or why the order cannot be shown (with a way back). */
+export function OrderLoading({ live }: { live: ReturnType<typeof useLiveOrder> }) {
+  return (
+    <section aria-labelledby="order-title">
+      <h1 id="order-title">{live.failure ? "Order not found" : "Your order"}</h1>
+      <CallStatus
+        state={live.failure ? { status: "failed", error: live.failure } : { status: "loading" }}
+        retry={live.retry}
+        what="the order"
+        context={{ notFound: NOT_FOUND }}
+        orElse={
+          <p>
+            <Link href="/orders">Your orders</Link>
+          </p>
+        }
+      />
+    </section>
+  );
+}
+
+/** What can be done from a cancelled order: the cart it came from is still there. */
+export function RetryFromCart({ order }: { order: Order }) {
+  const lines = useStore(cart);
+  if (order.status !== OrderStatus.CANCELLED || lines.length === 0) return null;
+  const byCard = order.cancellationReason === CancellationReason.PAYMENT_FAILED;
+  return (
+    <div class="retry">
+      <p>{retryAdvice(order.cancellationReason, order.paymentFailureReason)}</p>
+      {byCard ? (
+        <Link class="button button--primary" href="/checkout?retry=1">
+          Try another card
+        </Link>
+      ) : (
+        <Link class="button button--primary" href="/cart">
+          Review your cart
+        </Link>
+      )}
+    </div>
+  );
+}
+
+function OrderDetails({ order, onChange }: { order: Order; onChange: () => void }) {
+  const status = useStore(liveStatus);
   const [cancelling, setCancelling] = useState(false);
   const [cancelError, setCancelError] = useState("");
-
-  useEffect(() => {
-    setOrder(undefined);
-    setFailure(undefined);
-    const controller = new AbortController();
-    let latest: Order | undefined;
-    void followStream(
-      (signal) => storefront.watchOrder({ orderId }, { signal }),
-      {
-        onMessage: (res) => {
-          latest = res.order;
-          setOrder(res.order);
-        },
-        onConnected: setConnected,
-        isDone: () => latest !== undefined && isTerminal(latest.status),
-        onFatal: (error) => {
-          if (ConnectError.from(error).code === Code.Unauthenticated) signOut();
-          setFailure(error);
-        },
-      },
-      controller.signal,
-    );
-    return () => controller.abort();
-  }, [orderId]);
-
-  if (failure) {
-    return (
-      <section>
-        <h1>Order</h1>
-        <p role="alert">
-          {ConnectError.from(failure).code === Code.NotFound ? "There is no such order." : describeError(failure)}
-        </p>
-        <Link href="/orders">Your orders</Link>
-      </section>
-    );
-  }
-  if (!order) return <p role="status">Loading the order…</p>;
-
   const cancel = async () => {
+    if (cancelling) return;
     setCancelling(true);
     setCancelError("");
     try {
-      const res = await storefront.cancelOrder({ orderId });
-      if (res.order) setOrder(res.order);
+      await storefront.cancelOrder({ orderId: order.id });
+      onChange();
     } catch (err) {
-      setCancelError(describeError(err));
+      setCancelError(describeError(err, { refused: "This order can no longer be cancelled." }));
     } finally {
       setCancelling(false);
     }
   };
-
   return (
     <section class="order" aria-labelledby="order-title">
-      <h1 id="order-title">Order {order.id.slice(-8)}</h1>
-      <div class="order-status" id="order-status" role="status" aria-live="polite" aria-atomic="true">
+      <h1 id="order-title">Order {orderNumber(order.id)}</h1>
+      <p class="muted">Placed {formatDateTime(order.createdAt)}</p>
+      <div class="order-status" role="status" aria-live="polite" aria-atomic="true">
         <span>Status: </span>
-        <strong data-testid="order-status">{STATUS_LABELS[order.status]}</strong>
-        {order.cancellationReason !== 0 && <p data-testid="cancellation">{cancellationText(order)}</p>}
+        <strong data-testid="order-status">
+          <StatusBadge status={order.status} />
+        </strong>
+        {order.status === OrderStatus.CANCELLED && (
+          <p data-testid="cancellation">{cancellationMessage(order.cancellationReason, order.paymentFailureReason)}</p>
+        )}
       </div>
-      {!isTerminal(order.status) && <p class="muted">{connected ? "Updating live." : "Reconnecting…"}</p>}
+      {!isTerminal(order.status) && (
+        <p class="muted" data-testid="live-status">
+          {status === "live" ? "Updating live." : status === "off" ? "Not updating." : "Reconnecting…"}
+        </p>
+      )}
+      <RetryFromCart order={order} />
       <h2>Items</h2>
-      <ul class="summary">
-        {order.lines.map((line) => (
-          <li key={line.productId}>
-            {line.quantity} × {line.productName} — {formatPrice(line.lineTotal)}
-          </li>
-        ))}
-      </ul>
-      <p class="total">
-        Total: <strong>{formatPrice(order.total)}</strong> <StatusBadge status={order.status} />
-      </p>
+      <OrderLines order={order} />
+      <DeliveryDetails order={order} />
       {!isTerminal(order.status) && (
         <p>
-          <button type="button" onClick={cancel} disabled={cancelling}>
+          <button type="button" onClick={() => void cancel()} aria-disabled={cancelling ? "true" : undefined}>
             Cancel order
-          </button>
+          </button>{" "}
           <span role="alert">{cancelError}</span>
         </p>
       )}
       <h2>Timeline</h2>
-      <Timeline entries={order.timeline} label="Order timeline" />
+      <Timeline order={order} label="Order timeline" />
       <p>
         <Link href="/orders">All your orders</Link>
       </p>

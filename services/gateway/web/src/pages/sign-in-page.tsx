@@ -1,31 +1,37 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useState } from "preact/hooks";
 import { storefront } from "../api.ts";
-import { Field, FormMessage } from "../components/field.tsx";
+import { Field, FormMessage, useFocusOnErrors } from "../components/field.tsx";
 import { Link } from "../components/link.tsx";
 import { formErrors, noErrors, type FormErrors } from "../errors.ts";
+import { usePageTitle } from "../page-title.ts";
 import { navigate } from "../router.ts";
 import { signIn } from "../session.ts";
 import { safeNext } from "./safe-next.ts";
+
+const FIELD_IDS = { email: "signin-email", password: "signin-password" };
 
 export function SignInPage({ next }: { next: string }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<FormErrors>(noErrors);
   const [busy, setBusy] = useState(false);
+  const { form, message } = useFocusOnErrors(errors);
+  usePageTitle("Sign in");
 
   async function submit(event: Event) {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
-    setErrors(noErrors);
     try {
       const { session } = await storefront.signIn({ email, password });
-      signIn(session!);
-      navigate(safeNext(next));
+      if (!session) throw new ConnectError("the shop answered without a session", Code.Internal);
+      signIn(session);
+      navigate(safeNext(next), { replace: true });
     } catch (err) {
       // The server does not say which of the two was wrong, and neither do we.
       if (ConnectError.from(err).code === Code.Unauthenticated)
-        setErrors({ fields: {}, message: "Wrong email or password." });
+        setErrors({ fields: {}, message: "That email and password do not match an account." });
       else setErrors(formErrors(err));
     } finally {
       setBusy(false);
@@ -35,7 +41,8 @@ export function SignInPage({ next }: { next: string }) {
   return (
     <section class="narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">Sign in</h1>
-      <form class="form" onSubmit={submit} noValidate>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate ref={form}>
+        <FormMessage errors={errors} fieldIds={FIELD_IDS} messageRef={message} />
         <Field
           id="signin-email"
           label="Email"
@@ -54,8 +61,7 @@ export function SignInPage({ next }: { next: string }) {
           onValue={setPassword}
           error={errors.fields.password}
         />
-        <FormMessage message={errors.message} />
-        <button type="submit" class="button--primary" disabled={busy}>
+        <button type="submit" class="button--primary" aria-disabled={busy ? "true" : undefined}>
           Sign in
         </button>
       </form>
