@@ -53,6 +53,7 @@ export const FIELD_MESSAGES: Readonly<Partial<Record<string, Readonly<Partial<Re
   },
   cvc: {
     "string.pattern": "Enter the 3 or 4 digit security code from the back of your card.",
+    "string.max_len": "Enter the 3 or 4 digit security code from the back of your card.",
   },
   cardholder_name: {
     "string.min_len": "Enter the name as it is printed on the card.",
@@ -78,12 +79,14 @@ export const FIELD_MESSAGES: Readonly<Partial<Record<string, Readonly<Partial<Re
   },
   "shipping_address.postal_code": {
     "string.pattern": "Enter the postcode as it is written locally (letters, digits, spaces and dashes).",
+    "string.max_len": "Use at most 12 characters for the postcode.",
   },
   "shipping_address.region": {
     "string.max_len": "Use at most 100 characters for the region.",
   },
   "shipping_address.country_code": {
     "string.pattern": "Choose the country.",
+    "string.max_len": "Choose the country.",
   },
   contact_email: {
     "string.email": "Enter an email address like name@example.com, or leave it empty to use your account's.",
