@@ -227,26 +227,26 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
       expect(existsSync(join(image.root, image.workdir, "services", m.name, "dist", "main.js"))).toBe(true);
       expect(existsSync(join(image.root, image.workdir, "node_modules"))).toBe(false);
       await checkImage(image, m.name, m.name);
-    }, 300_000);
+    }, 600_000);
   }
 
   it("fails a service that imports a file outside its image's build context, naming the import", async () => {
     await expect(images.get(variantName("imports"))!).rejects.toThrow(
       /npm run build:services[\s\S]*services\/catalog\/src\/main\.ts imports \.\.\/\.\.\/order\/src\/settings\.ts, which is not in this image's build context/,
     );
-  }, 300_000);
+  }, 600_000);
 
   it("fails a service that reads a file its image does not hold", async () => {
     const image = await images.get(variantName("reads"))!;
     await expect(checkImage(image, "catalog", "catalog_reads")).rejects.toThrow(
       /catalog exited \(1\) before answering SERVING[\s\S]*ENOENT[\s\S]*mesh\/releases\.json/,
     );
-  }, 300_000);
+  }, 600_000);
 
   it("fails a service that writes into its read-only image", async () => {
     const image = await images.get(variantName("writes"))!;
     await expect(checkImage(image, "catalog", "catalog_writes")).rejects.toThrow(
       /catalog exited \(1\) before answering SERVING[\s\S]*EACCES[\s\S]*dist\/started/,
     );
-  }, 300_000);
+  }, 600_000);
 });

@@ -90,7 +90,7 @@ export class BuildError extends Error {
 }
 
 export interface BuildOptions {
-  /** Where the stage directories go (removed by the caller). */
+  /** Where the stage directories go (removed by the caller); BUILD_UID and the image's user must reach it. */
   scratch: string;
   /** The checkout whose installed node_modules stands for `npm ci` (its package-lock.json must match the image's). */
   installedCheckout: string;
@@ -210,7 +210,13 @@ class ImageBuilds {
     const instruction = stage.instructions[i];
     const branches = new Map<string, BuildRequest[]>();
     for (const request of group) {
-      const key = await this.#inputsOf(instruction, state, request);
+      let key: string;
+      try {
+        key = await this.#inputsOf(instruction, state, request);
+      } catch (err) {
+        this.#fail([request], this.#describe([request], stage, instruction, err));
+        continue;
+      }
       branches.set(key, [...(branches.get(key) ?? []), request]);
     }
     const split = branches.size > 1;
