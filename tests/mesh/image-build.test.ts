@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages, type Image } from "./image/build.ts";
 import { BuildContext } from "./image/context.ts";
 import { parseDockerfile } from "./image/dockerfile.ts";
@@ -59,15 +59,19 @@ describe.skipIf(process.getuid?.() !== 0)("docker build emulation", () => {
     buildArgs: { FLAVOUR: flavour },
     context: ctx,
   });
-  const images = buildImages(
-    parseDockerfile(dockerfile),
-    [build("app", "mild"), build("app", "hot"), build("leaky", "mild"), build("wild", "mild")],
-    { scratch: join(scratch, "layers"), installedCheckout: scratch, parallelism: 2 },
-  );
+  let images: Map<string, Promise<Image>>;
+  beforeAll(() => {
+    images = buildImages(
+      parseDockerfile(dockerfile),
+      [build("app", "mild"), build("app", "hot"), build("leaky", "mild"), build("wild", "mild")],
+      { scratch: join(scratch, "layers"), installedCheckout: scratch, parallelism: 2 },
+    );
+  });
+  const built = (name: string) => images.get(name) ?? Promise.reject(new Error(`no build named ${name}`));
   const file = (image: Image, path: string) => readFileSync(join(image.root, path), "utf8");
 
   it("carries out the stages: COPY from the context, RUN in the stage's own paths, COPY --from, ENV, USER, CMD", async () => {
-    const image = await images.get("app mild")!;
+    const image = await built("app mild");
     expect(file(image, "srv/a.txt")).toBe("A\n");
     // The working directory was the stage's /app (a directory of its own here).
     expect(file(image, "srv/where.txt")).toMatch(/^built in \S+\/app\n$/);
@@ -82,17 +86,17 @@ describe.skipIf(process.getuid?.() !== 0)("docker build emulation", () => {
   });
 
   it("parts builds at their build arguments", async () => {
-    expect(file(await images.get("app mild")!, "srv/flavour.txt")).toBe("mild\n");
-    expect(file(await images.get("app hot")!, "srv/flavour.txt")).toBe("hot\n");
+    expect(file(await built("app mild"), "srv/flavour.txt")).toBe("mild\n");
+    expect(file(await built("app hot"), "srv/flavour.txt")).toBe("hot\n");
   });
 
   it("refuses a COPY of what .dockerignore excludes, as Docker does", async () => {
-    await expect(images.get("leaky mild")!).rejects.toThrow(
+    await expect(built("leaky mild")).rejects.toThrow(
       /COPY secret\/key\.txt \.\/\n.*secret\/key\.txt: not found in the build context \(.*excluded by \.dockerignore\)/,
     );
   });
 
   it("refuses what it does not emulate, by name", async () => {
-    await expect(images.get("wild mild")!).rejects.toThrow(/wildcards in COPY sources are not emulated/);
+    await expect(built("wild mild")).rejects.toThrow(/wildcards in COPY sources are not emulated/);
   });
 });

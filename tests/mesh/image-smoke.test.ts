@@ -126,11 +126,13 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
   const ports = new Map<string, number>();
   const running: RunningContainer[] = [];
   const databases = new Set<string>();
-  const scratch = mkdtempSync(join(tmpdir(), "image-check-"));
+  let scratch: string;
   let images: Map<string, Promise<Image>>;
+  const built = (name: string) => images.get(name) ?? Promise.reject(new Error(`no build named ${name}`));
 
   beforeAll(async () => {
-    // The container's user must reach the images inside.
+    scratch = mkdtempSync(join(tmpdir(), "image-check-"));
+    // The build's RUN user and the container's user work inside.
     chmodSync(scratch, 0o755);
     for (const m of manifests) ports.set(m.name, await freePort());
     const context = new BuildContext(repoRoot);
@@ -164,7 +166,7 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
       if (stream.startsWith(`${naming.streamPrefix}_`)) await bus.jsm.streams.delete(stream).catch(() => {});
     }
     await bus.close();
-    rmSync(scratch, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   /**
@@ -222,7 +224,7 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
   // measures the machine, not the images.
   for (const m of manifests) {
     it(`${m.name}: its image answers SERVING as uid 1000 on a read-only filesystem, then exits 0 on SIGTERM`, async () => {
-      const image = await images.get(m.name)!;
+      const image = await built(m.name);
       // The image holds the bundle and what sits beside it, and nothing to build or install with.
       expect(existsSync(join(image.root, image.workdir, "services", m.name, "dist", "main.js"))).toBe(true);
       expect(existsSync(join(image.root, image.workdir, "node_modules"))).toBe(false);
@@ -231,20 +233,20 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
   }
 
   it("fails a service that imports a file outside its image's build context, naming the import", async () => {
-    await expect(images.get(variantName("imports"))!).rejects.toThrow(
+    await expect(built(variantName("imports"))).rejects.toThrow(
       /npm run build:services[\s\S]*services\/catalog\/src\/main\.ts imports \.\.\/\.\.\/order\/src\/settings\.ts, which is not in this image's build context/,
     );
   }, 600_000);
 
   it("fails a service that reads a file its image does not hold", async () => {
-    const image = await images.get(variantName("reads"))!;
+    const image = await built(variantName("reads"));
     await expect(checkImage(image, "catalog", "catalog_reads")).rejects.toThrow(
       /catalog exited \(1\) before answering SERVING[\s\S]*ENOENT[\s\S]*mesh\/releases\.json/,
     );
   }, 600_000);
 
   it("fails a service that writes into its read-only image", async () => {
-    const image = await images.get(variantName("writes"))!;
+    const image = await built(variantName("writes"));
     await expect(checkImage(image, "catalog", "catalog_writes")).rejects.toThrow(
       /catalog exited \(1\) before answering SERVING[\s\S]*EACCES[\s\S]*dist\/started/,
     );
