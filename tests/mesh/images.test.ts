@@ -9,72 +9,22 @@ import { meshConfig } from "../../mesh/generator/config.ts";
 import { CONTAINER_NODE_FLAGS, SERVICE_ENVIRONMENT, serviceBundle } from "../../services/runtime/src/manifest.ts";
 import { EDGE } from "../../mesh/generator/istio.ts";
 import { type Any, deploymentsOf, manifests, render, repoRoot } from "./fixtures.ts";
+import { BuildContext } from "./image/context.ts";
+import { parseDockerfile } from "./image/dockerfile.ts";
 import { evaluateTiltfile } from "./tilt/tiltfile.ts";
 
 const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
 const tiltfile = readFileSync(join(repoRoot, "Tiltfile"), "utf8");
-const ignore = readFileSync(join(repoRoot, ".dockerignore"), "utf8")
-  .split("\n")
-  .map((l) => l.trim())
-  .filter((l) => l && !l.startsWith("#"));
-
-interface Instruction {
-  op: string;
-  args: string;
-}
-interface Stage {
-  from: string;
-  name?: string;
-  instructions: Instruction[];
-}
-
-/** Dockerfile -> stages of instructions (continuation lines joined, comments dropped). */
-function parseDockerfile(text: string): { args: Instruction[]; stages: Stage[] } {
-  const lines = text
-    .replace(/\\\n/g, " ")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
-  const args: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const line of lines) {
-    const [, op, rest] = line.match(/^(\S+)\s+(.*)$/) ?? [];
-    const instruction = { op: op.toUpperCase(), args: rest };
-    if (instruction.op === "FROM") {
-      const m = rest.match(/^(\S+)(?:\s+AS\s+(\S+))?$/i)!;
-      stages.push({ from: m[1], name: m[2], instructions: [] });
-    } else if (stages.length === 0) args.push(instruction);
-    else stages.at(-1)!.instructions.push(instruction);
-  }
-  return { args, stages };
-}
-
-/** .dockerignore semantics for the patterns we use: `**` any depth, `*` one segment, a match excludes the subtree. */
-function ignored(path: string): boolean {
-  const toRe = (p: string) =>
-    new RegExp(
-      `^${p
-        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-        .replace(/\*\*\//g, "\u0000")
-        .replace(/\*/g, "[^/]*")
-        .replace(/\u0000/g, "(?:.*/)?")}(?:/.*)?$`,
-    );
-  let result = false;
-  for (const p of ignore) {
-    if (p.startsWith("!")) {
-      if (toRe(p.slice(1)).test(path)) result = false;
-    } else if (toRe(p).test(path)) result = true;
-  }
-  return result;
-}
-
-const { args: globalArgs, stages } = parseDockerfile(dockerfile);
-const stage = (name: string) => stages.find((s) => s.name === name)!;
+const parsed = parseDockerfile(dockerfile);
+const { globalArgs, stages } = parsed;
+const stage = (name: string) => parsed.stage(name);
+const context = new BuildContext(repoRoot);
+const ignored = (path: string) => context.excludes(path);
 const base = render("mesh/base") as Any[];
 
 describe("Dockerfile", () => {
   it("is multi-stage on node:24-slim, with dev and runtime targets and runtime last (the default)", () => {
-    expect(globalArgs).toContainEqual({ op: "ARG", args: "NODE_IMAGE=node:24-slim" });
+    expect(globalArgs).toContainEqual({ name: "NODE_IMAGE", value: "node:24-slim" });
     expect(stages.map((s) => s.name)).toEqual(["base", "manifests", "build", "app", "dev", "runtime"]);
     expect(stage("dev").from).toBe("${NODE_IMAGE}");
     expect(stage("app").from).toBe("${NODE_IMAGE}");
@@ -83,23 +33,23 @@ describe("Dockerfile", () => {
 
   it("the runtime image holds the service's bundle, no node_modules, and runs as the pods' non-root user", () => {
     const builds = stage("build")
-      .instructions.filter((i) => i.op === "RUN")
-      .map((i) => i.args);
+      .instructions.filter((i) => i.keyword === "RUN")
+      .map((i) => i.text);
     expect(builds.some((run) => run.includes('npm run build:services -- "$SERVICE"'))).toBe(true);
     const app = stage("app").instructions;
-    expect(app.filter((i) => i.op === "COPY").map((i) => i.args)).toEqual(["--from=build /out/ ./"]);
+    expect(app.filter((i) => i.keyword === "COPY").map((i) => i.text)).toEqual(["--from=build /out/ ./"]);
     expect(builds.some((run) => run.includes("node_modules"))).toBe(false);
-    const users = app.filter((i) => i.op === "USER").map((i) => i.args);
+    const users = app.filter((i) => i.keyword === "USER").map((i) => i.text);
     expect(users.at(-1)).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
     expect(
       stage("dev")
-        .instructions.filter((i) => i.op === "USER")
-        .at(-1)?.args,
+        .instructions.filter((i) => i.keyword === "USER")
+        .at(-1)?.text,
     ).toBe(`${meshConfig.uid}:${meshConfig.uid}`);
     // The heap follows the container's memory limit (prod raises it), instead of a fixed 192 MB.
     expect(CONTAINER_NODE_FLAGS.some((f) => f.startsWith("--max-old-space-size-percentage="))).toBe(true);
     expect(CONTAINER_NODE_FLAGS.some((f) => f.startsWith("--max-old-space-size="))).toBe(false);
-    expect(app.find((i) => i.op === "WORKDIR")?.args).toBe(meshConfig.workdir);
+    expect(app.find((i) => i.keyword === "WORKDIR")?.text).toBe(meshConfig.workdir);
     for (const d of base.filter((r: Any) => r.kind === "Deployment")) {
       const sc = d.spec.template.spec.securityContext;
       expect([sc.runAsUser, sc.runAsGroup]).toEqual([meshConfig.uid, meshConfig.uid]);
@@ -109,15 +59,15 @@ describe("Dockerfile", () => {
 
   it("puts into the image what each Deployment runs, and the build context has its sources", () => {
     const copies = stage("build")
-      .instructions.filter((i) => i.op === "COPY")
-      .map((i) => i.args);
+      .instructions.filter((i) => i.keyword === "COPY")
+      .map((i) => i.text);
     expect(copies).toContain("services/${SERVICE} ./services/${SERVICE}");
     expect(copies).toContain("services/runtime ./services/runtime");
     expect(copies).toContain("gen ./gen");
     // The bundle, its package.json and its migrations are gathered into /out, which the app stage copies.
     const gather = stage("build")
-      .instructions.filter((i) => i.op === "RUN")
-      .map((i) => i.args)
+      .instructions.filter((i) => i.keyword === "RUN")
+      .map((i) => i.text)
       .find((run) => run.includes("/out/services/$SERVICE"));
     expect(gather).toMatch(/cp -r package\.json dist "\/out\/services\/\$SERVICE\/"/);
     expect(gather).toMatch(/cp -r drizzle/);
@@ -135,20 +85,19 @@ describe("Dockerfile", () => {
       }
     }
     // Run without the Deployments' command (docker run), the image does the same.
-    const cmd = stage("app").instructions.find((i) => i.op === "CMD")?.args;
+    const cmd = stage("app")
+      .instructions.find((i) => i.keyword === "CMD")
+      ?.json?.at(-1);
     expect(cmd).toContain(`exec node ${CONTAINER_NODE_FLAGS.join(" ")} ${serviceBundle("$SERVICE")}`);
     const env = stage("app")
-      .instructions.filter((i) => i.op === "ENV")
-      .map((i) => i.args)
+      .instructions.filter((i) => i.keyword === "ENV")
+      .map((i) => i.text)
       .join(" ");
     for (const [name, value] of Object.entries(SERVICE_ENVIRONMENT)) expect(env).toContain(`${name}=${value}`);
     // Every path the build copies from the context exists and is not ignored.
     for (const s of stages) {
-      for (const i of s.instructions.filter((x) => x.op === "COPY" && !x.args.startsWith("--from"))) {
-        const sources = i.args
-          .split(/\s+/)
-          .slice(0, -1)
-          .filter((a) => !a.startsWith("--") && a !== ".");
+      for (const i of s.instructions.filter((x) => x.keyword === "COPY" && !x.flags.some((f) => f.name === "from"))) {
+        const sources = i.args.slice(0, -1).filter((a) => a !== ".");
         for (const src of sources.map((x) => x.replace("${SERVICE}", "catalog"))) {
           expect(existsSync(join(repoRoot, src)), `${src} does not exist`).toBe(true);
           expect(ignored(src), `${src} is excluded by .dockerignore`).toBe(false);
@@ -220,11 +169,11 @@ describe("Tiltfile (evaluated with Tilt's API recorded: tests/mesh/tilt)", () =>
   it("live update: every file in an image's context is synced or rebuilds the image, and each sync ends with the restart trigger", () => {
     const devStage = stage("dev");
     expect(devStage.from).toBe("${NODE_IMAGE}");
-    expect(devStage.instructions.filter((i) => i.op === "COPY").map((i) => i.args)).toEqual([
+    expect(devStage.instructions.filter((i) => i.keyword === "COPY").map((i) => i.text)).toEqual([
       "--chown=1000:1000 services/${SERVICE} ./services/${SERVICE}",
     ]);
     // The trigger exists in the image, writable by the app user.
-    expect(devStage.instructions.find((i) => i.op === "RUN")?.args).toContain(
+    expect(devStage.instructions.find((i) => i.keyword === "RUN")?.text).toContain(
       "install -o 1000 -g 1000 -m 0644 /dev/null /app/.live-update",
     );
     for (const build of declared.docker_build) {
@@ -246,7 +195,7 @@ describe("Tiltfile (evaluated with Tilt's API recorded: tests/mesh/tilt)", () =>
       (r: Any) => r.kind === "Deployment" && r.metadata.labels["app.kubernetes.io/component"] === "service",
     ))
       expect(d.spec.template.spec.containers[0].command[1]).toBe("--watch-path=.live-update");
-    expect(stage("dev").instructions.find((i) => i.op === "CMD")?.args).toContain("--watch-path=.live-update");
+    expect(stage("dev").instructions.find((i) => i.keyword === "CMD")?.text).toContain("--watch-path=.live-update");
   });
 
   it("rebuilds only what an edit affects: stale bundles, the storefront, gen/ from protos, the mesh from manifests", () => {

@@ -27,7 +27,9 @@ export class TimeoutSweeper {
 
   constructor(private readonly options: TimeoutSweeperOptions) {}
 
+  /** Also after stop(): the sweeper follows the release track that does the event-driven work. */
   start(): void {
+    this.#stopped = false;
     this.#timer = setInterval(() => this.kick(), this.options.intervalMs);
     this.#timer.unref();
     this.kick();

@@ -36,7 +36,9 @@ export class PendingPaymentRecovery {
     private readonly logger: Logger,
   ) {}
 
+  /** Also after stop(): recovery follows the release track that does the event-driven work. */
   start(): void {
+    this.#stopped = false;
     this.#timer = setInterval(() => {
       this.#running ??= this.sweep()
         .then(() => undefined)

@@ -1,4 +1,5 @@
-// Which release track of a service does its event-driven work. In a cluster,
+// Which release track of a service does its event-driven work (its event
+// consumers and its background tasks, see runService). In a cluster,
 // a service can run two tracks side by side (a canary's v1 and v2, or the
 // blue and green colours of a blue-green release; mesh/generator/releases.ts)
 // that share one database and one set of JetStream durables. Exactly one

@@ -13,7 +13,8 @@
 // if missing, migrated under an advisory lock), NATS JetStream with the
 // streams it publishes to and consumes from, typed clients for its declared
 // dependencies, access-token verification, the domain's setup, the outbox
-// relay, the event consumers (on the release track that consumes), the RPC server with health and reflection, and
+// relay, the event consumers and background tasks (on the release track that
+// consumes), the RPC server with health and reflection, and
 // the metrics endpoint. Telemetry (telemetry/*) is wired through all of them:
 // server and client spans and RPC metrics, publish and process spans for
 // events, query spans, event backlog gauges.
@@ -100,7 +101,11 @@ export interface ServiceParts<TSchema extends AnySchema> {
    * keys from identity's GetJwks (identity itself passes its own).
    */
   authenticate?: Authenticate;
-  /** Started after the consumers (saga timeouts, seeders...). */
+  /**
+   * Started after the consumers, on the release track that consumes events
+   * only, and stopped and started again when the events move (so start() must
+   * work after stop()): saga timeouts, recovery sweeps.
+   */
   background?: { start(): Promise<void> | void; stop(): Promise<void> | void }[];
   /** HTTP-level additions (the gateway: HTTP/1.1 on the same port, CORS, web app); see ServerOptions. */
   http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler">;
@@ -223,26 +228,41 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
     }
 
     const services = [...parts.services];
-    if ((parts.subscriptions ?? []).length > 0) {
-      const processTelemetry = eventProcessTelemetry(telemetry);
-      const newConsumer = () => {
-        const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...processTelemetry });
-        for (const sub of parts.subscriptions!) consumer.consume(sub);
-        return consumer;
+    const subscriptions = parts.subscriptions ?? [];
+    const background = parts.background ?? [];
+    const processTelemetry = subscriptions.length > 0 ? eventProcessTelemetry(telemetry) : undefined;
+    const newConsumer = () => {
+      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...processTelemetry });
+      for (const sub of subscriptions) consumer.consume(sub);
+      return consumer;
+    };
+    if (subscriptions.length > 0 || background.length > 0) {
+      // Only the release track that does the event-driven work consumes, and
+      // runs the background tasks (saga timeouts, recovery: work on the shared
+      // state that no request asked for), so an idle colour or a canary does
+      // none of it (release-track.ts). Tasks start after the consumers.
+      const trackWork = () => {
+        const consumer = subscriptions.length > 0 ? newConsumer() : undefined;
+        return {
+          async start() {
+            await consumer?.start();
+            for (const task of background) await task.start();
+          },
+          async stop() {
+            for (const task of [...background].reverse()) await task.stop();
+            await consumer?.stop();
+          },
+        };
       };
-      // Only the release track that does the event-driven work consumes (release-track.ts).
-      const events = await followReleaseTrack(newConsumer, { service: manifest.name, env: source, logger });
+      const events = await followReleaseTrack(trackWork, { service: manifest.name, env: source, logger });
       stops.push(() => events.stop());
+    }
+    if (subscriptions.length > 0) {
       const names = newConsumer().jetStreamConsumers;
       consumerBacklogMetrics(telemetry.meter, { db: db!, bus: bus!, consumers: names, logger });
     }
     if (manifest.serves.includes(DeadLetterService)) {
       services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));
-    }
-
-    for (const task of parts.background ?? []) {
-      await task.start();
-      stops.push(() => task.stop());
     }
 
     const authenticate =

@@ -1,12 +1,15 @@
 // Which release track consumes events: the release file decides, and a change
-// of the file moves the consumers without a restart.
+// of the file moves the consumers, and the background tasks, without a restart.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../../../tests/support/eventually.ts";
+import { freePort } from "../../../scripts/start/ports.ts";
 import { createLogger } from "../src/log.ts";
+import { defineService } from "../src/manifest.ts";
 import { consumesEvents, followReleaseTrack } from "../src/release-track.ts";
+import { startService } from "../src/service.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "release-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,4 +71,47 @@ describe("release track", () => {
     expect(blue.log).toEqual(["start 1", "stop 1", "start 2", "stop 2"]);
     expect(green.log).toEqual(["start 1", "stop 1"]);
   });
+
+  it("runs a service's background tasks on the consuming track only", async () => {
+    const file = join(dir, "background.json");
+    writeFileSync(file, JSON.stringify({ sweeper: { events: "blue" } }));
+    const log: string[] = [];
+    const task = {
+      start: () => {
+        log.push("start");
+      },
+      stop: () => {
+        log.push("stop");
+      },
+    };
+    const manifest = defineService({
+      name: "sweeper",
+      port: 0,
+      serves: [],
+      dependsOn: {},
+      publishes: [],
+      consumes: [],
+      database: false,
+    });
+    const start = async (track: string) =>
+      startService({
+        manifest,
+        setup: () => ({ services: [], background: [task], authenticate: () => undefined }),
+        env: {
+          PORT: String(await freePort()),
+          METRICS_PORT: "0",
+          LOG_LEVEL: "silent",
+          SERVICE_TRACK: track,
+          RELEASE_FILE: file,
+        },
+      });
+    const green = await start("green"); // the idle colour
+    expect(log).toEqual([]);
+    writeFileSync(file, JSON.stringify({ sweeper: { events: "green" } }));
+    await eventually("the sweeper runs on green", () => log.length === 1);
+    writeFileSync(file, JSON.stringify({ sweeper: { events: "blue" } }));
+    await eventually("stopped when the events go back to blue", () => log.length === 2);
+    await green.stop();
+    expect(log).toEqual(["start", "stop"]);
+  }, 60_000);
 });
