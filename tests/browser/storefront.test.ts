@@ -26,6 +26,11 @@ beforeAll(async () => {
   ]);
 }, 240_000);
 
+/** Closes the tabs a group of tests opened: left open they keep their live connections and timers running. */
+async function closeTabs(): Promise<void> {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+}
+
 afterAll(async () => {
   await browser?.close();
   await shop?.stop();
@@ -108,6 +113,28 @@ async function goToCheckout(page: Page): Promise<void> {
 }
 
 const outcome = (page: Page) => page.getByTestId("outcome");
+
+/**
+ * Waits for the confirmation page's "thank you" (the order CONFIRMED); if it
+ * does not come, fails with what the page says instead and the shop's last
+ * lines, so a slow or stuck saga can be told from a page that missed the news.
+ */
+async function waitForThankYou(page: Page): Promise<void> {
+  const heading = page.getByRole("heading", { name: "Thank you for your order", level: 1 });
+  try {
+    await heading.waitFor({ timeout: SAGA_TIMEOUT_MS });
+  } catch (error) {
+    const shown = await page
+      .locator("main h1, main [data-testid=outcome]")
+      .allTextContents()
+      .catch(() => []);
+    throw new Error(
+      `no "Thank you for your order" on ${page.url()} after ${SAGA_TIMEOUT_MS} ms; the page shows ${JSON.stringify(shown)}\n` +
+        `the shop's last lines:\n${shop.output.slice(-40).join("\n")}`,
+      { cause: error },
+    );
+  }
+}
 const orderNumber = (orderId: string) => orderId.replaceAll("-", "").slice(-8).toUpperCase();
 
 /** Opens `route` and waits until its page has loaded what it shows (heading, no spinner, pictures). */
@@ -119,6 +146,7 @@ async function visit(page: Page, route: string): Promise<void> {
 }
 
 describe("browsing", () => {
+  afterAll(closeTabs);
   it("lists products with their own pictures and stock, counts them, numbers the pages, sorts, and searches from the keyboard", async () => {
     const page = await newPage();
     await page.goto("/");
@@ -194,6 +222,7 @@ describe("browsing", () => {
 });
 
 describe("sign-up", () => {
+  afterAll(closeTabs);
   it("shows the contract's rules next to each field in plain words, and moves focus to the first one", async () => {
     const page = await newPage();
     await page.goto("/signup");
@@ -238,6 +267,7 @@ describe("sign-up", () => {
 });
 
 describe("buying", () => {
+  afterAll(closeTabs);
   let buyer: Page;
   let confirmedOrderId: string;
 
@@ -286,9 +316,7 @@ describe("buying", () => {
     await buyer.waitForURL(/\/orders\/[0-9a-f-]{36}\/confirmation$/);
     confirmedOrderId = buyer.url().split("/").at(-2)!;
 
-    await buyer.getByRole("heading", { name: "Thank you for your order", level: 1 }).waitFor({
-      timeout: SAGA_TIMEOUT_MS,
-    });
+    await waitForThankYou(buyer);
     expect(await outcome(buyer).textContent()).toMatch(/^Order [0-9A-F]{8} is confirmed and paid/);
     expect(await buyer.evaluate("window.sameDocument")).toBe(true);
     expect(await buyer.getByText("12 Harbour Road").count()).toBe(1);
@@ -379,9 +407,7 @@ describe("buying", () => {
     expect(await page.getByLabel("Card number").inputValue()).toBe("");
     const approvedId = await placeOrder(page, CARDS.approve);
     expect(approvedId).not.toBe(declinedId);
-    await page.getByRole("heading", { name: "Thank you for your order", level: 1 }).waitFor({
-      timeout: SAGA_TIMEOUT_MS,
-    });
+    await waitForThankYou(page);
     await expect.poll(() => cartCount(page)).toBe(0);
 
     await page.getByRole("link", { name: "Orders", exact: true }).click();
@@ -412,6 +438,7 @@ describe("buying", () => {
 });
 
 describe("following an order", () => {
+  afterAll(closeTabs);
   it("resumes a dropped live connection without a reload", async () => {
     const context = await newContext();
     const page = await context.newPage();
@@ -448,6 +475,7 @@ describe("following an order", () => {
 });
 
 describe("many tabs", () => {
+  afterAll(closeTabs);
   it("ten signed-in tabs all work, on one live connection, and all hear the news", async () => {
     const context = await newContext();
     // Every WatchUpdates call of this browser that is still open, with its tab.
@@ -529,13 +557,14 @@ describe("many tabs", () => {
 });
 
 describe("every page", () => {
+  afterAll(closeTabs);
   it("has zero axe violations and a title of its own, and fits a phone without sideways scrolling", async () => {
     const desk = await newPage();
     await signUp(desk, "Pat Pages");
     await addToCart(desk, "Reading lamp", "Home");
     await goToCheckout(desk);
     const orderId = await placeOrder(desk, CARDS.approve);
-    await desk.getByRole("heading", { name: "Thank you for your order" }).waitFor({ timeout: SAGA_TIMEOUT_MS });
+    await waitForThankYou(desk);
     await desk.locator(".toast").first().waitFor({ timeout: SAGA_TIMEOUT_MS });
     await addToCart(desk, "Wall clock", "Home");
     const signedIn = await desk.context().storageState();

@@ -72,8 +72,14 @@ class LiveUpdates {
     this.#channel?.addEventListener("message", (event: MessageEvent<Wire>) => {
       this.#receive(event.data);
     });
-    window.addEventListener("pagehide", () => {
+    window.addEventListener("pagehide", (event) => {
       this.#post({ type: "bye", tab: this.#tab });
+      // Into the back/forward cache: a frozen page must not keep the lock
+      // (no other tab could lead) nor a stream; it follows again if restored.
+      if (event.persisted) this.follow(undefined);
+    });
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) this.follow(session.get()?.user.id);
     });
     if (!this.#shared) {
       document.addEventListener("visibilitychange", () => {
