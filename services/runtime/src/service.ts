@@ -28,9 +28,9 @@ import { env, loadConfig } from "./config.ts";
 import { closeDatabase, databaseNameOf, openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
-import { EventBus } from "./events/bus.ts";
+import { DEFAULT_NATS_URL, EventBus } from "./events/bus.ts";
 import { EventConsumer, type EventMeta, type Subscription } from "./events/consumer.ts";
-import { EventNaming } from "./events/naming.ts";
+import { EventNaming, STREAM_PREFIX, SUBJECT_PREFIX } from "./events/naming.ts";
 import { createOutbox, type Outbox } from "./events/outbox.ts";
 import { OutboxRelay } from "./events/relay.ts";
 import { followReleaseTrack } from "./release-track.ts";
@@ -57,7 +57,10 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     HOST: env.string("127.0.0.1"),
     LOG_LEVEL: env.oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
     DATABASE_URL: manifest.database ? env.url() : env.url("postgres://unused/unused"),
-    NATS_URL: env.url("nats://127.0.0.1:4222"),
+    NATS_URL: env.url(DEFAULT_NATS_URL),
+    /** Event naming (events/naming.ts): tests and parallel systems on one NATS choose their own. */
+    EVENTS_SUBJECT_PREFIX: env.matching(SUBJECT_PREFIX, "dot-separated tokens of letters, digits, _ and -", "events"),
+    EVENTS_STREAM_PREFIX: env.matching(STREAM_PREFIX, "letters, digits, _ and -", "EVENTS"),
     JWT_ISSUER: env.string("shop-identity"),
     JWT_AUDIENCE: env.string("shop"),
     /** How long published outbox rows are kept before the relay deletes them; 0 keeps them forever. */
@@ -194,7 +197,10 @@ export async function startService<M extends ServiceManifest, TSchema extends An
       await migrate(db, definition.migrations ?? null);
     }
 
-    const naming = EventNaming.fromEnv(source);
+    const naming = new EventNaming({
+      subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+      streamPrefix: config.EVENTS_STREAM_PREFIX,
+    });
     const eventTypes: DescMessage[] = [...manifest.publishes, ...manifest.consumes];
     let bus: EventBus | undefined;
     if (eventTypes.length > 0) {
