@@ -8,7 +8,7 @@ import { jwksVerifier } from "@shop/runtime/tokens";
 import { callerAuthenticator } from "./caller-auth.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";
-import { withCallerErrors } from "./downstream-errors.ts";
+import { callerErrorInterceptor } from "./downstream-errors.ts";
 import { gatewayRoutes } from "./http-routes.ts";
 import { JwksDocument } from "./jwks-document.ts";
 import { manifest } from "./manifest.ts";
@@ -23,7 +23,8 @@ export const definition = {
     const distDir = await ensureWebBuild({ logger, production: env.NODE_ENV === "production" });
     const verifier = jwksVerifier(clients.identity, tokenSettings);
     return {
-      services: [implement(StorefrontService, withCallerErrors(StorefrontService, storefrontService(clients), logger))],
+      services: [implement(StorefrontService, storefrontService(clients))],
+      interceptors: [callerErrorInterceptor(logger)],
       authenticate: callerAuthenticator(verifier),
       http: {
         http1OnSamePort: true,

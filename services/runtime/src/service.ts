@@ -21,6 +21,7 @@
 // SIGTERM/SIGINT stop it all in reverse order and exit 0.
 import type { DescMessage } from "@bufbuild/protobuf";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
+import type { Interceptor } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { z } from "zod";
 import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
@@ -123,6 +124,13 @@ export interface ServiceParts<TSchema extends AnySchema, Consumes extends DescMe
    * work after stop()): saga timeouts, recovery sweeps.
    */
   background?: { start(): Promise<void> | void; stop(): Promise<void> | void }[];
+  /**
+   * The service's own interceptors, innermost: after the runtime's (telemetry,
+   * access log, errors, deadline, auth, validation), right before the
+   * handlers, so they see what the handlers throw (the gateway translates
+   * downstream errors for browsers this way).
+   */
+  interceptors?: Interceptor[];
   /** HTTP-level additions (the gateway: HTTP/1.1 on the same port, CORS, web app); see ServerOptions. */
   http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler">;
 }
@@ -303,6 +311,7 @@ export async function startService<M extends ServiceManifest, TSchema extends An
       telemetry,
       readMaxBytes: config.READ_MAX_BYTES,
       streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
+      interceptors: parts.interceptors,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and
