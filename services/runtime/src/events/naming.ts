@@ -101,13 +101,9 @@ export function splitTypeName(typeName: string): { pkg: string; domain: string; 
   return { pkg: pkgTokens.join("."), domain: domainTokens.join("."), name: tokens.slice(first).join(".") };
 }
 
-let defaultNaming = new EventNaming();
+const defaultNaming = new EventNaming();
 
-/** The process-wide naming used when none is passed (set once at start-up). */
+/** The production naming, used when none is passed (services pass theirs, from the config). */
 export function defaultEventNaming(): EventNaming {
   return defaultNaming;
-}
-
-export function setDefaultEventNaming(naming: EventNaming): void {
-  defaultNaming = naming;
 }
