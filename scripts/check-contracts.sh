@@ -29,9 +29,19 @@ else
 fi
 
 echo "contracts: generated code is up to date"
+# Two different faults: generation changes gen/ (proto/ and gen/ disagree),
+# or it changes nothing but gen/ differs from the commit (generated, not
+# committed). A fingerprint of gen/ before and after tells them apart.
+fingerprint() { find gen/src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; }
+before=$(fingerprint)
 "$buf" generate
+if [ "$(fingerprint)" != "$before" ]; then
+  git status --porcelain -- gen
+  echo "gen/ differs from what 'npm run generate' produces from proto/: run it and commit the result" >&2
+  exit 1
+fi
 if [ -n "$(git status --porcelain -- gen)" ]; then
   git status --porcelain -- gen
-  echo "gen/ differs from what 'npm run generate' produces: run it and commit the result" >&2
+  echo "gen/ is what proto/ generates, but uncommitted: commit gen/" >&2
   exit 1
 fi

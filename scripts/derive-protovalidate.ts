@@ -8,8 +8,8 @@
 // rules) embeds the complete FileDescriptorProto, options included. Printing it
 // back to .proto source gives buf exactly the definitions the validator uses,
 // at the installed version, fully offline. `npm run generate` checks the result
-// compiles; scripts/check-derived-proto.ts (run in tests) proves the printed file
-// compiles back to the same descriptor.
+// compiles; tests/contracts/derived-protovalidate.test.ts proves the printed
+// file compiles back to the same descriptor.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

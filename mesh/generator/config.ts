@@ -42,8 +42,7 @@ export const meshConfig = {
    */
   meshJwksRefreshSeconds: 20 * 60,
 
-  /** Storefront methods callable without an access token; everything else needs one. */
-  publicStorefrontMethods: ["SignUp", "SignIn", "ListCategories", "ListProducts", "SearchProducts", "GetProduct"],
+  /** Storefront methods callable without an access token: the gateway manifest's publicMethods. */
   /** Paths of the web app the gateway serves (GET/HEAD, no token): anything that is not an RPC path. */
   rpcPathPrefixes: ["/shop.", "/grpc."],
 

@@ -267,13 +267,14 @@ export function requestAuthentication(gateway: ServiceManifest): IRequestAuthent
 export function storefrontPaths(gateway: ServiceManifest): { service: string; public: string[]; all: string[] } {
   const [storefront] = gateway.serves;
   if (!storefront || gateway.serves.length !== 1) throw new Error(`${gateway.name} must serve exactly one API`);
-  const names = new Set(storefront.methods.map((m) => m.name));
-  for (const name of meshConfig.publicStorefrontMethods) {
-    if (!names.has(name)) throw new Error(`public method ${name} is not in ${storefront.typeName}`);
-  }
+  const publicMethods = (gateway.publicMethods ?? []).map((localName) => {
+    const method = storefront.methods.find((m) => m.localName === localName);
+    if (!method) throw new Error(`public method ${localName} is not in ${storefront.typeName}`);
+    return method;
+  });
   return {
     service: storefront.typeName,
-    public: meshConfig.publicStorefrontMethods.map((name) => `/${storefront.typeName}/${name}`),
+    public: publicMethods.map(methodPath),
     all: storefront.methods.map(methodPath),
   };
 }

@@ -21,6 +21,8 @@ import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/runtime/page
 import * as schema from "./schema.ts";
 import { categories, products, type ProductRow } from "./schema.ts";
 import { v7 as uuidv7 } from "uuid";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 type CatalogDatabase = Database<typeof schema>;
 
@@ -127,7 +129,10 @@ const isOffset = (p: unknown): p is number => Number.isInteger(p) && (p as numbe
 
 const UNIQUE_VIOLATION = "23505";
 
-export function catalogService(db: CatalogDatabase, outbox: Outbox): ServiceImpl<typeof CatalogService> {
+export function catalogService(
+  db: CatalogDatabase,
+  outbox: Outbox<PublishedBy<typeof manifest>>,
+): ServiceImpl<typeof CatalogService> {
   return {
     async getProduct({ productId }) {
       const [row] = await db.select().from(products).where(eq(products.id, productId));

@@ -6,21 +6,15 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Authenticate } from "@shop/runtime/interceptors/auth";
 import { bearerAuthenticator, type TokenVerifier } from "@shop/runtime/tokens";
+import { manifest } from "./manifest.ts";
 
-/** StorefrontService methods callable without an access token (names as in the .proto). */
-export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
-  "SignUp",
-  "SignIn",
-  "ListCategories",
-  "ListProducts",
-  "SearchProducts",
-  "GetProduct",
-]);
+/** StorefrontService methods callable without an access token: the manifest's list (localNames). */
+export const PUBLIC_METHODS: ReadonlySet<string> = new Set(manifest.publicMethods);
 
 export function callerAuthenticator(verifier: Pick<TokenVerifier, "verify">): Authenticate {
   const bearer = bearerAuthenticator(verifier);
   return async (req) => {
-    if (PUBLIC_METHODS.has(req.method.name)) return undefined;
+    if (PUBLIC_METHODS.has(req.method.localName)) return undefined;
     const principal = await bearer(req);
     if (!principal) throw new ConnectError("sign in first: this call needs an access token", Code.Unauthenticated);
     return principal;

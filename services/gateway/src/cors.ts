@@ -4,24 +4,22 @@
 // is refused, so the browser never sends the real request.
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { cors } from "@connectrpc/connect";
 import { ROUTING_HEADER_NAMES } from "@shop/runtime/routing-headers";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
-/** What Connect, gRPC-Web, our bearer tokens and the mesh's routing headers need a browser to send and read. */
-export const CORS_ALLOWED_HEADERS = [
-  ...ROUTING_HEADER_NAMES,
-  "content-type",
-  "connect-protocol-version",
-  "connect-timeout-ms",
-  "authorization",
-  "x-grpc-web",
-  "x-user-agent",
-  "grpc-timeout",
-];
-export const CORS_EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin", "retry-after"];
-const ALLOWED_METHODS = ["POST", "GET"];
+const lowerCase = (names: readonly string[]) => names.map((name) => name.toLowerCase());
+
+/**
+ * What Connect, gRPC and gRPC-Web need a browser to send and read (the
+ * library's own lists, @connectrpc/connect `cors`), plus our bearer tokens,
+ * the mesh's routing headers and the Retry-After of a refused call.
+ */
+export const CORS_ALLOWED_HEADERS = [...lowerCase(cors.allowedHeaders), "authorization", ...ROUTING_HEADER_NAMES];
+export const CORS_EXPOSED_HEADERS = [...lowerCase(cors.exposedHeaders), "retry-after"];
+const ALLOWED_METHODS = cors.allowedMethods;
 /** Browsers cache a successful preflight this long (Chromium caps it at 2 hours). */
 const PREFLIGHT_MAX_AGE_S = 7200;
 

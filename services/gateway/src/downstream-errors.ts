@@ -6,9 +6,10 @@
 // bounded in size). Anything else (Internal, Unknown, DataLoss, a broken
 // connection) says only that something went wrong on our side; the detail
 // stays in the gateway's log.
-import { create, type DescService } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { translateFailures } from "@shop/runtime/interceptors/stream-failures";
 import type { Logger } from "@shop/runtime/log";
 
 /** Codes that describe the caller's request rather than our health. */
@@ -70,35 +71,19 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
 }
 
 /**
- * `impl` with every method's errors passed through toCallerError: unary
- * methods when they reject, streaming ones when their stream fails.
+ * Every storefront handler's errors passed through toCallerError: a unary
+ * call's rejection, a stream's failure while it is relayed. Innermost in the
+ * chain (a service part's `interceptors`), so only what the handlers throw is
+ * translated; the runtime's own answers (validation, auth) pass as they are.
  */
-export function withCallerErrors<S extends DescService>(
-  service: S,
-  impl: ServiceImpl<S>,
-  logger: Logger,
-): ServiceImpl<S> {
-  const wrapped: Record<string, unknown> = {};
-  for (const method of service.methods) {
-    const handler = (impl as Record<string, (...args: unknown[]) => unknown>)[method.localName];
-    const procedure = `/${service.typeName}/${method.name}`;
-    const translate = (err: unknown) => toCallerError(err, logger, procedure);
-    wrapped[method.localName] =
-      method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming"
-        ? async function* (...args: unknown[]) {
-            try {
-              yield* handler.apply(impl, args) as AsyncIterable<unknown>;
-            } catch (err) {
-              throw translate(err);
-            }
-          }
-        : async (...args: unknown[]) => {
-            try {
-              return await handler.apply(impl, args);
-            } catch (err) {
-              throw translate(err);
-            }
-          };
-  }
-  return wrapped as ServiceImpl<S>;
+export function callerErrorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const translate = (err: unknown) => toCallerError(err, logger, `/${req.service.typeName}/${req.method.name}`);
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: translateFailures(res.message, translate) } : res;
+    } catch (err) {
+      throw translate(err);
+    }
+  };
 }

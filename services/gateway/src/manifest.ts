@@ -12,6 +12,9 @@ export const manifest = defineService({
   // Browsers (HTTP/1.1) and gRPC clients (h2c) share this port.
   port: 8080,
   serves: [StorefrontService],
+  // Sign-up, sign-in and catalog reads: a stale token left in a browser must
+  // not stop anyone from browsing (caller-auth.ts; the mesh's edge rules).
+  publicMethods: ["signUp", "signIn", "listCategories", "listProducts", "searchProducts", "getProduct"],
   dependsOn: {
     identity: { service: IdentityService, methods: ["register", "login", "getMe", "getJwks"] },
     catalog: {

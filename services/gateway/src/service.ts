@@ -4,11 +4,11 @@
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
-import { toJwk, TokenVerifier } from "@shop/runtime/tokens";
+import { jwksVerifier } from "@shop/runtime/tokens";
 import { callerAuthenticator } from "./caller-auth.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";
-import { withCallerErrors } from "./downstream-errors.ts";
+import { callerErrorInterceptor } from "./downstream-errors.ts";
 import { gatewayRoutes } from "./http-routes.ts";
 import { JwksDocument } from "./jwks-document.ts";
 import { manifest } from "./manifest.ts";
@@ -21,12 +21,10 @@ export const definition = {
   async setup({ clients, env, logger, tokenSettings }) {
     const config = loadGatewayConfig(env);
     const distDir = await ensureWebBuild({ logger, production: env.NODE_ENV === "production" });
-    const verifier = new TokenVerifier({
-      settings: tokenSettings,
-      fetchKeys: async () => ({ keys: (await clients.identity.getJwks({})).keys.map(toJwk) }),
-    });
+    const verifier = jwksVerifier(clients.identity, tokenSettings);
     return {
-      services: [implement(StorefrontService, withCallerErrors(StorefrontService, storefrontService(clients), logger))],
+      services: [implement(StorefrontService, storefrontService(clients))],
+      interceptors: [callerErrorInterceptor(logger)],
       authenticate: callerAuthenticator(verifier),
       http: {
         http1OnSamePort: true,
@@ -39,4 +37,4 @@ export const definition = {
       },
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, Record<string, never>>;
+} satisfies ServiceDefinition<typeof manifest, Record<string, never>>;

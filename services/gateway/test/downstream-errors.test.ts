@@ -1,5 +1,5 @@
 // What a browser may learn from a failed call: toCallerError and
-// withCallerErrors on their own, fed the ConnectErrors a downstream call
+// callerErrorInterceptor on their own, fed the ConnectErrors a downstream call
 // can fail with (errors the real services rarely produce on purpose, such as
 // Internal carrying a connection string). Client errors pass through with
 // their message and field violations only; everything else becomes a generic
@@ -7,7 +7,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { StringValueSchema } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema, type Violations } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { createLogger } from "@shop/runtime/log";
@@ -16,8 +16,8 @@ import { LogSink } from "../../../tests/observability/log-sink.ts";
 import {
   GENERIC_INTERNAL_MESSAGE,
   GENERIC_UNAVAILABLE_MESSAGE,
+  callerErrorInterceptor,
   toCallerError,
-  withCallerErrors,
 } from "../src/downstream-errors.ts";
 
 const SECRET = "password=hunter2 host=10.1.2.3";
@@ -174,38 +174,46 @@ describe("toCallerError: client errors", () => {
   });
 });
 
-describe("withCallerErrors", () => {
-  // Plain functions standing in for StorefrontService handlers; only the wrapping is under test.
-  const impl = {
-    async getOrder() {
-      throw new ConnectError(`query failed: ${SECRET}`, Code.Internal);
-    },
-    async listOrders() {
-      throw new ConnectError("order not found", Code.NotFound);
-    },
-    async *watchOrder() {
-      yield { order: { id: "0197" } };
-      throw new ConnectError(`relay broke: ${SECRET}`, Code.DataLoss);
-    },
-  };
-  const wrapped = withCallerErrors(StorefrontService, impl as never, gatewayLogger().logger) as unknown as typeof impl;
+describe("callerErrorInterceptor", () => {
+  // Plain handlers standing in for the storefront's, behind a real router
+  // with the interceptor as the gateway's service parts install it.
+  const client = createClient(
+    StorefrontService,
+    createRouterTransport(
+      ({ service }) =>
+        service(StorefrontService, {
+          getOrder() {
+            throw new ConnectError(`query failed: ${SECRET}`, Code.Internal);
+          },
+          listOrders() {
+            throw new ConnectError("order not found", Code.NotFound);
+          },
+          async *watchOrder() {
+            yield { order: { id: "0197" } };
+            throw new ConnectError(`relay broke: ${SECRET}`, Code.DataLoss);
+          },
+        }),
+      { router: { interceptors: [callerErrorInterceptor(gatewayLogger().logger)] } },
+    ),
+  );
 
   it("translates a unary method's rejection", async () => {
-    await expect(wrapped.getOrder()).rejects.toMatchObject({
+    await expect(client.getOrder({ orderId: "0197" })).rejects.toMatchObject({
       code: Code.Internal,
       rawMessage: GENERIC_INTERNAL_MESSAGE,
     });
-    await expect(wrapped.listOrders()).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "order not found" });
+    await expect(client.listOrders({})).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "order not found" });
   });
 
   it("translates a stream's failure after the messages it relayed", async () => {
-    const stream = wrapped.watchOrder();
-    expect((await stream.next()).value).toEqual({ order: { id: "0197" } });
-    const err = await stream.next().then(
+    const received: unknown[] = [];
+    const err = await (async () => {
+      for await (const message of client.watchOrder({ orderId: "0197" })) received.push(message.order?.id);
+    })().then(
       () => undefined,
-      (e: unknown) => e as ConnectError,
+      (e: unknown) => ConnectError.from(e),
     );
-    expect(err).toBeInstanceOf(ConnectError);
+    expect(received).toEqual(["0197"]);
     expect(err).toMatchObject({ code: Code.Internal, rawMessage: GENERIC_INTERNAL_MESSAGE });
     expect(visible(err!)).not.toContain("hunter2");
   });

@@ -10,12 +10,14 @@ import { v7 as uuidv7 } from "uuid";
 import { hashPassword, needsRehash, verifyPassword } from "./password-hash.ts";
 import * as schema from "./schema.ts";
 import { users } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export const ADMIN_DISPLAY_NAME = "Shop admin";
 
 export async function ensureAdminAccount(
   db: Database<typeof schema>,
-  outbox: Outbox,
+  outbox: Outbox<PublishedBy<typeof manifest>>,
   admin: { email: string; password: string },
 ): Promise<"created" | "updated" | "unchanged"> {
   const [existing] = await db.select().from(users).where(eq(users.email, admin.email));

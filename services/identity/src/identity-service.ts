@@ -28,10 +28,12 @@ import { passwordProblem } from "./password-policy.ts";
 import * as schema from "./schema.ts";
 import { users, type UserRow } from "./schema.ts";
 import type { SigningKeys } from "./signing-keys.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export interface IdentityServiceDeps {
   db: Database<typeof schema>;
-  outbox: Outbox;
+  outbox: Outbox<PublishedBy<typeof manifest>>;
   tokens: AccessTokens;
   keys: SigningKeys;
   /**

@@ -46,4 +46,4 @@ export const definition = {
       authenticate: localAuthenticator(keys, tokenSettings),
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;
+} satisfies ServiceDefinition<typeof manifest, typeof schema>;

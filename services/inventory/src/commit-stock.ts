@@ -6,12 +6,14 @@ import type { Outbox } from "@shop/runtime/events/outbox";
 import type { Logger } from "@shop/runtime/log";
 import { lockStock, moveStock, SELL, toStockLines, type InventoryTransaction } from "./reservation-lines.ts";
 import { reservations } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export type CommitOutcome = "committed" | "nothing-held";
 
 export async function commitStock(
   tx: InventoryTransaction,
-  outbox: Outbox,
+  outbox: Outbox<PublishedBy<typeof manifest>>,
   logger: Logger,
   orderId: string,
 ): Promise<CommitOutcome> {

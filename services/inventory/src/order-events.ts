@@ -12,8 +12,10 @@ import { commitStock } from "./commit-stock.ts";
 import { releaseStock } from "./release-stock.ts";
 import type { InventoryTransaction } from "./reservation-lines.ts";
 import { reserveStock } from "./reserve-stock.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
-export function orderEventsSubscription(outbox: Outbox, logger: Logger) {
+export function orderEventsSubscription(outbox: Outbox<PublishedBy<typeof manifest>>, logger: Logger) {
   return subscription({
     durable: "inventory",
     events: [OrderPlacedSchema, PaymentFailedSchema, OrderCancelledSchema, OrderConfirmedSchema],

@@ -6,12 +6,14 @@ import type { Outbox } from "@shop/runtime/events/outbox";
 import type { Logger } from "@shop/runtime/log";
 import { lockStock, moveStock, RELEASE, toStockLines, type InventoryTransaction } from "./reservation-lines.ts";
 import { reservations } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export type ReleaseOutcome = "released" | "tombstoned" | "nothing-held";
 
 export async function releaseStock(
   tx: InventoryTransaction,
-  outbox: Outbox,
+  outbox: Outbox<PublishedBy<typeof manifest>>,
   /** Carries the order id and event id already. */
   logger: Logger,
   order: { orderId: string; userId: string; cause: string },

@@ -13,12 +13,14 @@ import {
   type InventoryTransaction,
 } from "./reservation-lines.ts";
 import { reservations } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export type ReserveOutcome = "reserved" | "rejected" | "already-decided";
 
 export async function reserveStock(
   tx: InventoryTransaction,
-  outbox: Outbox,
+  outbox: Outbox<PublishedBy<typeof manifest>>,
   placed: OrderPlaced,
 ): Promise<ReserveOutcome> {
   const lines = reservedLinesOf(placed.lines);

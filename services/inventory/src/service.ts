@@ -2,6 +2,7 @@
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
+import { jwksAuthenticator } from "@shop/runtime/tokens";
 import { inventoryService } from "./inventory-service.ts";
 import { manifest } from "./manifest.ts";
 import { orderEventsSubscription } from "./order-events.ts";
@@ -12,12 +13,13 @@ export const definition = {
   manifest,
   schema,
   migrations: new URL("../drizzle", import.meta.url),
-  async setup({ db, outbox, logger }) {
+  async setup({ db, outbox, logger, clients, tokenSettings }) {
     const seeded = await seedOpeningStock(db);
     if (seeded > 0) logger.info({ products: seeded }, "seeded opening stock for the demo catalogue");
     return {
       services: [implement(InventoryService, inventoryService(db))],
       subscriptions: [orderEventsSubscription(outbox, logger)],
+      authenticate: jwksAuthenticator(clients.identity, tokenSettings),
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;
+} satisfies ServiceDefinition<typeof manifest, typeof schema>;

@@ -3,6 +3,7 @@
 import { NotificationService } from "@shop/gen/shop/notification/v1/notification_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
+import { jwksAuthenticator } from "@shop/runtime/tokens";
 import { manifest } from "./manifest.ts";
 import { NotificationFeed } from "./notification-feed.ts";
 import { notificationService } from "./notification-service.ts";
@@ -13,7 +14,7 @@ export const definition = {
   manifest,
   schema,
   migrations: new URL("../drizzle", import.meta.url),
-  async setup({ db, logger, onStop }) {
+  async setup({ db, logger, onStop, clients, tokenSettings }) {
     // Listening before the server accepts its first WatchNotifications.
     const feed = new NotificationFeed({ db, logger });
     await feed.start();
@@ -21,6 +22,7 @@ export const definition = {
     return {
       services: [implement(NotificationService, notificationService(db, feed))],
       subscriptions: [notificationSubscription(logger)],
+      authenticate: jwksAuthenticator(clients.identity, tokenSettings),
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;
+} satisfies ServiceDefinition<typeof manifest, typeof schema>;

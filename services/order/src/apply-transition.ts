@@ -12,6 +12,8 @@ import { waitingFor, type Transition, type WaitingFor } from "./saga.ts";
 import type { TimelineEventKind } from "@shop/gen/shop/order/v1/order_pb";
 import { orders, orderTimeline, type OrderRow, type OrderStatusName } from "./schema.ts";
 import { paymentFailureName, reasonName, statusName, timelineKindName } from "./status-mapping.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export interface Timeouts {
   pendingTimeoutMs: number;
@@ -19,7 +21,7 @@ export interface Timeouts {
 }
 
 export interface TransitionDeps {
-  outbox: Outbox;
+  outbox: Outbox<PublishedBy<typeof manifest>>;
   timeouts: Timeouts;
 }
 

@@ -8,11 +8,9 @@
 // request (lines or card token) fails FailedPrecondition. Two concurrent
 // first attempts both pass the checks, but only one insert wins the unique
 // constraint; the other re-reads the winner's order and answers with it.
-import { ConnectError, Code, type Client, type HandlerContext } from "@connectrpc/connect";
+import { ConnectError, Code, type HandlerContext } from "@connectrpc/connect";
 import { and, eq } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
-import type { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
-import type { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
 import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
 import {
   TimelineEventKind,
@@ -30,13 +28,16 @@ import { money, readOrder, type OrderDatabase } from "./order-reads.ts";
 import { priceOrder, type CatalogProduct, type PricedOrder } from "./pricing.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
 import { orderLines, orders, type OrderRow, type ShippingAddressValue } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { DependencyClients } from "@shop/runtime/clients";
+import type { manifest } from "./manifest.ts";
 
 export interface PlaceOrderDeps {
   db: OrderDatabase;
-  outbox: Outbox;
+  outbox: Outbox<PublishedBy<typeof manifest>>;
   timeouts: Timeouts;
-  identity: Client<typeof IdentityService>;
-  catalog: Client<typeof CatalogService>;
+  identity: DependencyClients<typeof manifest.dependsOn>["identity"];
+  catalog: DependencyClients<typeof manifest.dependsOn>["catalog"];
 }
 
 export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, ctx: HandlerContext): Promise<Order> {

@@ -3,28 +3,15 @@
 // redelivered event is skipped by the inbox, and one that arrives with a new
 // id, late or out of order is judged by the state machine).
 import type { MessageShape } from "@bufbuild/protobuf";
-import {
-  StockCommittedSchema,
-  StockRejectedSchema,
-  StockReleasedSchema,
-  StockReservedSchema,
-} from "@shop/gen/shop/inventory/v1/events_pb";
-import { PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "@shop/gen/shop/payment/v1/events_pb";
 import { subscription } from "@shop/runtime/events/consumer";
 import type { TransitionDeps } from "./apply-transition.ts";
 import type { SagaInput } from "./saga.ts";
 import { lockOrder, sagaStep } from "./saga-step.ts";
+import { manifest } from "./manifest.ts";
 import type * as schema from "./schema.ts";
 
-const sagaEvents = [
-  StockReservedSchema,
-  StockRejectedSchema,
-  StockReleasedSchema,
-  StockCommittedSchema,
-  PaymentCapturedSchema,
-  PaymentFailedSchema,
-  PaymentRefundedSchema,
-] as const;
+// The saga consumes exactly what the manifest says order consumes.
+const sagaEvents = manifest.consumes;
 
 type SagaEvent = MessageShape<(typeof sagaEvents)[number]>;
 

@@ -3,6 +3,7 @@
 import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
+import { jwksAuthenticator } from "@shop/runtime/tokens";
 import { manifest } from "./manifest.ts";
 import { OrderChangeFeed } from "./order-change-feed.ts";
 import { recordOrderOutcomes } from "./order-metrics.ts";
@@ -16,10 +17,8 @@ export const definition = {
   manifest,
   schema,
   migrations: new URL("../drizzle", import.meta.url),
-  async setup({ db, outbox, clients, logger, telemetry, onStop }) {
-    // startService calls setup on the definition it was given, which carries
-    // the environment tests pass in (definition.env); else the process's.
-    const settings = loadOrderSettings(this.env ?? process.env);
+  async setup({ db, outbox, clients, logger, telemetry, onStop, env, tokenSettings }) {
+    const settings = loadOrderSettings(env);
     const timeouts = { pendingTimeoutMs: settings.pendingTimeoutMs, paymentTimeoutMs: settings.paymentTimeoutMs };
     recordOrderOutcomes(telemetry);
     const feed = new OrderChangeFeed(db.$client);
@@ -41,9 +40,10 @@ export const definition = {
         ),
       ],
       subscriptions: [sagaSubscription({ outbox, timeouts })],
+      authenticate: jwksAuthenticator(clients.identity, tokenSettings),
       background: [
         new TimeoutSweeper({ db, deps: { outbox, timeouts }, intervalMs: settings.sweepIntervalMs, logger }),
       ],
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, typeof schema>;
+} satisfies ServiceDefinition<typeof manifest, typeof schema>;

@@ -11,10 +11,12 @@ import type { DbOrTx, Outbox } from "@shop/runtime/events/outbox";
 import type { CardProcessor } from "./card-processor.ts";
 import { markCardTokenUsed } from "./card-tokens.ts";
 import { payments, type FailureReasonName, type PaymentRow } from "./schema.ts";
+import type { PublishedBy } from "@shop/runtime/manifest";
+import type { manifest } from "./manifest.ts";
 
 export class PaymentTransitions {
   constructor(
-    private readonly outbox: Outbox,
+    private readonly outbox: Outbox<PublishedBy<typeof manifest>>,
     private readonly processor: CardProcessor,
   ) {}
 

@@ -6,6 +6,7 @@ import { PaymentService } from "@shop/gen/shop/payment/v1/payment_pb";
 import { subscription } from "@shop/runtime/events/consumer";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
+import { jwksAuthenticator } from "@shop/runtime/tokens";
 import { CardProcessor } from "./card-processor.ts";
 import { manifest } from "./manifest.ts";
 import { OrderCancellation } from "./order-cancellation.ts";
@@ -22,10 +23,8 @@ export const definition = {
   manifest,
   schema,
   migrations: new URL("../drizzle", import.meta.url),
-  setup({ db, outbox, logger }) {
-    // startService calls setup on the definition it was given, which carries
-    // the environment tests pass in (definition.env); else the process's.
-    const settings = loadPaymentSettings(this.env ?? process.env);
+  setup({ db, outbox, logger, clients, env, tokenSettings }) {
+    const settings = loadPaymentSettings(env);
     const processor = new CardProcessor(db, { slowDelayMs: settings.PROCESSOR_SLOW_DELAY_MS });
     const transitions = new PaymentTransitions(outbox, processor);
     const charger = new OrderCharger(
@@ -63,6 +62,7 @@ export const definition = {
         }),
       ],
       background: [recovery],
+      authenticate: jwksAuthenticator(clients.identity, tokenSettings),
     };
   },
-} satisfies ServiceDefinition<typeof manifest.dependsOn, Schema>;
+} satisfies ServiceDefinition<typeof manifest, Schema>;

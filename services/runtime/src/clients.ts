@@ -1,13 +1,14 @@
 // Typed clients for a service's declared dependencies, and nothing else.
 //
-// A service declares whom it calls as plain data:
+// A service declares whom it calls, and which methods, in its manifest
+// (manifest.ts):
 //
-//   export const dependencies = { catalog: CatalogService, identity: IdentityService };
+//   dependsOn: { identity: { service: IdentityService, methods: ["getJwks"] } }
 //
 // The same object is read by the mesh generator to emit the Istio
 // AuthorizationPolicies, so code and mesh agree on who may call whom: a client
-// for an undeclared service cannot be created here, and would be denied by the
-// mesh anyway.
+// here has the declared methods only (calling another is a compile error, and
+// the method is not there at run time either), and the mesh would deny it.
 //
 // Calls use the Connect protocol over HTTP/2 with binary messages: Envoy reads
 // gRPC status only from response headers while connect-node sends it in
@@ -18,14 +19,28 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ConfigError } from "./config.ts";
 
-/** A service, or a manifest-style entry `{ service, methods? }` (see manifest.ts). */
-export type DependencyDeclaration = DescService | { readonly service: DescService };
+/**
+ * A manifest entry `{ service, methods }` (see manifest.ts), or a bare
+ * service for a client with all its methods (tests and tools).
+ */
+export type DependencyDeclaration =
+  DescService | { readonly service: DescService; readonly methods?: readonly string[] };
 
 export type Dependencies = Readonly<Record<string, DependencyDeclaration>>;
 
-type ServiceOf<T> = T extends { readonly service: infer S extends DescService } ? S : T extends DescService ? T : never;
+/** The client for one declaration: only the declared methods when it lists them. */
+export type DependencyClient<D> = D extends {
+  readonly service: infer S extends DescService;
+  readonly methods: readonly (infer M)[];
+}
+  ? Pick<Client<S>, M & keyof Client<S>>
+  : D extends { readonly service: infer S extends DescService }
+    ? Client<S>
+    : D extends DescService
+      ? Client<D>
+      : never;
 
-export type DependencyClients<D extends Dependencies> = { readonly [K in keyof D]: Client<ServiceOf<D[K]>> };
+export type DependencyClients<D extends Dependencies> = { readonly [K in keyof D]: DependencyClient<D[K]> };
 
 /** `catalog` -> `CATALOG_ADDR`; `userProfile` and `user-profile` -> `USER_PROFILE_ADDR`. */
 export function addressVariable(dependency: string): string {
@@ -58,7 +73,7 @@ export function createDependencyClients<D extends Dependencies>(
 ): DependencyClients<D> {
   const env = options.env ?? process.env;
   const problems: string[] = [];
-  const clients: Record<string, Client<DescService>> = {};
+  const clients: Record<string, Partial<Client<DescService>>> = {};
   const managers: Http2SessionManager[] = [];
   for (const [name, declaration] of Object.entries(dependencies)) {
     const service = "service" in declaration ? declaration.service : declaration;
@@ -83,11 +98,18 @@ export function createDependencyClients<D extends Dependencies>(
       interceptors: options.interceptors,
       defaultTimeoutMs: options.defaultTimeoutMs,
     });
-    clients[name] = createClient(service, transport);
+    const client = createClient(service, transport);
+    const methods = "service" in declaration ? declaration.methods : undefined;
+    const unknown = methods?.filter((method) => !(method in client)) ?? [];
+    if (unknown.length > 0) {
+      problems.push(`${name}: ${service.typeName} has no method ${unknown.join(", ")}`);
+      continue;
+    }
+    clients[name] = methods ? Object.fromEntries(methods.map((method) => [method, client[method]])) : client;
   }
   if (problems.length > 0) throw new ConfigError(problems);
   sessionManagers.set(clients, managers);
-  return clients as DependencyClients<D>;
+  return clients as unknown as DependencyClients<D>;
 }
 
 /** Closes the HTTP/2 connections of clients made by createDependencyClients. */

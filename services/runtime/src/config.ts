@@ -112,6 +112,9 @@ export const env = {
       "true or false",
       fallback,
     ),
+  /** A string matching `pattern`, described in words for the error. */
+  matching: (pattern: RegExp, description: string, fallback?: string) =>
+    variable((raw) => (pattern.test(raw) ? raw : undefined), description, fallback),
   oneOf: <const T extends string>(values: readonly T[], fallback?: T) =>
     variable(
       (raw) => ((values as readonly string[]).includes(raw) ? (raw as T) : undefined),

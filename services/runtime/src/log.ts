@@ -10,7 +10,7 @@ import { REDACTED_PATHS, REDACTION_CENSOR, serializeError } from "./log-redactio
 export type { Logger };
 
 export interface LoggerOptions {
-  /** Defaults to LOG_LEVEL, else "info". */
+  /** Default "info"; services pass their validated LOG_LEVEL (service.ts). */
   level?: string;
   /** Defaults to stdout; tests pass a stream to read the lines back. */
   destination?: DestinationStream;
@@ -19,7 +19,7 @@ export interface LoggerOptions {
 export function createLogger(service: string, options: LoggerOptions = {}): Logger {
   return pino(
     {
-      level: options.level ?? process.env.LOG_LEVEL ?? "info",
+      level: options.level ?? "info",
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       // "level":"info" rather than pino's numeric 30: log backends and humans

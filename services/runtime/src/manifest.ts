@@ -5,35 +5,74 @@
 // call whom.
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 
-/** A service this one calls, and (optionally) the only methods it calls. */
-export interface Dependency {
-  service: DescService;
-  /** Method names (`localName`s such as "getJwks"); all methods when omitted. */
-  methods?: readonly string[];
+/**
+ * The methods of a service by `localName` ("getJwks"), as literal types when
+ * the service is a generated descriptor (GenService), so a misspelt or
+ * missing method in a manifest is a compile error.
+ */
+export type MethodName<S extends DescService> = Extract<keyof S["method"], string>;
+
+/** A service this one calls, and the only methods it calls. */
+export interface Dependency<S extends DescService = DescService, M extends string = MethodName<S>> {
+  readonly service: S;
+  /** Method names (`localName`s such as "getJwks"); the client has these and no others. */
+  readonly methods: readonly M[];
 }
 
-export interface ServiceManifest<Deps extends Record<string, Dependency> = Record<string, Dependency>> {
+export type DependencyMap = Readonly<Record<string, Dependency>>;
+
+/** Each declared dependency checked against its own service: only methods it has. */
+type CheckedDependencies<Deps extends DependencyMap> = {
+  readonly [K in keyof Deps]: Dependency<Deps[K]["service"]>;
+};
+
+/** A method name of any of the services (distributes over a union). */
+type MethodOfAny<S extends DescService> = S extends DescService ? MethodName<S> : never;
+
+export interface ServiceManifest<
+  Deps extends DependencyMap = DependencyMap,
+  Publishes extends DescMessage = DescMessage,
+  Consumes extends DescMessage = DescMessage,
+  Serves extends DescService = DescService,
+> {
   /** Deployable name: folder under services/, database name, service account. */
   readonly name: string;
   /** Default gRPC/Connect port (h2c); overridable with PORT. */
   readonly port: number;
   /** The Protobuf services this deployable serves (health and reflection come on top). */
-  readonly serves: readonly DescService[];
-  /** Services it calls; typed clients exist only for these. Keyed by the callee's deployable name. */
+  readonly serves: readonly Serves[];
+  /**
+   * Methods of `serves` (localNames) callable without an access token; every
+   * other method needs one. The edge (gateway) authenticates from this list
+   * and the mesh generator writes its RequestAuthentication rules from it.
+   */
+  readonly publicMethods?: readonly MethodOfAny<Serves>[];
+  /** Services it calls; typed clients exist only for these methods. Keyed by the callee's deployable name. */
   readonly dependsOn: Deps;
-  /** Events it publishes through its outbox. */
-  readonly publishes: readonly DescMessage[];
-  /** Events it consumes. */
-  readonly consumes: readonly DescMessage[];
+  /** Events it publishes through its outbox: the outbox takes these and no others. */
+  readonly publishes: readonly Publishes[];
+  /** Events it consumes: its subscriptions cover exactly these (checked at start). */
+  readonly consumes: readonly Consumes[];
   /** Whether it owns a Postgres database. */
   readonly database: boolean;
 }
 
-export function defineService<const Deps extends Record<string, Dependency>>(
-  manifest: ServiceManifest<Deps>,
-): ServiceManifest<Deps> {
+export function defineService<
+  const Deps extends DependencyMap,
+  Publishes extends DescMessage = never,
+  Consumes extends DescMessage = never,
+  Serves extends DescService = never,
+>(
+  manifest: ServiceManifest<Deps, Publishes, Consumes, Serves> & { readonly dependsOn: CheckedDependencies<Deps> },
+): ServiceManifest<Deps, Publishes, Consumes, Serves> {
   return manifest;
 }
+
+/** The events a manifest publishes (e.g. the outbox a service's domain code takes). */
+export type PublishedBy<M> = M extends { readonly publishes: readonly (infer P extends DescMessage)[] } ? P : never;
+
+/** The events a manifest consumes. */
+export type ConsumedBy<M> = M extends { readonly consumes: readonly (infer C extends DescMessage)[] } ? C : never;
 
 export { addressVariable } from "./clients.ts";
 

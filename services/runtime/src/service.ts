@@ -21,6 +21,7 @@
 // SIGTERM/SIGINT stop it all in reverse order and exit 0.
 import type { DescMessage } from "@bufbuild/protobuf";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
+import type { Interceptor } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { z } from "zod";
 import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
@@ -28,15 +29,15 @@ import { env, loadConfig } from "./config.ts";
 import { closeDatabase, databaseNameOf, openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
-import { EventBus } from "./events/bus.ts";
-import { EventConsumer, type Subscription } from "./events/consumer.ts";
-import { EventNaming } from "./events/naming.ts";
+import { DEFAULT_NATS_URL, EventBus } from "./events/bus.ts";
+import { EventConsumer, type EventMeta, type Subscription } from "./events/consumer.ts";
+import { EventNaming, STREAM_PREFIX, SUBJECT_PREFIX } from "./events/naming.ts";
 import { createOutbox, type Outbox } from "./events/outbox.ts";
 import { OutboxRelay } from "./events/relay.ts";
 import { followReleaseTrack } from "./release-track.ts";
 import type { Authenticate } from "./interceptors/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { Dependency, ServiceManifest } from "./manifest.ts";
+import type { ConsumedBy, PublishedBy, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { DEFAULT_READ_MAX_BYTES } from "./rpc-handler.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
@@ -48,7 +49,7 @@ import { eventPublishTelemetry } from "./telemetry/event-publish-telemetry.ts";
 import { rpcClientTelemetry } from "./telemetry/rpc-client-telemetry.ts";
 import { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
 import { telemetrySettings } from "./telemetry/settings.ts";
-import { bearerAuthenticator, tokenSettingsFromEnv, toJwk, TokenVerifier, type TokenSettings } from "./tokens.ts";
+import type { TokenSettings } from "./tokens.ts";
 
 /** What every service reads from its environment. */
 const baseConfigSchema = (manifest: ServiceManifest) =>
@@ -57,7 +58,10 @@ const baseConfigSchema = (manifest: ServiceManifest) =>
     HOST: env.string("127.0.0.1"),
     LOG_LEVEL: env.oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
     DATABASE_URL: manifest.database ? env.url() : env.url("postgres://unused/unused"),
-    NATS_URL: env.url("nats://127.0.0.1:4222"),
+    NATS_URL: env.url(DEFAULT_NATS_URL),
+    /** Event naming (events/naming.ts): tests and parallel systems on one NATS choose their own. */
+    EVENTS_SUBJECT_PREFIX: env.matching(SUBJECT_PREFIX, "dot-separated tokens of letters, digits, _ and -", "events"),
+    EVENTS_STREAM_PREFIX: env.matching(STREAM_PREFIX, "letters, digits, _ and -", "EVENTS"),
     JWT_ISSUER: env.string("shop-identity"),
     JWT_AUDIENCE: env.string("shop"),
     /** How long published outbox rows are kept before the relay deletes them; 0 keeps them forever. */
@@ -72,19 +76,19 @@ export type BaseConfig = z.output<ReturnType<typeof baseConfigSchema>>;
 
 type AnySchema = Record<string, unknown>;
 
-export interface ServiceContext<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
-  readonly manifest: ServiceManifest<Deps>;
+export interface ServiceContext<M extends ServiceManifest, TSchema extends AnySchema> {
+  readonly manifest: M;
   readonly config: BaseConfig;
   /** The environment the service reads its settings from (process.env, or the definition's env in tests). */
   readonly env: Record<string, string | undefined>;
   readonly logger: Logger;
   /** The service's own database (only for manifests with `database: true`). */
   readonly db: Database<TSchema>;
-  /** Writes events in the caller's transaction. */
-  readonly outbox: Outbox;
+  /** Writes events in the caller's transaction: the manifest's `publishes`, no others. */
+  readonly outbox: Outbox<PublishedBy<M>>;
   readonly bus: EventBus | undefined;
-  /** Typed clients for the manifest's dependencies, and only those. */
-  readonly clients: DependencyClients<Deps>;
+  /** Typed clients for the manifest's dependencies, with their declared methods only. */
+  readonly clients: DependencyClients<M["dependsOn"]>;
   readonly tokenSettings: TokenSettings;
   /** Tracer and meter for domain spans and metrics, and onEventPublished (see telemetry/). */
   readonly telemetry: ServiceTelemetry;
@@ -92,32 +96,54 @@ export interface ServiceContext<Deps extends Record<string, Dependency>, TSchema
   onStop(stop: StopFn): void;
 }
 
-export interface ServiceParts<TSchema extends AnySchema> {
+/**
+ * A subscription to some of the events a manifest consumes. Its handler is
+ * typed by its own `events` (see subscription()); here only the events are
+ * checked, so a subscription to an event the manifest does not consume is a
+ * compile error.
+ */
+export interface SubscriptionTo<TSchema extends AnySchema, Consumes extends DescMessage> extends Omit<
+  Subscription<TSchema, readonly Consumes[]>,
+  "handle"
+> {
+  handle: (tx: never, event: never, meta: EventMeta) => Promise<void>;
+}
+
+export interface ServiceParts<TSchema extends AnySchema, Consumes extends DescMessage = DescMessage> {
   services: ServiceRegistration[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  subscriptions?: Subscription<TSchema, any>[];
+  /** Together they cover the manifest's `consumes` exactly (checked at start). */
+  subscriptions?: SubscriptionTo<TSchema, Consumes>[];
   /**
-   * How callers are identified. Default: bearer JWTs verified against the
-   * keys from identity's GetJwks (identity itself passes its own).
+   * How callers are identified, e.g. jwksAuthenticator(clients.identity,
+   * tokenSettings) (tokens.ts); undefined: every call is anonymous.
    */
-  authenticate?: Authenticate;
+  authenticate: Authenticate | undefined;
   /**
    * Started after the consumers, on the release track that consumes events
    * only, and stopped and started again when the events move (so start() must
    * work after stop()): saga timeouts, recovery sweeps.
    */
   background?: { start(): Promise<void> | void; stop(): Promise<void> | void }[];
+  /**
+   * The service's own interceptors, innermost: after the runtime's (telemetry,
+   * access log, errors, deadline, auth, validation), right before the
+   * handlers, so they see what the handlers throw (the gateway translates
+   * downstream errors for browsers this way).
+   */
+  interceptors?: Interceptor[];
   /** HTTP-level additions (the gateway: HTTP/1.1 on the same port, CORS, web app); see ServerOptions. */
   http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler">;
 }
 
-export interface ServiceDefinition<Deps extends Record<string, Dependency>, TSchema extends AnySchema> {
-  manifest: ServiceManifest<Deps>;
+export interface ServiceDefinition<M extends ServiceManifest, TSchema extends AnySchema> {
+  manifest: M;
   /** drizzle schema of the service's tables (for db.query). */
   schema?: TSchema;
   /** The service's drizzle-kit migrations folder. */
   migrations?: URL;
-  setup(ctx: ServiceContext<Deps, TSchema>): Promise<ServiceParts<TSchema>> | ServiceParts<TSchema>;
+  setup(
+    ctx: ServiceContext<M, TSchema>,
+  ): Promise<ServiceParts<TSchema, ConsumedBy<M>>> | ServiceParts<TSchema, ConsumedBy<M>>;
   /** Environment to read instead of process.env (tests). */
   env?: Record<string, string | undefined>;
   /** Where log lines go instead of stdout (tests read them back). */
@@ -130,8 +156,8 @@ export interface RunningService {
 }
 
 /** Starts the service and installs SIGTERM/SIGINT handling. */
-export async function runService<Deps extends Record<string, Dependency>, TSchema extends AnySchema>(
-  definition: ServiceDefinition<Deps, TSchema>,
+export async function runService<M extends ServiceManifest, TSchema extends AnySchema>(
+  definition: ServiceDefinition<M, TSchema>,
 ): Promise<RunningService> {
   const running = await startService(definition);
   handleSignals([running.stop], { logger: running.logger });
@@ -139,8 +165,8 @@ export async function runService<Deps extends Record<string, Dependency>, TSchem
 }
 
 /** Starts the service without touching process signals (tests embed it this way). */
-export async function startService<Deps extends Record<string, Dependency>, TSchema extends AnySchema>(
-  definition: ServiceDefinition<Deps, TSchema>,
+export async function startService<M extends ServiceManifest, TSchema extends AnySchema>(
+  definition: ServiceDefinition<M, TSchema>,
 ): Promise<RunningService & { logger: Logger }> {
   const { manifest } = definition;
   const source = definition.env ?? process.env;
@@ -179,7 +205,10 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       await migrate(db, definition.migrations ?? null);
     }
 
-    const naming = EventNaming.fromEnv(source);
+    const naming = new EventNaming({
+      subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+      streamPrefix: config.EVENTS_STREAM_PREFIX,
+    });
     const eventTypes: DescMessage[] = [...manifest.publishes, ...manifest.consumes];
     let bus: EventBus | undefined;
     if (eventTypes.length > 0) {
@@ -190,14 +219,18 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       for (const type of eventTypes) await bus.ensureStreamFor(type);
     }
 
-    const clients = createDependencyClients(manifest.dependsOn, {} as { [K in keyof Deps]: string }, {
-      env: source,
-      interceptors: [rpcClientTelemetry(telemetry)],
-    });
+    const clients = createDependencyClients(
+      manifest.dependsOn as M["dependsOn"],
+      {} as Record<keyof M["dependsOn"], string>,
+      {
+        env: source,
+        interceptors: [rpcClientTelemetry(telemetry)],
+      },
+    );
     stops.push(() => closeDependencyClients(clients));
 
-    const tokenSettings = tokenSettingsFromEnv(source);
-    const outbox = createOutbox({ naming });
+    const tokenSettings: TokenSettings = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
+    const outbox = createOutbox<PublishedBy<M>>({ naming });
     const extraStops: StopFn[] = [];
     const parts = await definition.setup({
       manifest,
@@ -228,7 +261,9 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
     }
 
     const services = [...parts.services];
-    const subscriptions = parts.subscriptions ?? [];
+    // Each handler is typed by its own subscription() call; the consumer dispatches by type.
+    const subscriptions = (parts.subscriptions ?? []) as unknown as Subscription<TSchema, readonly DescMessage[]>[];
+    checkSubscriptions(manifest, subscriptions);
     const background = parts.background ?? [];
     const processTelemetry = subscriptions.length > 0 ? eventProcessTelemetry(telemetry) : undefined;
     const newConsumer = () => {
@@ -265,9 +300,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));
     }
 
-    const authenticate =
-      parts.authenticate ??
-      defaultAuthenticator(clients as DependencyClients<Record<string, Dependency>>, tokenSettings, manifest);
+    const { authenticate } = parts;
     const server = await startServer({
       name: manifest.name,
       port: config.PORT,
@@ -278,6 +311,7 @@ export async function startService<Deps extends Record<string, Dependency>, TSch
       telemetry,
       readMaxBytes: config.READ_MAX_BYTES,
       streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
+      interceptors: parts.interceptors,
       ...parts.http,
     });
     // The server stops first: in-flight calls finish while the database and
@@ -298,20 +332,25 @@ function databaseTarget(url: string): DatabaseTarget {
   return { database: databaseNameOf(url), host: u.hostname, port: Number(u.port || 5432) };
 }
 
-function defaultAuthenticator(
-  clients: DependencyClients<Record<string, Dependency>>,
-  settings: TokenSettings,
+/**
+ * The manifest's `consumes` is what the mesh and the streams are set up from;
+ * the subscriptions are what actually runs. They must be the same events: an
+ * event consumed and never handled would pile up unread, one handled and not
+ * declared would have no stream.
+ */
+export function checkSubscriptions(
   manifest: ServiceManifest,
-): Authenticate | undefined {
-  const identity = clients.identity as
-    { getJwks?: (req: object) => Promise<{ keys: Parameters<typeof toJwk>[0][] }> } | undefined;
-  if (!identity?.getJwks) {
-    if (manifest.name === "identity") return undefined;
-    throw new Error(`${manifest.name}: declare identity's getJwks as a dependency, or pass setup().authenticate`);
+  subscriptions: readonly { events: readonly DescMessage[] }[],
+): void {
+  const declared = new Set(manifest.consumes.map((type) => type.typeName));
+  const handled = new Set(subscriptions.flatMap((sub) => sub.events.map((type) => type.typeName)));
+  const unhandled = [...declared].filter((name) => !handled.has(name));
+  const undeclared = [...handled].filter((name) => !declared.has(name));
+  if (unhandled.length > 0 || undeclared.length > 0) {
+    throw new Error(
+      `${manifest.name}: subscriptions must cover the manifest's consumes exactly` +
+        (unhandled.length > 0 ? `; no subscription for ${unhandled.join(", ")}` : "") +
+        (undeclared.length > 0 ? `; not in consumes: ${undeclared.join(", ")}` : ""),
+    );
   }
-  const verifier = new TokenVerifier({
-    settings,
-    fetchKeys: async () => ({ keys: (await identity.getJwks!({})).keys.map(toJwk) }),
-  });
-  return bearerAuthenticator(verifier);
 }

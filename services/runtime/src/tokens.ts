@@ -19,15 +19,11 @@ export interface TokenSettings {
   audience: string;
 }
 
-/** JWT_ISSUER / JWT_AUDIENCE, with the defaults `npm start` uses. */
-export function tokenSettingsFromEnv(env: Record<string, string | undefined> = process.env): TokenSettings {
-  return { issuer: env.JWT_ISSUER || "shop-identity", audience: env.JWT_AUDIENCE || "shop" };
-}
+/** The JWK fields of identity.v1.JsonWebKey. */
+export type JwkFields = Partial<Record<"kid" | "kty" | "alg" | "use" | "crv" | "x" | "y" | "n" | "e", string>>;
 
 /** The JWK fields of identity.v1.JsonWebKey, as a standard JWK (empty fields dropped). */
-export function toJwk(
-  key: Partial<Record<"kid" | "kty" | "alg" | "use" | "crv" | "x" | "y" | "n" | "e", string>>,
-): JWK {
+export function toJwk(key: JwkFields): JWK {
   return Object.fromEntries(
     Object.entries(key).filter(([k, v]) => !k.startsWith("$") && typeof v === "string" && v !== ""),
   ) as JWK;
@@ -119,6 +115,21 @@ export function bearerAuthenticator(verifier: Pick<TokenVerifier, "verify">): Au
     if (!match) throw new ConnectError("authorization header must be 'Bearer <token>'", Code.Unauthenticated);
     return verifier.verify(match[1]);
   };
+}
+
+/** Whatever serves the current key set: identity's client, with its GetJwks declared. */
+export interface JwksSource {
+  getJwks(request: object): Promise<{ keys: JwkFields[] }>;
+}
+
+/** A verifier whose keys come from a JwksSource (cached and refreshed, see TokenVerifier). */
+export function jwksVerifier(source: JwksSource, settings: TokenSettings): TokenVerifier {
+  return new TokenVerifier({ settings, fetchKeys: async () => ({ keys: (await source.getJwks({})).keys.map(toJwk) }) });
+}
+
+/** The usual Authenticate of a service behind the gateway: bearer tokens verified against identity's keys. */
+export function jwksAuthenticator(source: JwksSource, settings: TokenSettings): Authenticate {
+  return bearerAuthenticator(jwksVerifier(source, settings));
 }
 
 /** Headers that pass the caller's token on to a downstream service. */

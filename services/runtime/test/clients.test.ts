@@ -55,6 +55,31 @@ describe("createDependencyClients", () => {
     }
   });
 
+  it("gives a manifest entry's client its declared methods and no others", () => {
+    const clients = createDependencyClients(
+      { catalog: { service: CatalogService, methods: ["getProduct", "listProducts"] } },
+      { catalog: "http://127.0.0.1:1" },
+      { env: {} },
+    );
+    try {
+      expect(Object.keys(clients.catalog).sort()).toEqual(["getProduct", "listProducts"]);
+      // Not callable at run time either, whatever a cast says.
+      expect((clients.catalog as Record<string, unknown>).updateProduct).toBeUndefined();
+    } finally {
+      closeDependencyClients(clients);
+    }
+  });
+
+  it("rejects a declared method the service does not have", () => {
+    expect(() =>
+      createDependencyClients(
+        { catalog: { service: CatalogService, methods: ["getProduct", "deleteEverything"] } },
+        { catalog: "http://127.0.0.1:1" },
+        { env: {} },
+      ),
+    ).toThrow(/catalog: shop\.catalog\.v1\.CatalogService has no method deleteEverything/);
+  });
+
   it("rejects a bad address naming the variable", () => {
     expect(() =>
       createDependencyClients(

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { ConfigError, env, loadConfig } from "../src/config.ts";
+import { STREAM_PREFIX, SUBJECT_PREFIX } from "../src/events/naming.ts";
 
 const schema = z.object({
   PORT: env.port(50052),
@@ -86,5 +87,26 @@ describe("env.bytes", () => {
         `READ_MAX_BYTES must be a size in bytes between 1024 and 4294967295 (a number, or with KiB, MiB or GiB) (got ${JSON.stringify(raw)})`,
       );
     }
+  });
+});
+
+describe("env.matching (the event naming variables)", () => {
+  const naming = z.object({
+    EVENTS_STREAM_PREFIX: env.matching(STREAM_PREFIX, "letters, digits, _ and -", "EVENTS"),
+    EVENTS_SUBJECT_PREFIX: env.matching(SUBJECT_PREFIX, "dot-separated tokens of letters, digits, _ and -", "events"),
+  });
+
+  it("defaults when unset and keeps a valid value", () => {
+    expect(loadConfig(naming, {})).toEqual({ EVENTS_STREAM_PREFIX: "EVENTS", EVENTS_SUBJECT_PREFIX: "events" });
+    expect(loadConfig(naming, { EVENTS_SUBJECT_PREFIX: "t_ab.c" }).EVENTS_SUBJECT_PREFIX).toBe("t_ab.c");
+  });
+
+  it("names the variable and the value it got", () => {
+    expect(() => loadConfig(naming, { EVENTS_STREAM_PREFIX: "A.B", EVENTS_SUBJECT_PREFIX: "a..b" })).toThrow(
+      'Invalid environment: EVENTS_STREAM_PREFIX must be letters, digits, _ and - (got "A.B")',
+    );
+    expect(() => loadConfig(naming, { EVENTS_SUBJECT_PREFIX: "a..b" })).toThrow(
+      'EVENTS_SUBJECT_PREFIX must be dot-separated tokens of letters, digits, _ and - (got "a..b")',
+    );
   });
 });

@@ -18,7 +18,7 @@ export function useCall<T>(
       (error: unknown) => controller.signal.aborted || setState({ status: "failed", error }),
     );
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Re-run on the caller's inputs (not on `call`, a new closure every render).
   }, [...inputs, attempt]);
   return [state, () => setAttempt((n) => n + 1)];
 }

@@ -16,6 +16,9 @@ import {
 import { EventNaming, defaultEventNaming, type EventTypeRef } from "./naming.ts";
 
 /** Minimal structured logger (pino's Logger fits). */
+/** Where NATS runs when nobody says otherwise (services pass their validated NATS_URL). */
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
 export interface EventLogger {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
@@ -221,7 +224,7 @@ export class EventBus {
     const nc =
       options.nc ??
       (await connect({
-        servers: options.servers ?? process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+        servers: options.servers ?? DEFAULT_NATS_URL,
         ...(options.name ? { name: options.name } : {}),
         maxReconnectAttempts: -1,
       }));

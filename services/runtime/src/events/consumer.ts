@@ -88,7 +88,7 @@ export interface Subscription<
   handle: (tx: Transaction<TSchema>, event: MessageShape<S[number]>, meta: EventMeta) => Promise<void>;
 }
 
-/** Identity function that infers a subscription's types (for `serve({ consumers })`). */
+/** Identity function that infers a subscription's types (for a service's `subscriptions`). */
 export function subscription<TSchema extends Record<string, unknown>, const S extends readonly DescMessage[]>(
   sub: Subscription<TSchema, S>,
 ): Subscription<TSchema, S> {

@@ -19,6 +19,11 @@ export interface EventNamingOptions {
 
 export type EventTypeRef = DescMessage | string;
 
+/** Subject tokens: letters, digits, `_` and `-`, separated by dots (config.ts checks EVENTS_SUBJECT_PREFIX with it). */
+export const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+/** A stream name prefix: letters, digits, `_` and `-` (EVENTS_STREAM_PREFIX). */
+export const STREAM_PREFIX = /^[A-Za-z0-9_-]+$/;
+
 export class EventNaming {
   readonly subjectPrefix: string;
   readonly streamPrefix: string;
@@ -28,20 +33,12 @@ export class EventNaming {
     this.subjectPrefix = options.subjectPrefix ?? "events";
     this.streamPrefix = options.streamPrefix ?? "EVENTS";
     this.rootPackage = options.rootPackage ?? "shop";
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(this.subjectPrefix)) {
+    if (!SUBJECT_PREFIX.test(this.subjectPrefix)) {
       throw new Error(`invalid event subject prefix ${JSON.stringify(this.subjectPrefix)}`);
     }
-    if (!/^[A-Za-z0-9_-]+$/.test(this.streamPrefix)) {
+    if (!STREAM_PREFIX.test(this.streamPrefix)) {
       throw new Error(`invalid event stream prefix ${JSON.stringify(this.streamPrefix)}`);
     }
-  }
-
-  /** From EVENTS_SUBJECT_PREFIX / EVENTS_STREAM_PREFIX, else the defaults. */
-  static fromEnv(env: Record<string, string | undefined> = process.env): EventNaming {
-    return new EventNaming({
-      subjectPrefix: env.EVENTS_SUBJECT_PREFIX || undefined,
-      streamPrefix: env.EVENTS_STREAM_PREFIX || undefined,
-    });
   }
 
   /** A naming nobody else uses (tests): `t_<random>` / `T_<RANDOM>`. */
@@ -104,13 +101,9 @@ export function splitTypeName(typeName: string): { pkg: string; domain: string; 
   return { pkg: pkgTokens.join("."), domain: domainTokens.join("."), name: tokens.slice(first).join(".") };
 }
 
-let defaultNaming = new EventNaming();
+const defaultNaming = new EventNaming();
 
-/** The process-wide naming used when none is passed (set once at start-up). */
+/** The production naming, used when none is passed (services pass theirs, from the config). */
 export function defaultEventNaming(): EventNaming {
   return defaultNaming;
-}
-
-export function setDefaultEventNaming(naming: EventNaming): void {
-  defaultNaming = naming;
 }

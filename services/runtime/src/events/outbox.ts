@@ -87,10 +87,13 @@ function isMessage(value: unknown, schema: DescMessage): boolean {
   return true;
 }
 
-/** enqueueEvent bound to a naming (what services receive from the runtime). */
-export interface Outbox {
+/**
+ * enqueueEvent bound to a naming (what services receive from the runtime),
+ * for the events the service's manifest publishes and no others.
+ */
+export interface Outbox<Events extends DescMessage = DescMessage> {
   readonly naming: EventNaming;
-  enqueue<Desc extends DescMessage>(
+  enqueue<Desc extends Events>(
     tx: DbOrTx,
     schema: Desc,
     message: MessageShape<Desc> | MessageInitShape<Desc>,
@@ -98,7 +101,9 @@ export interface Outbox {
   ): Promise<string>;
 }
 
-export function createOutbox(options: { naming?: EventNaming; channel?: string } = {}): Outbox {
+export function createOutbox<Events extends DescMessage = DescMessage>(
+  options: { naming?: EventNaming; channel?: string } = {},
+): Outbox<Events> {
   const naming = options.naming ?? defaultEventNaming();
   return {
     naming,

@@ -178,15 +178,6 @@ export class OutboxRelay {
     }
   }
 
-  /** Unsent rows (for a lag metric). */
-  async pending(): Promise<number> {
-    const [row] = await this.#o.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(isNull(outbox.publishedAt));
-    return row?.n ?? 0;
-  }
-
   async #drain(): Promise<void> {
     while (this.#dirty && !this.#stopped) {
       this.#dirty = false;

@@ -3,9 +3,7 @@
 // duration and code cover the whole stream.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-
-/** Codes that mean the server (or something behind it) failed, not the caller. */
-const serverFaults = new Set([Code.Unknown, Code.Internal, Code.Unavailable, Code.DataLoss, Code.Unimplemented]);
+import { connectCodeName, isServerFault } from "../rpc-codes.ts";
 
 export function accessLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
@@ -15,11 +13,11 @@ export function accessLogInterceptor(logger: Logger): Interceptor {
       const line = {
         // Nested: the logger's own `service` field names the emitting process.
         rpc: { service: req.service.typeName, method: req.method.name, kind: req.method.methodKind },
-        code: code === undefined ? "ok" : toSnakeCase(Code[code]),
+        code: code === undefined ? "ok" : connectCodeName(code),
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         protocol: protocolOf(req.header.get("content-type")),
       };
-      logger[code !== undefined && serverFaults.has(code) ? "warn" : "info"](line, "rpc");
+      logger[code !== undefined && isServerFault(code) ? "warn" : "info"](line, "rpc");
     };
     let res;
     try {
@@ -52,11 +50,6 @@ export function accessLogInterceptor(logger: Logger): Interceptor {
       })(),
     };
   };
-}
-
-/** "InvalidArgument" -> "invalid_argument", as the Connect protocol spells codes. */
-function toSnakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase());
 }
 
 function protocolOf(contentType: string | null): string {

@@ -2,8 +2,9 @@
 // function who is calling and stores the answer under a typed context key, so
 // handlers read the verified caller from ctx.values instead of from headers.
 //
-// Verification itself (JWT against identity's JWKS) is plugged in later; the
-// default authenticates nobody. authenticate() may throw
+// Verification is the service's choice (ServiceParts.authenticate): most use
+// jwksAuthenticator (tokens.ts), bearer JWTs against identity's keys; the
+// default here authenticates nobody. authenticate() may throw
 // ConnectError(Code.Unauthenticated) for a token that is present but invalid.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";

@@ -14,6 +14,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { undecodableRequest } from "../rpc-handler.ts";
 import { procedureOf } from "./procedure.ts";
+import { translateFailures } from "./stream-failures.ts";
 
 /**
  * An error message is cut to this many characters. Messages can echo what
@@ -41,33 +42,18 @@ export function errorInterceptor(logger: Logger): Interceptor {
       return new ConnectError("internal error", Code.Internal);
     };
     if (req.stream) {
-      const requests = req.message;
       req = {
         ...req,
-        message: (async function* () {
-          try {
-            yield* requests;
-          } catch (err) {
-            throw err instanceof ConnectError && err.code === Code.Internal ? undecodableRequest(err) : err;
-          }
-        })(),
+        message: translateFailures(req.message, (err) =>
+          err instanceof ConnectError && err.code === Code.Internal ? undecodableRequest(err) : err,
+        ),
       };
     }
     try {
       const res = await next(req);
       if (!res.stream) return res;
       // Stream handlers fail while the response is iterated, after next() returned.
-      const messages = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* messages;
-          } catch (err) {
-            throw normalize(err);
-          }
-        })(),
-      };
+      return { ...res, message: translateFailures(res.message, normalize) };
     } catch (err) {
       throw normalize(err);
     }

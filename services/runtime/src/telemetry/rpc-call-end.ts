@@ -64,13 +64,3 @@ export async function runObservedCall<Res extends UnaryResponse | StreamResponse
 export function codeOf(error: unknown): Code | 0 {
   return error === undefined ? 0 : ConnectError.from(error).code;
 }
-
-/** "NOT_FOUND", as gRPC names codes (0 is "OK"). */
-export function grpcCodeName(code: Code | 0): string {
-  return code === 0 ? "OK" : Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c : `_${c}`)).toUpperCase();
-}
-
-/** "not_found", as the Connect protocol names codes. */
-export function connectCodeName(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase());
-}

@@ -4,7 +4,8 @@
 // Dependency clients speak the Connect protocol (see clients.ts).
 import type { Interceptor } from "@connectrpc/connect";
 import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
-import { codeOf, connectCodeName, grpcCodeName, runObservedCall } from "./rpc-call-end.ts";
+import { connectCodeName, grpcCodeName } from "../rpc-codes.ts";
+import { codeOf, runObservedCall } from "./rpc-call-end.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
 import { serverAddressOf } from "./rpc-server-telemetry.ts";
 import {

@@ -5,7 +5,8 @@
 // normalised code. Health and reflection are not traced (see server.ts).
 import type { Interceptor } from "@connectrpc/connect";
 import { SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
-import { codeOf, connectCodeName, grpcCodeName, runObservedCall } from "./rpc-call-end.ts";
+import { connectCodeName, grpcCodeName, isServerFault } from "../rpc-codes.ts";
+import { codeOf, runObservedCall } from "./rpc-call-end.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
 import {
   ATTR_RPC_CONNECT_RPC_ERROR_CODE,
@@ -22,7 +23,6 @@ import { contextFromRequestHeaders } from "./trace-context.ts";
 
 // What the OpenTelemetry gRPC conventions count as a server-side error: the
 // server's faults, not the caller's (NotFound, InvalidArgument... are fine).
-const SERVER_ERROR_CODES = new Set([2, 4, 12, 13, 14, 15]); // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
 
 export function rpcServerTelemetry(telemetry: ServiceTelemetry): Interceptor {
   const metrics = new RpcMetrics(telemetry.meter, "server");
@@ -47,7 +47,7 @@ export function rpcServerTelemetry(telemetry: ServiceTelemetry): Interceptor {
       if (system === "grpc") span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
       else if (code !== 0) span.setAttribute(ATTR_RPC_CONNECT_RPC_ERROR_CODE, connectCodeName(code));
       span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, status);
-      if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: status });
+      if (isServerFault(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: status });
       span.end();
       metrics.record({ ...base, [ATTR_RPC_RESPONSE_STATUS_CODE]: status }, (performance.now() - started) / 1000);
     };
