@@ -20,6 +20,11 @@ export interface ChildOptions {
   sink: LogSink;
   uid?: number;
   gid?: number;
+  /**
+   * Open an IPC channel (Node children only): a service exits when it closes,
+   * so services never outlive the launcher, even one killed with SIGKILL.
+   */
+  ipc?: boolean;
 }
 
 export function describeExit(exit: ExitInfo): string {
@@ -43,7 +48,7 @@ export class Child {
     this.process = spawn(options.command, options.args, {
       env: options.env,
       cwd: options.cwd,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
       // Its own process group: a Ctrl-C in the terminal then reaches only the
       // launcher, which stops services first and Postgres/NATS last, instead of
       // every process getting SIGINT at once and services draining against a

@@ -399,6 +399,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
           }),
           cwd: REPO_ROOT,
           sink,
+          ipc: true,
         });
         system.services.push({ ...service, child, healthyAfterMs: NaN });
         system.watch(child);
