@@ -78,6 +78,8 @@ export async function startPrivateNats(options: {
     args: ["-js", "-a", LOOPBACK, "-p", String(options.port), "-sd", options.storeDir, "-n", "shop-dev"],
     env: process.env,
     sink: options.sink,
+    // Stops (flushing JetStream) if the launcher dies without stopping it (kill -9).
+    parentDeathSignal: "SIGTERM",
   });
   const handle: NatsHandle = {
     url: `nats://${LOOPBACK}:${options.port}`,

@@ -84,6 +84,8 @@ export async function startEmbeddedPostgres(options: {
     env: { ...process.env, LC_MESSAGES: "C" },
     sink,
     ...account,
+    // Fast shutdown if the launcher dies without stopping it (kill -9).
+    parentDeathSignal: "SIGINT",
   });
   const handle: PostgresHandle = {
     serverUrl: embeddedServerUrl(options.port),

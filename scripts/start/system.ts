@@ -19,6 +19,7 @@ import {
 } from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { freePort, isPortFree, parsePort } from "./ports.ts";
+import { exitCause, Supervisor, type SupervisionEnd } from "./supervisor.ts";
 import { ensureServiceDatabases, externalPostgres, startEmbeddedPostgres, type PostgresHandle } from "./postgres.ts";
 import {
   childEnv,
@@ -176,7 +177,10 @@ export interface StartOptions {
 }
 
 export interface RunningService extends PlannedService {
-  child: Child;
+  /** Restarts the service's process when it dies (see supervisor.ts). */
+  supervisor: Supervisor;
+  /** Its process now. */
+  readonly child: Child;
   /** Milliseconds from startSystem() until it reported SERVING. */
   healthyAfterMs: number;
 }
@@ -196,7 +200,7 @@ export interface Timings {
   totalMs: number;
 }
 
-/** A process that ended while the system was up, or while it was starting. */
+/** Postgres or NATS ended while the system was up, or while it was starting. */
 export class ChildExitedError extends Error {
   override name = "ChildExitedError";
   constructor(readonly exit: ExitInfo) {
@@ -204,11 +208,28 @@ export class ChildExitedError extends Error {
   }
 }
 
+/** Services that cannot start (their "cannot start:" lines, every service's) or one in a crash loop. */
+export class SupervisionEndedError extends Error {
+  override name = "SupervisionEndedError";
+  constructor(readonly ends: readonly SupervisionEnd[]) {
+    super(ends.map((e) => `${e.name}: ${e.kind === "crash-loop" ? e.cause : e.problems.join("; ")}`).join("; "));
+  }
+}
+
+/** What makes the whole system stop: Postgres or NATS gone, or supervision giving up on a service. */
+export type SystemFailure =
+  { kind: "infra-exit"; exit: ExitInfo } | { kind: "supervision"; error: SupervisionEndedError };
+
+/** How long, after a first service says it cannot start, the launcher waits for the others' verdicts. */
+const STARTUP_PROBLEM_COLLECTION_MS = 3_000;
+
 export class RunningSystem {
   readonly plan: Plan;
   readonly services: RunningService[] = [];
   postgres: PostgresHandle | undefined;
   nats: NatsHandle | undefined;
+  /** Where the launcher's own lines go (set by startSystem). */
+  sink: LogSink | undefined;
   timings: Timings = {
     bundlesMs: 0,
     bundlesBuilt: 0,
@@ -218,11 +239,13 @@ export class RunningSystem {
     databasesMs: 0,
     totalMs: 0,
   };
-  /** Resolves with the first process that exits on its own (never during stop()). */
-  readonly unexpectedExit: Promise<ExitInfo>;
+  /** Resolves when the system cannot go on (never during stop()); services that die are restarted instead. */
+  readonly unexpectedExit: Promise<SystemFailure>;
 
   readonly #died = new AbortController();
-  #resolveExit!: (exit: ExitInfo) => void;
+  #resolveExit!: (failure: SystemFailure) => void;
+  readonly #ends: SupervisionEnd[] = [];
+  #endTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<string[]> | undefined;
   readonly #lastResort = () => this.#signalAll();
 
@@ -239,12 +262,39 @@ export class RunningSystem {
     return this.#died.signal;
   }
 
+  /** Postgres and NATS: their end ends the system. */
   watch(child: Child): void {
     void child.exited.then((exit) => {
       if (this.#stopping) return;
       this.#died.abort(new ChildExitedError(exit));
-      this.#resolveExit(exit);
+      this.#resolveExit({ kind: "infra-exit", exit });
     });
+  }
+
+  /**
+   * A service supervision gave up on. A crash loop ends the system at once;
+   * "cannot start" problems are collected from every service (until all have
+   * answered SERVING or given up, at most a few seconds) and reported together.
+   */
+  supervisionEnded(end: SupervisionEnd): void {
+    if (this.#stopping || this.#died.signal.aborted) return;
+    this.#ends.push(end);
+    const fail = () => {
+      clearInterval(this.#endTimer);
+      if (this.#stopping || this.#died.signal.aborted) return;
+      const error = new SupervisionEndedError([...this.#ends]);
+      this.#died.abort(error);
+      this.#resolveExit({ kind: "supervision", error });
+    };
+    if (end.kind === "crash-loop") return fail();
+    if (this.#endTimer) return;
+    const deadline = performance.now() + STARTUP_PROBLEM_COLLECTION_MS;
+    this.#endTimer = setInterval(() => {
+      const undecided = this.services.filter(
+        (s) => Number.isNaN(s.healthyAfterMs) && !this.#ends.some((e) => e.name === s.name),
+      );
+      if (undecided.length === 0 || performance.now() >= deadline) fail();
+    }, 100);
   }
 
   /**
@@ -254,6 +304,8 @@ export class RunningSystem {
    */
   stop(): Promise<string[]> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#endTimer);
+      for (const s of this.services) s.supervisor.stopSupervising();
       const killed: string[] = [];
       await Promise.all(
         this.services.map(async (s) => {
@@ -287,9 +339,12 @@ export class RunningSystem {
 export async function startSystem(plan: Plan, options: StartOptions): Promise<RunningSystem> {
   const { sink } = options;
   const system = new RunningSystem(plan);
+  system.sink = sink;
   const started = performance.now();
   const since = () => performance.now() - started;
   const signal = options.signal ? AbortSignal.any([options.signal, system.diedSignal]) : system.diedSignal;
+  /** When each service last died, for "healthy again after". */
+  const diedAt = new Map<string, number>();
   // If Postgres fails to start there is no point waiting for NATS, and vice versa.
   const infraFailed = new AbortController();
   const infraSignal = AbortSignal.any([signal, infraFailed.signal]);
@@ -385,24 +440,43 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const servicesStarted = performance.now();
     for (const wave of startWaves(plan.services)) {
       for (const service of wave) {
-        const child = new Child({
-          name: service.name,
-          // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
-          command: process.execPath,
-          args: [...NODE_FLAGS, service.main],
-          env: childEnv(service.manifest, {
-            ports: plan.ports,
-            databaseServerUrl,
-            natsUrl,
-            env: plan.env,
-            compileCacheDir: compileCacheDir(plan.dataDir),
+        const spawn = () =>
+          new Child({
+            name: service.name,
+            // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
+            command: process.execPath,
+            args: [...NODE_FLAGS, service.main],
+            env: childEnv(service.manifest, {
+              ports: plan.ports,
+              databaseServerUrl,
+              natsUrl,
+              env: plan.env,
+              compileCacheDir: compileCacheDir(plan.dataDir),
+            }),
+            cwd: REPO_ROOT,
+            sink,
+            ipc: true,
+          });
+        const running: RunningService = {
+          ...service,
+          supervisor: new Supervisor(service.name, spawn, {
+            onRestart: ({ cause, restart, delayMs }) => {
+              diedAt.set(service.name, performance.now());
+              sink.line(
+                LAUNCHER,
+                `✖ ${service.name} ${cause}; restarting it in ${(delayMs / 1000).toFixed(1)} s (restart ${restart})`,
+                "stderr",
+              );
+            },
+            onRespawn: (child) => void reportHealthyAgain(system, running, child, diedAt.get(service.name)),
+            onGiveUp: (end) => system.supervisionEnded(end),
           }),
-          cwd: REPO_ROOT,
-          sink,
-          ipc: true,
-        });
-        system.services.push({ ...service, child, healthyAfterMs: NaN });
-        system.watch(child);
+          get child() {
+            return this.supervisor.child;
+          },
+          healthyAfterMs: NaN,
+        };
+        system.services.push(running);
       }
       const remaining = healthTimeoutMs - (performance.now() - servicesStarted);
       await waitForHealthy(wave, {
@@ -410,7 +484,9 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         signal,
         onHealthy: (name) => {
           const ms = since();
-          system.services.find((s) => s.name === name)!.healthyAfterMs = ms;
+          const running = system.services.find((s) => s.name === name)!;
+          running.healthyAfterMs = ms;
+          running.supervisor.markHealthy();
           sink.line(LAUNCHER, `${name} is healthy (${(ms / 1000).toFixed(1)} s)`);
         },
       }).catch((error: unknown) => {
@@ -428,5 +504,33 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const reason = system.diedSignal.aborted && !options.signal?.aborted ? system.diedSignal.reason : error;
     await system.stop();
     throw reason;
+  }
+}
+
+/** After a restart: says when the service answers SERVING again (or that it did not within the health timeout). */
+async function reportHealthyAgain(
+  system: RunningSystem,
+  service: RunningService,
+  child: Child,
+  diedAt: number | undefined,
+): Promise<void> {
+  const gone = new AbortController();
+  void child.exited.then(() => gone.abort(new Error("exited")));
+  try {
+    await waitForHealthy([service], { timeoutMs: HEALTH_TIMEOUT_MS, signal: gone.signal });
+    service.supervisor.markHealthy();
+    const after = diedAt === undefined ? "" : ` ${((performance.now() - diedAt) / 1000).toFixed(1)} s after it died`;
+    system.sink?.line(LAUNCHER, `${service.name} is healthy again${after} (restart ${service.supervisor.restarts})`);
+  } catch (error) {
+    if (gone.signal.aborted) return; // died again: the supervisor says so
+    if (error instanceof HealthTimeoutError) {
+      system.sink?.line(
+        LAUNCHER,
+        `✖ ${service.name} is not healthy ${HEALTH_TIMEOUT_MS / 1000} s after its restart: ${error.unhealthy[0]?.lastAnswer ?? ""}`,
+        "stderr",
+      );
+    }
+  } finally {
+    gone.abort();
   }
 }

@@ -6,10 +6,7 @@ import type { Logger } from "pino";
 import { ConfigError } from "./config.ts";
 import { isOutage, outageReason } from "./outages.ts";
 
-/** Exit code of a service that could not start because of its configuration or a dependency (EX_CONFIG). */
-export const STARTUP_PROBLEM_EXIT_CODE = 78;
-/** Printed before each problem on stderr, so a launcher can collect them. */
-export const STARTUP_PROBLEM_PREFIX = "cannot start: ";
+export { STARTUP_PROBLEM_EXIT_CODE, STARTUP_PROBLEM_PREFIX } from "./startup-exit.ts";
 
 /** A reason a service cannot start that the operator can fix; its message is one line. */
 export class StartupProblem extends Error {
