@@ -105,10 +105,15 @@ function reportFailure(failure: SystemFailure, warn: (text: string) => void): vo
 }
 
 function reportSupervisionEnd(error: SupervisionEndedError, warn: (text: string) => void): void {
+  // The same problem in several services (a shared variable) is one line naming them all.
+  const services = new Map<string, string[]>();
   for (const end of error.ends) {
-    if (end.kind === "startup-problems") {
-      for (const problem of end.problems) warn(`✖ ${end.name}: ${problem}`);
-    } else {
+    if (end.kind !== "startup-problems") continue;
+    for (const problem of end.problems) services.set(problem, [...(services.get(problem) ?? []), end.name]);
+  }
+  for (const [problem, names] of services) warn(`✖ ${names.join(", ")}: ${problem}`);
+  for (const end of error.ends) {
+    if (end.kind === "crash-loop") {
       warn(`✖ ${end.name} ${end.cause}, ${end.deaths} times before it ever became healthy; its last lines:`);
       for (const line of end.lastLines.split("\n")) warn(`    ${line}`);
     }
@@ -127,7 +132,7 @@ function reportStartFailure(error: unknown, warn: (text: string) => void): void 
     if (error.notStarted.length > 0)
       warn(`  not started (they start once the above are healthy): ${error.notStarted.join(", ")}`);
   } else if (error instanceof LaunchError) {
-    for (const line of `✖ ${error.message}`.split("\n")) warn(line);
+    for (const line of error.message.split("\n")) warn(/^\s/.test(line) ? line : `✖ ${line}`);
   } else {
     warn(
       `✖ start-up failed; stopped everything: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

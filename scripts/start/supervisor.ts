@@ -36,9 +36,10 @@ export function exitCause(exit: ExitInfo, lastLines: string): string {
 /** The "cannot start: ..." lines a service printed before exiting with 78. */
 export function startupProblems(exit: ExitInfo, lastLines: readonly string[]): string[] | undefined {
   if (exit.code !== STARTUP_PROBLEM_EXIT_CODE) return undefined;
-  const problems = lastLines
-    .map((line) => line.indexOf(STARTUP_PROBLEM_PREFIX))
-    .flatMap((at, i) => (at >= 0 ? [lastLines[i]!.slice(at + STARTUP_PROBLEM_PREFIX.length)] : []));
+  const problems = lastLines.flatMap((line) => {
+    const at = line.indexOf(STARTUP_PROBLEM_PREFIX);
+    return at >= 0 ? [line.slice(at + STARTUP_PROBLEM_PREFIX.length)] : [];
+  });
   return problems.length > 0 ? problems : undefined;
 }
 

@@ -12,15 +12,22 @@ import { HealthTimeoutError, waitForHealthy } from "./health.ts";
 import {
   externalNats,
   findOnPath,
+  probeExternalNats,
   NATS_BINARY,
   natsMissingMessage,
   startPrivateNats,
   type NatsHandle,
 } from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
-import { freePort, isPortFree, parsePort } from "./ports.ts";
+import { freePort, isPortFree, parsePort, portClash } from "./ports.ts";
 import { exitCause, Supervisor, type SupervisionEnd } from "./supervisor.ts";
-import { ensureServiceDatabases, externalPostgres, startEmbeddedPostgres, type PostgresHandle } from "./postgres.ts";
+import {
+  ensureServiceDatabases,
+  externalPostgres,
+  probeExternalPostgres,
+  startEmbeddedPostgres,
+  type PostgresHandle,
+} from "./postgres.ts";
 import {
   childEnv,
   defaultBundleFile,
@@ -142,14 +149,17 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
     };
   }
 
-  const busy: PlannedService[] = [];
-  for (const service of services) if (!(await isPortFree(service.port))) busy.push(service);
-  if (busy.length > 0) {
-    throw new LaunchError(
-      `port already in use: ${busy.map((s) => `${s.name} ${s.port}`).join(", ")}. ` +
-        `Is another npm start still running? Stop it, or move services with ${busy.map((s) => `${portVariable(s.name)}=<port>`).join(" ")}.`,
-    );
-  }
+  const clashes = await Promise.all(
+    services.map(async (service) => {
+      const clash = await portClash(service.port);
+      return (
+        clash &&
+        `${service.name}'s port ${String(service.port)} is taken: ${clash}; stop it, or set ${portVariable(service.name)}=<port>`
+      );
+    }),
+  );
+  const problems = clashes.filter((clash) => clash !== undefined);
+  if (problems.length > 0) throw new LaunchError(problems.join("\n"));
   return { env, dataDir, ports, services, missing, bundles, postgres, nats };
 }
 
@@ -161,7 +171,8 @@ async function privatePort(
 ): Promise<{ port: number; note?: string }> {
   if (env[variable]) {
     const port = parsePort(variable, env[variable], preferred);
-    if (!(await isPortFree(port))) throw new LaunchError(`${variable}=${port}, but that port is already in use`);
+    const clash = await portClash(port);
+    if (clash) throw new LaunchError(`${variable}=${String(port)}, but that port is taken: ${clash}`);
     return { port };
   }
   if (await isPortFree(preferred)) return { port: preferred };
@@ -350,7 +361,10 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
   const infraSignal = AbortSignal.any([signal, infraFailed.signal]);
   try {
     const postgres = (async () => {
-      if (plan.postgres.kind === "external") return externalPostgres(plan.postgres.url);
+      if (plan.postgres.kind === "external") {
+        await probeExternalPostgres(plan.postgres.url);
+        return externalPostgres(plan.postgres.url);
+      }
       if (plan.postgres.note) sink.line(LAUNCHER, `postgres: ${plan.postgres.note}`);
       const handle = await startEmbeddedPostgres({
         dataDir: plan.postgres.dataDir,
@@ -371,7 +385,10 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
       },
     );
     const nats = (async () => {
-      if (plan.nats.kind === "external") return externalNats(plan.nats.url);
+      if (plan.nats.kind === "external") {
+        await probeExternalNats(plan.nats.url);
+        return externalNats(plan.nats.url);
+      }
       if (plan.nats.note) sink.line(LAUNCHER, `nats: ${plan.nats.note}`);
       const handle = await startPrivateNats({
         binary: plan.nats.binary,
@@ -416,8 +433,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     // before stop() so that they are stopped too.
     const infra = await Promise.allSettled([postgres, nats, bundles]);
     // The first failure is the cause; the other one only saw the abort.
+    const failures = new Set(infra.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : [])));
+    if (infraFailed.signal.aborted) failures.delete(infraFailed.signal.reason);
+    const problems = [...failures].filter((f) => f instanceof LaunchError);
+    // Every problem the user can fix at once (DATABASE_URL and NATS_URL both wrong), else the first failure.
+    if (infraFailed.signal.aborted && infraFailed.signal.reason instanceof LaunchError && problems.length > 0)
+      throw new LaunchError([infraFailed.signal.reason, ...problems].map((p) => p.message).join("\n"));
     if (infraFailed.signal.aborted) throw infraFailed.signal.reason;
-    for (const result of infra) if (result.status === "rejected") throw result.reason;
+    for (const failure of failures) throw failure;
     system.timings.infraMs = since();
 
     const owners = plan.services.filter((s) => s.manifest.database).map((s) => s.name);

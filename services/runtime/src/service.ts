@@ -21,7 +21,7 @@
 // SIGTERM/SIGINT stop it all in reverse order and exit 0.
 import type { DescMessage } from "@bufbuild/protobuf";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
-import type { DestinationStream } from "pino";
+import { pino, type DestinationStream } from "pino";
 import { z } from "zod";
 import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
 import { env, loadConfig, withoutCredentials } from "./config.ts";
@@ -141,7 +141,9 @@ export interface RunningService {
 export async function runService<Deps extends Record<string, Dependency>, TSchema extends AnySchema>(
   definition: ServiceDefinition<Deps, TSchema>,
 ): Promise<RunningService> {
-  const guardLogger = createLogger(definition.manifest.name, { destination: definition.logDestination });
+  // Before the configuration is validated: a bad LOG_LEVEL must not stop this logger.
+  const level = process.env.LOG_LEVEL && process.env.LOG_LEVEL in pino.levels.values ? process.env.LOG_LEVEL : "info";
+  const guardLogger = createLogger(definition.manifest.name, { level, destination: definition.logDestination });
   tolerateDriverFaults(guardLogger);
   let running: Awaited<ReturnType<typeof startService>>;
   try {
