@@ -132,7 +132,7 @@ function reportStartFailure(error: unknown, warn: (text: string) => void): void 
     if (error.notStarted.length > 0)
       warn(`  not started (they start once the above are healthy): ${error.notStarted.join(", ")}`);
   } else if (error instanceof LaunchError) {
-    for (const line of error.message.split("\n")) warn(/^\s/.test(line) ? line : `✖ ${line}`);
+    for (const line of `✖ ${error.message}`.split("\n")) warn(line);
   } else {
     warn(
       `✖ start-up failed; stopped everything: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

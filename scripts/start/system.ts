@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ServiceManifest } from "@shop/runtime/manifest";
 import { buildServiceBundles } from "../build-services.ts";
-import { Child, describeExit, type ExitInfo } from "./child.ts";
+import { Child, describeExit, sleep, type ExitInfo } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError, waitForHealthy } from "./health.ts";
 import {
@@ -59,7 +59,7 @@ export const SERVICE_STOP_GRACE_MS = 10_000;
 export interface PlanOptions {
   /** The user's environment; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Runtime data (Postgres cluster, JetStream store); default <repo>/.data. */
+  /** Runtime data (Postgres cluster, JetStream store); default SHOP_DATA_DIR, else <repo>/.data. */
   dataDir?: string;
   servicesDir?: string;
   /**
@@ -109,7 +109,7 @@ export interface Plan {
  */
 export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const env = options.env ?? process.env;
-  const dataDir = options.dataDir ?? path.join(REPO_ROOT, ".data");
+  const dataDir = options.dataDir ?? (env.SHOP_DATA_DIR || path.join(REPO_ROOT, ".data"));
   const sourceFile = options.mainFile ?? ((name: string) => defaultMainFile(name, options.servicesDir));
   const mainFile = options.mainFile ?? ((name: string) => defaultBundleFile(name, options.servicesDir));
 
@@ -231,6 +231,9 @@ export class SupervisionEndedError extends Error {
 export type SystemFailure =
   { kind: "infra-exit"; exit: ExitInfo } | { kind: "supervision"; error: SupervisionEndedError };
 
+/** Failed restarts of Postgres or NATS in a row before the launcher gives up. */
+const INFRA_RESTART_LIMIT = 3;
+
 /** How long, after a first service says it cannot start, the launcher waits for the others' verdicts. */
 const STARTUP_PROBLEM_COLLECTION_MS = 3_000;
 
@@ -254,6 +257,8 @@ export class RunningSystem {
   readonly unexpectedExit: Promise<SystemFailure>;
 
   readonly #died = new AbortController();
+  /** Aborted by stop(): cancels infrastructure restarts under way. */
+  readonly #stopAbort = new AbortController();
   #resolveExit!: (failure: SystemFailure) => void;
   readonly #ends: SupervisionEnd[] = [];
   #endTimer: NodeJS.Timeout | undefined;
@@ -273,12 +278,38 @@ export class RunningSystem {
     return this.#died.signal;
   }
 
-  /** Postgres and NATS: their end ends the system. */
-  watch(child: Child): void {
-    void child.exited.then((exit) => {
+  /**
+   * Postgres and NATS. With `restart`, one that dies is started again (its
+   * data kept, on the same port: the services reconnect by themselves, as
+   * they would to a database or broker pod the platform restarted); their
+   * end ends the system only when restarting fails INFRA_RESTART_LIMIT
+   * times in a row, or, without `restart`, at once.
+   */
+  watch(child: Child, restart?: (signal: AbortSignal) => Promise<Child | undefined>, failures = 0): void {
+    void child.exited.then(async (exit) => {
       if (this.#stopping) return;
-      this.#died.abort(new ChildExitedError(exit));
-      this.#resolveExit({ kind: "infra-exit", exit });
+      const fatal = () => {
+        this.#died.abort(new ChildExitedError(exit));
+        this.#resolveExit({ kind: "infra-exit", exit });
+      };
+      if (!restart || failures >= INFRA_RESTART_LIMIT) return fatal();
+      const delayMs = 500 * 2 ** failures;
+      this.sink?.line(
+        LAUNCHER,
+        `✖ ${exit.name} ${exitCause(exit, child.tail.toString())}; restarting it in ${(delayMs / 1000).toFixed(1)} s`,
+        "stderr",
+      );
+      try {
+        await sleep(delayMs, this.#stopAbort.signal);
+        const next = await restart(this.#stopAbort.signal);
+        if (!next) return fatal();
+        this.sink?.line(LAUNCHER, `${exit.name} is back`);
+        this.watch(next, restart, 0);
+      } catch (error) {
+        if (this.#stopping) return;
+        this.sink?.line(LAUNCHER, `✖ ${exit.name} did not come back: ${(error as Error).message}`, "stderr");
+        this.watch(child, restart, failures + 1);
+      }
     });
   }
 
@@ -315,6 +346,7 @@ export class RunningSystem {
    */
   stop(): Promise<string[]> {
     this.#stopping ??= (async () => {
+      this.#stopAbort.abort(new Error("stopping"));
       clearInterval(this.#endTimer);
       for (const s of this.services) s.supervisor.stopSupervising();
       const killed: string[] = [];
@@ -377,7 +409,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.postgres = handle;
-        if (handle.child) system.watch(handle.child);
+        if (handle.child && plan.postgres.kind === "embedded") {
+          const { dataDir, port } = plan.postgres;
+          system.watch(handle.child, async (stopSignal) => {
+            const next = await startEmbeddedPostgres({ dataDir, port, sink, signal: stopSignal });
+            system.postgres = next;
+            return next.child;
+          });
+        }
       },
       (error: unknown) => {
         infraFailed.abort(error);
@@ -402,7 +441,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.nats = handle;
-        if (handle.child) system.watch(handle.child);
+        if (handle.child && plan.nats.kind === "private") {
+          const { binary, port, storeDir } = plan.nats;
+          system.watch(handle.child, async (stopSignal) => {
+            const next = await startPrivateNats({ binary, port, storeDir, sink, signal: stopSignal });
+            system.nats = next;
+            return next.child;
+          });
+        }
       },
       (error: unknown) => {
         infraFailed.abort(error);
@@ -438,7 +484,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const problems = [...failures].filter((f) => f instanceof LaunchError);
     // Every problem the user can fix at once (DATABASE_URL and NATS_URL both wrong), else the first failure.
     if (infraFailed.signal.aborted && infraFailed.signal.reason instanceof LaunchError && problems.length > 0)
-      throw new LaunchError([infraFailed.signal.reason, ...problems].map((p) => p.message).join("\n"));
+      throw new LaunchError([infraFailed.signal.reason, ...problems].map((p) => p.message).join("\n✖ "));
     if (infraFailed.signal.aborted) throw infraFailed.signal.reason;
     for (const failure of failures) throw failure;
     system.timings.infraMs = since();
