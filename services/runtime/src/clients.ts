@@ -110,9 +110,10 @@ function transportFailuresAsUnavailable(dependency: string): Interceptor {
       return await next(req);
     } catch (err) {
       if (req.signal.aborted || !(err instanceof ConnectError)) throw err;
-      const resetStream = /^http\/2 stream closed with error code (INTERNAL_ERROR|REFUSED_STREAM|CONNECT_ERROR)/.test(
-        err.rawMessage,
-      );
+      const resetStream =
+        /^http\/2 stream closed with error code (INTERNAL_ERROR|REFUSED_STREAM|CONNECT_ERROR|CANCEL)/.test(
+          err.rawMessage,
+        );
       if (resetStream || isOutage(err.cause)) {
         throw new ConnectError(
           `${dependency} is unavailable right now; try again`,

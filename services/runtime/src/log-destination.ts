@@ -5,7 +5,8 @@
 // between attempts in Atomics.wait, so a service whose launcher died could
 // never finish its shutdown and ignored SIGTERM. Here a closed stdout
 // (EPIPE, EBADF) drops every later line, and a full pipe (EAGAIN: the reader
-// is alive but slow) is retried for a bounded time, then the line is dropped.
+// is alive but slow) is retried for a bounded time, then the line is dropped
+// (and later lines are tried once each until one gets through).
 import { writeSync } from "node:fs";
 import type { DestinationStream } from "pino";
 
@@ -17,6 +18,8 @@ export class NonBlockingStdout implements DestinationStream {
   /** Lines that could not be written (closed or persistently full stdout). */
   dropped = 0;
   #closed = false;
+  /** The last line was dropped on a full pipe: the next ones do not wait again until one gets through. */
+  #stalled = false;
 
   constructor(private readonly fd = 1) {}
 
@@ -30,10 +33,11 @@ export class NonBlockingStdout implements DestinationStream {
       return;
     }
     let buffer = Buffer.from(line, "utf8");
-    const giveUpAt = performance.now() + FULL_PIPE_PATIENCE_MS;
+    const giveUpAt = performance.now() + (this.#stalled ? 0 : FULL_PIPE_PATIENCE_MS);
     while (buffer.length > 0) {
       try {
         buffer = buffer.subarray(writeSync(this.fd, buffer));
+        this.#stalled = false;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if ((code === "EAGAIN" || code === "EBUSY") && performance.now() < giveUpAt) {
@@ -41,6 +45,7 @@ export class NonBlockingStdout implements DestinationStream {
           continue;
         }
         if (code !== "EAGAIN" && code !== "EBUSY") this.#closed = true;
+        else this.#stalled = true;
         this.dropped++;
         return;
       }
