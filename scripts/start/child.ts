@@ -1,6 +1,7 @@
 // One child process of the launcher (a service, nats-server or postgres) with
 // its output prefixed into the launcher's, and a bounded stop.
 import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { pipeLines, Tail, type LogSink } from "./output.ts";
 
 export interface ExitInfo {
@@ -20,6 +21,37 @@ export interface ChildOptions {
   sink: LogSink;
   uid?: number;
   gid?: number;
+  /**
+   * Open an IPC channel (Node children only): a service exits when it closes,
+   * so services never outlive the launcher, even one killed with SIGKILL.
+   */
+  ipc?: boolean;
+  /**
+   * For processes that are not Node (Postgres, nats-server): the signal the
+   * kernel sends them when the launcher dies, whatever kills it (Linux's
+   * parent-death signal, set by util-linux's setpriv when it is on PATH).
+   */
+  parentDeathSignal?: NodeJS.Signals;
+}
+
+/** setpriv, if this machine has it (Linux, util-linux). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((file) => {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+/** The command line that runs `command` with a parent-death signal, where the platform allows. */
+function withParentDeathSignal(
+  command: string,
+  args: readonly string[],
+  signal: NodeJS.Signals | undefined,
+): [string, readonly string[]] {
+  if (!signal || !SETPRIV || process.platform !== "linux") return [command, args];
+  return [SETPRIV, ["--pdeathsig", signal, "--", command, ...args]];
 }
 
 export function describeExit(exit: ExitInfo): string {
@@ -40,10 +72,11 @@ export class Child {
 
   constructor(options: ChildOptions) {
     this.name = options.name;
-    this.process = spawn(options.command, options.args, {
+    const [command, args] = withParentDeathSignal(options.command, options.args, options.parentDeathSignal);
+    this.process = spawn(command, args, {
       env: options.env,
       cwd: options.cwd,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
       // Its own process group: a Ctrl-C in the terminal then reaches only the
       // launcher, which stops services first and Postgres/NATS last, instead of
       // every process getting SIGINT at once and services draining against a

@@ -1,10 +1,12 @@
 // `npm start`: plan, start, print the endpoints, then stay in the foreground
-// until Ctrl-C/SIGTERM (stop everything, exit 0) or until a process dies.
+// until Ctrl-C/SIGTERM (stop everything, exit 0).
 //
-// A process dying is fatal by design: npm start stops everything and exits 1
-// with the reason rather than restarting it, because a dev loop that quietly
-// restarts a crashing service hides the crash, and a half-running saga is
-// more confusing than a clear stop. Fix it, run npm start again.
+// Like the platform it stands in for, it keeps the shop serving when one
+// service dies: that service is restarted with back-off and every restart is
+// logged with its cause (supervisor.ts). It stops everything (exit 1) only
+// when it cannot go on: Postgres or NATS died, a service says it cannot
+// start (every such problem of every service is printed, one line each), or
+// a service keeps crashing before it ever became healthy.
 import { describeExit } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError } from "./health.ts";
@@ -12,11 +14,13 @@ import { consoleSink, LAUNCHER } from "./output.ts";
 import { banner } from "./banner.ts";
 import {
   ChildExitedError,
+  SupervisionEndedError,
   planLaunch,
   SERVICE_STOP_GRACE_MS,
   startSystem,
   type PlanOptions,
   type RunningSystem,
+  type SystemFailure,
 } from "./system.ts";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -82,8 +86,7 @@ export async function runLauncher(options: PlanOptions = {}): Promise<number> {
   const died = await Promise.race([system.unexpectedExit, stopRequested]);
   if (died) {
     warn("");
-    warn(`✖ ${died.name} ${describeExit(died)} — its last lines are above.`);
-    warn("✖ npm start does not restart crashed processes: stopping everything.");
+    reportFailure(died, warn);
     warn("");
   }
   const killed = await system.stop();
@@ -93,8 +96,35 @@ export async function runLauncher(options: PlanOptions = {}): Promise<number> {
   return died ? 1 : 0;
 }
 
+function reportFailure(failure: SystemFailure, warn: (text: string) => void): void {
+  if (failure.kind === "infra-exit") {
+    warn(`✖ ${failure.exit.name} ${describeExit(failure.exit)}: its last lines are above. Stopping everything.`);
+  } else {
+    reportSupervisionEnd(failure.error, warn);
+  }
+}
+
+function reportSupervisionEnd(error: SupervisionEndedError, warn: (text: string) => void): void {
+  // The same problem in several services (a shared variable) is one line naming them all.
+  const services = new Map<string, string[]>();
+  for (const end of error.ends) {
+    if (end.kind !== "startup-problems") continue;
+    for (const problem of end.problems) services.set(problem, [...(services.get(problem) ?? []), end.name]);
+  }
+  for (const [problem, names] of services) warn(`✖ ${names.join(", ")}: ${problem}`);
+  for (const end of error.ends) {
+    if (end.kind === "crash-loop") {
+      warn(`✖ ${end.name} ${end.cause}, ${end.deaths} times before it ever became healthy; its last lines:`);
+      for (const line of end.lastLines.split("\n")) warn(`    ${line}`);
+    }
+  }
+  warn("✖ stopped everything.");
+}
+
 function reportStartFailure(error: unknown, warn: (text: string) => void): void {
-  if (error instanceof ChildExitedError) {
+  if (error instanceof SupervisionEndedError) {
+    reportSupervisionEnd(error, warn);
+  } else if (error instanceof ChildExitedError) {
     warn(`✖ ${error.message} during start-up (its output is above); stopped everything.`);
   } else if (error instanceof HealthTimeoutError) {
     warn(`✖ services did not become healthy within ${error.timeoutMs / 1000} s; stopped everything:`);

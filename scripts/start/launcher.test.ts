@@ -199,7 +199,11 @@ describe("planning", () => {
           env: { NATS_URL: "nats://x:1", DATABASE_URL: "postgres://me@h/app", IDENTITY_PORT: String(port) },
           mainFile: (name) => path.join(dir, name, "main.ts"),
         }),
-      ).rejects.toThrow(new RegExp(`identity ${port}.*IDENTITY_PORT=<port>`));
+      ).rejects.toThrow(
+        new RegExp(
+          `identity's port ${port} is taken: pid ${process.pid} \\(.*\\) is listening on it.*IDENTITY_PORT=<port>`,
+        ),
+      );
     } finally {
       server.close();
     }
@@ -231,6 +235,44 @@ describe("npm start without NATS", () => {
     expect(result.stderr).toContain("NATS_URL=");
     // Failed before starting anything.
     expect(result.stdout).not.toMatch(/postgres|starting/);
+  });
+
+  it("names NATS_URL and DATABASE_URL, one line each, when neither answers, before starting any service", async () => {
+    const [natsPort, postgresPort] = await Promise.all([freePort(), freePort()]);
+    const result = spawnSync(NODE, [...FLAGS, "scripts/start.ts"], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: os.homedir(),
+        NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        DATABASE_URL: `postgres://me:secret@127.0.0.1:${postgresPort}/app`,
+        IDENTITY_PORT: String(await freePort()),
+        CATALOG_PORT: String(await freePort()),
+        INVENTORY_PORT: String(await freePort()),
+        ORDER_PORT: String(await freePort()),
+        PAYMENT_PORT: String(await freePort()),
+        NOTIFICATION_PORT: String(await freePort()),
+        GATEWAY_PORT: String(await freePort()),
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(1);
+    const problems = `${result.stdout}${result.stderr}`.split("\n").filter((line) => line.includes("✖"));
+    expect(problems).toHaveLength(2); // either may fail first; both are reported
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(`NATS_URL \\(nats://127.0.0.1:${natsPort}\\) is unreachable \\(connect ECONNREFUSED`),
+        ),
+        expect.stringMatching(
+          new RegExp(
+            `DATABASE_URL \\(postgres://me:\\*\\*\\*@127.0.0.1:${postgresPort}/app\\) is unreachable \\(connect ECONNREFUSED`,
+          ),
+        ),
+      ]),
+    );
+    expect(result.stdout).not.toMatch(/is healthy/);
   });
 
   it("says how to run it when Node only strips types", () => {

@@ -1,6 +1,7 @@
 // NATS for `npm start`: the user's NATS_URL, else a private nats-server with
 // JetStream on loopback, its streams kept under .data/nats between runs.
 import { accessSync, constants, mkdirSync } from "node:fs";
+import { createConnection } from "node:net";
 import path from "node:path";
 import { Child, describeExit, raceTimeout } from "./child.ts";
 import { LaunchError } from "./errors.ts";
@@ -60,6 +61,34 @@ export function externalNats(url: string): NatsHandle {
   return { url, stop: async () => {} };
 }
 
+/** Checks that the first server of the user's NATS_URL accepts connections, before any service starts. */
+export async function probeExternalNats(url: string): Promise<void> {
+  const first = url.split(",")[0]!.trim();
+  const parsed = URL.canParse(first)
+    ? new URL(first)
+    : URL.canParse(`nats://${first}`)
+      ? new URL(`nats://${first}`)
+      : undefined;
+  if (!parsed)
+    throw new LaunchError(`NATS_URL must be a nats:// URL such as nats://127.0.0.1:4222 (got ${JSON.stringify(url)})`);
+  const host = parsed.hostname || LOOPBACK;
+  const port = Number(parsed.port || 4222);
+  await new Promise<void>((resolve, reject) => {
+    const socket = createConnection({ host, port, timeout: 3_000 });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      reject(new LaunchError(`NATS_URL (${first}) is unreachable (no answer from ${host}:${String(port)} within 3 s)`));
+    });
+    socket.once("error", (error) => {
+      reject(new LaunchError(`NATS_URL (${first}) is unreachable (${error.message})`));
+    });
+  });
+}
+
 /**
  * Starts `nats-server -js` on 127.0.0.1:`port` with its store in `storeDir`
  * and resolves once it logs that it is ready.
@@ -78,6 +107,8 @@ export async function startPrivateNats(options: {
     args: ["-js", "-a", LOOPBACK, "-p", String(options.port), "-sd", options.storeDir, "-n", "shop-dev"],
     env: process.env,
     sink: options.sink,
+    // Stops (flushing JetStream) if the launcher dies without stopping it (kill -9).
+    parentDeathSignal: "SIGTERM",
   });
   const handle: NatsHandle = {
     url: `nats://${LOOPBACK}:${options.port}`,

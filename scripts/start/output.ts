@@ -76,4 +76,7 @@ export class Tail {
   toString(): string {
     return this.#lines.join("\n");
   }
+  lines(): string[] {
+    return [...this.#lines];
+  }
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { LaunchError } from "./errors.ts";
+import { describePortHolder } from "./port-holders.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -59,4 +60,26 @@ export function parsePort(variable: string, raw: string | undefined, fallback: n
     throw new LaunchError(`${variable} must be an integer between 1 and 65535 (got ${JSON.stringify(raw)})`);
   }
   return port;
+}
+
+/** How long a port held by something other than a listener (TIME-WAIT, an outgoing connection) is retried. */
+const TRANSIENT_HOLD_RETRY_MS = 3_000;
+
+/**
+ * Undefined when `port` can be bound; else why not, in words. A listener is
+ * reported at once with its process when it can be found; a port held only
+ * by a connection (an outgoing one took it as its local port, or it lingers
+ * in TIME-WAIT) is retried for a few seconds first, since the kernel frees it.
+ */
+export async function portClash(port: number, host = LOOPBACK): Promise<string | undefined> {
+  const giveUpAt = performance.now() + TRANSIENT_HOLD_RETRY_MS;
+  for (;;) {
+    if (await isPortFree(port, host)) return undefined;
+    const holder = describePortHolder(port);
+    if (holder.listening) return holder.description;
+    if (performance.now() >= giveUpAt) {
+      return `${holder.description} (outgoing connections get local ports in ${String(PORT_HIGH + 1)}-60999 on Linux: choose a port below ${String(PORT_HIGH + 1)})`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

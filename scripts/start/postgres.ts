@@ -12,7 +12,8 @@ import { Child, describeExit, raceTimeout } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { LOOPBACK } from "./ports.ts";
-import { databaseName, REPO_ROOT, withDatabase } from "./services.ts";
+import { isOutage, outageReason } from "@shop/runtime/outages";
+import { databaseName, redact, REPO_ROOT, withDatabase } from "./services.ts";
 
 /** Credentials of the embedded cluster: a loopback-only development database. */
 export const EMBEDDED_USER = "shop";
@@ -31,6 +32,24 @@ export interface PostgresHandle {
 
 export function externalPostgres(url: string): PostgresHandle {
   return { serverUrl: url, embedded: false, stop: async () => {} };
+}
+
+/**
+ * Checks that the user's DATABASE_URL answers, before any service starts
+ * (they would only wait for it and then fail, each with the same message).
+ */
+export async function probeExternalPostgres(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    const reason = isOutage(error)
+      ? `is unreachable (${outageReason(error)})`
+      : `was refused: ${(error as Error).message}`;
+    throw new LaunchError(`DATABASE_URL (${redact(url)}) ${reason}`);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }
 
 export function embeddedServerUrl(port: number): string {
@@ -84,6 +103,8 @@ export async function startEmbeddedPostgres(options: {
     env: { ...process.env, LC_MESSAGES: "C" },
     sink,
     ...account,
+    // Fast shutdown if the launcher dies without stopping it (kill -9).
+    parentDeathSignal: "SIGINT",
   });
   const handle: PostgresHandle = {
     serverUrl: embeddedServerUrl(options.port),

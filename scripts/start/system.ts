@@ -6,20 +6,28 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ServiceManifest } from "@shop/runtime/manifest";
 import { buildServiceBundles } from "../build-services.ts";
-import { Child, describeExit, type ExitInfo } from "./child.ts";
+import { Child, describeExit, sleep, type ExitInfo } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError, waitForHealthy } from "./health.ts";
 import {
   externalNats,
   findOnPath,
+  probeExternalNats,
   NATS_BINARY,
   natsMissingMessage,
   startPrivateNats,
   type NatsHandle,
 } from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
-import { freePort, isPortFree, parsePort } from "./ports.ts";
-import { ensureServiceDatabases, externalPostgres, startEmbeddedPostgres, type PostgresHandle } from "./postgres.ts";
+import { freePort, isPortFree, parsePort, portClash } from "./ports.ts";
+import { exitCause, Supervisor, type SupervisionEnd } from "./supervisor.ts";
+import {
+  ensureServiceDatabases,
+  externalPostgres,
+  probeExternalPostgres,
+  startEmbeddedPostgres,
+  type PostgresHandle,
+} from "./postgres.ts";
 import {
   childEnv,
   defaultBundleFile,
@@ -51,7 +59,7 @@ export const SERVICE_STOP_GRACE_MS = 10_000;
 export interface PlanOptions {
   /** The user's environment; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Runtime data (Postgres cluster, JetStream store); default <repo>/.data. */
+  /** Runtime data (Postgres cluster, JetStream store); default SHOP_DATA_DIR, else <repo>/.data. */
   dataDir?: string;
   servicesDir?: string;
   /**
@@ -101,7 +109,7 @@ export interface Plan {
  */
 export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const env = options.env ?? process.env;
-  const dataDir = options.dataDir ?? path.join(REPO_ROOT, ".data");
+  const dataDir = options.dataDir ?? (env.SHOP_DATA_DIR || path.join(REPO_ROOT, ".data"));
   const sourceFile = options.mainFile ?? ((name: string) => defaultMainFile(name, options.servicesDir));
   const mainFile = options.mainFile ?? ((name: string) => defaultBundleFile(name, options.servicesDir));
 
@@ -141,14 +149,17 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
     };
   }
 
-  const busy: PlannedService[] = [];
-  for (const service of services) if (!(await isPortFree(service.port))) busy.push(service);
-  if (busy.length > 0) {
-    throw new LaunchError(
-      `port already in use: ${busy.map((s) => `${s.name} ${s.port}`).join(", ")}. ` +
-        `Is another npm start still running? Stop it, or move services with ${busy.map((s) => `${portVariable(s.name)}=<port>`).join(" ")}.`,
-    );
-  }
+  const clashes = await Promise.all(
+    services.map(async (service) => {
+      const clash = await portClash(service.port);
+      return (
+        clash &&
+        `${service.name}'s port ${String(service.port)} is taken: ${clash}; stop it, or set ${portVariable(service.name)}=<port>`
+      );
+    }),
+  );
+  const problems = clashes.filter((clash) => clash !== undefined);
+  if (problems.length > 0) throw new LaunchError(problems.join("\n"));
   return { env, dataDir, ports, services, missing, bundles, postgres, nats };
 }
 
@@ -160,7 +171,8 @@ async function privatePort(
 ): Promise<{ port: number; note?: string }> {
   if (env[variable]) {
     const port = parsePort(variable, env[variable], preferred);
-    if (!(await isPortFree(port))) throw new LaunchError(`${variable}=${port}, but that port is already in use`);
+    const clash = await portClash(port);
+    if (clash) throw new LaunchError(`${variable}=${String(port)}, but that port is taken: ${clash}`);
     return { port };
   }
   if (await isPortFree(preferred)) return { port: preferred };
@@ -176,7 +188,10 @@ export interface StartOptions {
 }
 
 export interface RunningService extends PlannedService {
-  child: Child;
+  /** Restarts the service's process when it dies (see supervisor.ts). */
+  supervisor: Supervisor;
+  /** Its process now. */
+  readonly child: Child;
   /** Milliseconds from startSystem() until it reported SERVING. */
   healthyAfterMs: number;
 }
@@ -196,7 +211,7 @@ export interface Timings {
   totalMs: number;
 }
 
-/** A process that ended while the system was up, or while it was starting. */
+/** Postgres or NATS ended while the system was up, or while it was starting. */
 export class ChildExitedError extends Error {
   override name = "ChildExitedError";
   constructor(readonly exit: ExitInfo) {
@@ -204,11 +219,31 @@ export class ChildExitedError extends Error {
   }
 }
 
+/** Services that cannot start (their "cannot start:" lines, every service's) or one in a crash loop. */
+export class SupervisionEndedError extends Error {
+  override name = "SupervisionEndedError";
+  constructor(readonly ends: readonly SupervisionEnd[]) {
+    super(ends.map((e) => `${e.name}: ${e.kind === "crash-loop" ? e.cause : e.problems.join("; ")}`).join("; "));
+  }
+}
+
+/** What makes the whole system stop: Postgres or NATS gone, or supervision giving up on a service. */
+export type SystemFailure =
+  { kind: "infra-exit"; exit: ExitInfo } | { kind: "supervision"; error: SupervisionEndedError };
+
+/** Failed restarts of Postgres or NATS in a row before the launcher gives up. */
+const INFRA_RESTART_LIMIT = 3;
+
+/** How long, after a first service says it cannot start, the launcher waits for the others' verdicts. */
+const STARTUP_PROBLEM_COLLECTION_MS = 3_000;
+
 export class RunningSystem {
   readonly plan: Plan;
   readonly services: RunningService[] = [];
   postgres: PostgresHandle | undefined;
   nats: NatsHandle | undefined;
+  /** Where the launcher's own lines go (set by startSystem). */
+  sink: LogSink | undefined;
   timings: Timings = {
     bundlesMs: 0,
     bundlesBuilt: 0,
@@ -218,11 +253,15 @@ export class RunningSystem {
     databasesMs: 0,
     totalMs: 0,
   };
-  /** Resolves with the first process that exits on its own (never during stop()). */
-  readonly unexpectedExit: Promise<ExitInfo>;
+  /** Resolves when the system cannot go on (never during stop()); services that die are restarted instead. */
+  readonly unexpectedExit: Promise<SystemFailure>;
 
   readonly #died = new AbortController();
-  #resolveExit!: (exit: ExitInfo) => void;
+  /** Aborted by stop(): cancels infrastructure restarts under way. */
+  readonly #stopAbort = new AbortController();
+  #resolveExit!: (failure: SystemFailure) => void;
+  readonly #ends: SupervisionEnd[] = [];
+  #endTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<string[]> | undefined;
   readonly #lastResort = () => this.#signalAll();
 
@@ -239,12 +278,65 @@ export class RunningSystem {
     return this.#died.signal;
   }
 
-  watch(child: Child): void {
-    void child.exited.then((exit) => {
+  /**
+   * Postgres and NATS. With `restart`, one that dies is started again (its
+   * data kept, on the same port: the services reconnect by themselves, as
+   * they would to a database or broker pod the platform restarted); their
+   * end ends the system only when restarting fails INFRA_RESTART_LIMIT
+   * times in a row, or, without `restart`, at once.
+   */
+  watch(child: Child, restart?: (signal: AbortSignal) => Promise<Child | undefined>, failures = 0): void {
+    void child.exited.then(async (exit) => {
       if (this.#stopping) return;
-      this.#died.abort(new ChildExitedError(exit));
-      this.#resolveExit(exit);
+      const fatal = () => {
+        this.#died.abort(new ChildExitedError(exit));
+        this.#resolveExit({ kind: "infra-exit", exit });
+      };
+      if (!restart || failures >= INFRA_RESTART_LIMIT) return fatal();
+      const delayMs = 500 * 2 ** failures;
+      this.sink?.line(
+        LAUNCHER,
+        `✖ ${exit.name} ${exitCause(exit, child.tail.toString())}; restarting it in ${(delayMs / 1000).toFixed(1)} s`,
+        "stderr",
+      );
+      try {
+        await sleep(delayMs, this.#stopAbort.signal);
+        const next = await restart(this.#stopAbort.signal);
+        if (!next) return fatal();
+        this.sink?.line(LAUNCHER, `${exit.name} is back`);
+        this.watch(next, restart, 0);
+      } catch (error) {
+        if (this.#stopping) return;
+        this.sink?.line(LAUNCHER, `✖ ${exit.name} did not come back: ${(error as Error).message}`, "stderr");
+        this.watch(child, restart, failures + 1);
+      }
     });
+  }
+
+  /**
+   * A service supervision gave up on. A crash loop ends the system at once;
+   * "cannot start" problems are collected from every service (until all have
+   * answered SERVING or given up, at most a few seconds) and reported together.
+   */
+  supervisionEnded(end: SupervisionEnd): void {
+    if (this.#stopping || this.#died.signal.aborted) return;
+    this.#ends.push(end);
+    const fail = () => {
+      clearInterval(this.#endTimer);
+      if (this.#stopping || this.#died.signal.aborted) return;
+      const error = new SupervisionEndedError([...this.#ends]);
+      this.#died.abort(error);
+      this.#resolveExit({ kind: "supervision", error });
+    };
+    if (end.kind === "crash-loop") return fail();
+    if (this.#endTimer) return;
+    const deadline = performance.now() + STARTUP_PROBLEM_COLLECTION_MS;
+    this.#endTimer = setInterval(() => {
+      const undecided = this.services.filter(
+        (s) => Number.isNaN(s.healthyAfterMs) && !this.#ends.some((e) => e.name === s.name),
+      );
+      if (undecided.length === 0 || performance.now() >= deadline) fail();
+    }, 100);
   }
 
   /**
@@ -254,6 +346,9 @@ export class RunningSystem {
    */
   stop(): Promise<string[]> {
     this.#stopping ??= (async () => {
+      this.#stopAbort.abort(new Error("stopping"));
+      clearInterval(this.#endTimer);
+      for (const s of this.services) s.supervisor.stopSupervising();
       const killed: string[] = [];
       await Promise.all(
         this.services.map(async (s) => {
@@ -287,15 +382,21 @@ export class RunningSystem {
 export async function startSystem(plan: Plan, options: StartOptions): Promise<RunningSystem> {
   const { sink } = options;
   const system = new RunningSystem(plan);
+  system.sink = sink;
   const started = performance.now();
   const since = () => performance.now() - started;
   const signal = options.signal ? AbortSignal.any([options.signal, system.diedSignal]) : system.diedSignal;
+  /** When each service last died, for "healthy again after". */
+  const diedAt = new Map<string, number>();
   // If Postgres fails to start there is no point waiting for NATS, and vice versa.
   const infraFailed = new AbortController();
   const infraSignal = AbortSignal.any([signal, infraFailed.signal]);
   try {
     const postgres = (async () => {
-      if (plan.postgres.kind === "external") return externalPostgres(plan.postgres.url);
+      if (plan.postgres.kind === "external") {
+        await probeExternalPostgres(plan.postgres.url);
+        return externalPostgres(plan.postgres.url);
+      }
       if (plan.postgres.note) sink.line(LAUNCHER, `postgres: ${plan.postgres.note}`);
       const handle = await startEmbeddedPostgres({
         dataDir: plan.postgres.dataDir,
@@ -308,7 +409,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.postgres = handle;
-        if (handle.child) system.watch(handle.child);
+        if (handle.child && plan.postgres.kind === "embedded") {
+          const { dataDir, port } = plan.postgres;
+          system.watch(handle.child, async (stopSignal) => {
+            const next = await startEmbeddedPostgres({ dataDir, port, sink, signal: stopSignal });
+            system.postgres = next;
+            return next.child;
+          });
+        }
       },
       (error: unknown) => {
         infraFailed.abort(error);
@@ -316,7 +424,10 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
       },
     );
     const nats = (async () => {
-      if (plan.nats.kind === "external") return externalNats(plan.nats.url);
+      if (plan.nats.kind === "external") {
+        await probeExternalNats(plan.nats.url);
+        return externalNats(plan.nats.url);
+      }
       if (plan.nats.note) sink.line(LAUNCHER, `nats: ${plan.nats.note}`);
       const handle = await startPrivateNats({
         binary: plan.nats.binary,
@@ -330,7 +441,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.nats = handle;
-        if (handle.child) system.watch(handle.child);
+        if (handle.child && plan.nats.kind === "private") {
+          const { binary, port, storeDir } = plan.nats;
+          system.watch(handle.child, async (stopSignal) => {
+            const next = await startPrivateNats({ binary, port, storeDir, sink, signal: stopSignal });
+            system.nats = next;
+            return next.child;
+          });
+        }
       },
       (error: unknown) => {
         infraFailed.abort(error);
@@ -361,8 +479,14 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     // before stop() so that they are stopped too.
     const infra = await Promise.allSettled([postgres, nats, bundles]);
     // The first failure is the cause; the other one only saw the abort.
+    const failures = new Set(infra.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : [])));
+    if (infraFailed.signal.aborted) failures.delete(infraFailed.signal.reason);
+    const problems = [...failures].filter((f) => f instanceof LaunchError);
+    // Every problem the user can fix at once (DATABASE_URL and NATS_URL both wrong), else the first failure.
+    if (infraFailed.signal.aborted && infraFailed.signal.reason instanceof LaunchError && problems.length > 0)
+      throw new LaunchError([infraFailed.signal.reason, ...problems].map((p) => p.message).join("\n✖ "));
     if (infraFailed.signal.aborted) throw infraFailed.signal.reason;
-    for (const result of infra) if (result.status === "rejected") throw result.reason;
+    for (const failure of failures) throw failure;
     system.timings.infraMs = since();
 
     const owners = plan.services.filter((s) => s.manifest.database).map((s) => s.name);
@@ -385,23 +509,43 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const servicesStarted = performance.now();
     for (const wave of startWaves(plan.services)) {
       for (const service of wave) {
-        const child = new Child({
-          name: service.name,
-          // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
-          command: process.execPath,
-          args: [...NODE_FLAGS, service.main],
-          env: childEnv(service.manifest, {
-            ports: plan.ports,
-            databaseServerUrl,
-            natsUrl,
-            env: plan.env,
-            compileCacheDir: compileCacheDir(plan.dataDir),
+        const spawn = () =>
+          new Child({
+            name: service.name,
+            // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
+            command: process.execPath,
+            args: [...NODE_FLAGS, service.main],
+            env: childEnv(service.manifest, {
+              ports: plan.ports,
+              databaseServerUrl,
+              natsUrl,
+              env: plan.env,
+              compileCacheDir: compileCacheDir(plan.dataDir),
+            }),
+            cwd: REPO_ROOT,
+            sink,
+            ipc: true,
+          });
+        const running: RunningService = {
+          ...service,
+          supervisor: new Supervisor(service.name, spawn, {
+            onRestart: ({ cause, restart, delayMs }) => {
+              diedAt.set(service.name, performance.now());
+              sink.line(
+                LAUNCHER,
+                `✖ ${service.name} ${cause}; restarting it in ${(delayMs / 1000).toFixed(1)} s (restart ${restart})`,
+                "stderr",
+              );
+            },
+            onRespawn: (child) => void reportHealthyAgain(system, running, child, diedAt.get(service.name)),
+            onGiveUp: (end) => system.supervisionEnded(end),
           }),
-          cwd: REPO_ROOT,
-          sink,
-        });
-        system.services.push({ ...service, child, healthyAfterMs: NaN });
-        system.watch(child);
+          get child() {
+            return this.supervisor.child;
+          },
+          healthyAfterMs: NaN,
+        };
+        system.services.push(running);
       }
       const remaining = healthTimeoutMs - (performance.now() - servicesStarted);
       await waitForHealthy(wave, {
@@ -409,7 +553,9 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         signal,
         onHealthy: (name) => {
           const ms = since();
-          system.services.find((s) => s.name === name)!.healthyAfterMs = ms;
+          const running = system.services.find((s) => s.name === name)!;
+          running.healthyAfterMs = ms;
+          running.supervisor.markHealthy();
           sink.line(LAUNCHER, `${name} is healthy (${(ms / 1000).toFixed(1)} s)`);
         },
       }).catch((error: unknown) => {
@@ -427,5 +573,33 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     const reason = system.diedSignal.aborted && !options.signal?.aborted ? system.diedSignal.reason : error;
     await system.stop();
     throw reason;
+  }
+}
+
+/** After a restart: says when the service answers SERVING again (or that it did not within the health timeout). */
+async function reportHealthyAgain(
+  system: RunningSystem,
+  service: RunningService,
+  child: Child,
+  diedAt: number | undefined,
+): Promise<void> {
+  const gone = new AbortController();
+  void child.exited.then(() => gone.abort(new Error("exited")));
+  try {
+    await waitForHealthy([service], { timeoutMs: HEALTH_TIMEOUT_MS, signal: gone.signal });
+    service.supervisor.markHealthy();
+    const after = diedAt === undefined ? "" : ` ${((performance.now() - diedAt) / 1000).toFixed(1)} s after it died`;
+    system.sink?.line(LAUNCHER, `${service.name} is healthy again${after} (restart ${service.supervisor.restarts})`);
+  } catch (error) {
+    if (gone.signal.aborted) return; // died again: the supervisor says so
+    if (error instanceof HealthTimeoutError) {
+      system.sink?.line(
+        LAUNCHER,
+        `✖ ${service.name} is not healthy ${HEALTH_TIMEOUT_MS / 1000} s after its restart: ${error.unhealthy[0]?.lastAnswer ?? ""}`,
+        "stderr",
+      );
+    }
+  } finally {
+    gone.abort();
   }
 }

@@ -95,6 +95,7 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
       env,
       cwd: REPO_ROOT,
       sink,
+      ipc: true,
     });
     children.set(manifest.name, child);
     return { name: manifest.name, address: serviceAddress(ports.get(manifest.name)!) };

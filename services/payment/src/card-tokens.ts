@@ -109,6 +109,10 @@ async function withoutCardData<T>(what: string, run: () => Promise<T>): Promise<
     let code: unknown;
     for (let e: unknown = err; e instanceof Error && code === undefined; e = e.cause)
       code = (e as { code?: unknown }).code;
-    throw new Error(`${what} failed${typeof code === "string" ? ` (SQLSTATE ${code})` : ""}`);
+    // The code is kept (not the driver's error, which holds the card data):
+    // a database outage must still read as one (Unavailable, see outages.ts).
+    throw Object.assign(new Error(`${what} failed${typeof code === "string" ? ` (SQLSTATE ${code})` : ""}`), {
+      code,
+    });
   }
 }

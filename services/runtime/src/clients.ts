@@ -15,9 +15,10 @@
 // trailers; with Connect an Unavailable is a real HTTP 503 that Istio retries
 // and outlier detection can see.
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ConfigError } from "./config.ts";
+import { isOutage } from "./outages.ts";
 
 /**
  * A manifest entry `{ service, methods }` (see manifest.ts), or a bare
@@ -95,7 +96,7 @@ export function createDependencyClients<D extends Dependencies>(
       baseUrl,
       useBinaryFormat: true,
       sessionManager,
-      interceptors: options.interceptors,
+      interceptors: [...(options.interceptors ?? []), transportFailuresAsUnavailable(name)],
       defaultTimeoutMs: options.defaultTimeoutMs,
     });
     const client = createClient(service, transport);
@@ -116,4 +117,35 @@ export function createDependencyClients<D extends Dependencies>(
 export function closeDependencyClients(clients: object): void {
   for (const manager of sessionManagers.get(clients) ?? []) manager.abort();
   sessionManagers.delete(clients);
+}
+
+/**
+ * A dependency that dies mid-call (its connection reset, its stream
+ * destroyed) surfaces from connect-node as Aborted or Internal with the
+ * socket's text ("read ECONNRESET"). To our callers that is the dependency
+ * being unavailable, which they may retry: Unavailable, with our own words.
+ * Errors the dependency answered with (its own codes) pass unchanged.
+ */
+function transportFailuresAsUnavailable(dependency: string): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      if (req.signal.aborted || !(err instanceof ConnectError)) throw err;
+      const resetStream =
+        /^http\/2 stream closed with error code (INTERNAL_ERROR|REFUSED_STREAM|CONNECT_ERROR|CANCEL)/.test(
+          err.rawMessage,
+        );
+      if (resetStream || isOutage(err.cause)) {
+        throw new ConnectError(
+          `${dependency} is unavailable right now; try again`,
+          Code.Unavailable,
+          undefined,
+          undefined,
+          err,
+        );
+      }
+      throw err;
+    }
+  };
 }

@@ -38,7 +38,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, source: Env = process
 }
 
 /** A value as it may be shown in an error: URL credentials (user:password@) hidden. */
-function withoutCredentials(raw: string): string {
+export function withoutCredentials(raw: string): string {
   return raw.replace(/\/\/[^@/\s]*@/, "//***@");
 }
 

@@ -5,6 +5,7 @@
 // are redacted (see log-redaction.ts).
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
+import { NonBlockingStdout } from "./log-destination.ts";
 import { REDACTED_PATHS, REDACTION_CENSOR, serializeError } from "./log-redaction.ts";
 
 export type { Logger };
@@ -12,7 +13,7 @@ export type { Logger };
 export interface LoggerOptions {
   /** Default "info"; services pass their validated LOG_LEVEL (service.ts). */
   level?: string;
-  /** Defaults to stdout; tests pass a stream to read the lines back. */
+  /** Defaults to stdout (never blocking: see log-destination.ts); tests pass a stream to read the lines back. */
   destination?: DestinationStream;
 }
 
@@ -29,7 +30,7 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
       redact: { paths: REDACTED_PATHS, censor: REDACTION_CENSOR },
       serializers: { err: serializeError },
     },
-    options.destination,
+    options.destination ?? new NonBlockingStdout(),
   );
 }
 

@@ -22,10 +22,10 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { DeadLetterService } from "@shop/gen/shop/ops/v1/dead_letters_pb";
 import type { Interceptor } from "@connectrpc/connect";
-import type { DestinationStream } from "pino";
+import { pino, type DestinationStream } from "pino";
 import { z } from "zod";
 import { closeDependencyClients, createDependencyClients, type DependencyClients } from "./clients.ts";
-import { env, loadConfig } from "./config.ts";
+import { env, loadConfig, withoutCredentials } from "./config.ts";
 import { closeDatabase, databaseNameOf, openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { deadLetterService } from "./dead-letter-service.ts";
@@ -40,7 +40,15 @@ import { createLogger, type Logger } from "./log.ts";
 import type { ConsumedBy, PublishedBy, ServiceManifest } from "./manifest.ts";
 import { implement, startServer, type RunningServer, type ServerOptions, type ServiceRegistration } from "./server.ts";
 import { DEFAULT_READ_MAX_BYTES } from "./rpc-handler.ts";
+import { tolerateDriverFaults } from "./process-guards.ts";
 import { handleSignals, type StopFn } from "./shutdown.ts";
+import {
+  STARTUP_PROBLEM_EXIT_CODE,
+  STARTUP_PROBLEM_PREFIX,
+  startupProblemLines,
+  startupWaitMs,
+  waitForDependency,
+} from "./startup.ts";
 import { DEFAULT_HEARTBEAT_MS } from "./stream-heartbeats.ts";
 import { withQuerySpans, type DatabaseTarget } from "./telemetry/db-query-spans.ts";
 import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-backlog-metrics.ts";
@@ -159,7 +167,20 @@ export interface RunningService {
 export async function runService<M extends ServiceManifest, TSchema extends AnySchema>(
   definition: ServiceDefinition<M, TSchema>,
 ): Promise<RunningService> {
-  const running = await startService(definition);
+  // Before the configuration is validated: a bad LOG_LEVEL must not stop this logger.
+  const level = process.env.LOG_LEVEL && process.env.LOG_LEVEL in pino.levels.values ? process.env.LOG_LEVEL : "info";
+  const guardLogger = createLogger(definition.manifest.name, { level, destination: definition.logDestination });
+  tolerateDriverFaults(guardLogger);
+  let running: Awaited<ReturnType<typeof startService>>;
+  try {
+    running = await startService(definition);
+  } catch (err) {
+    // One line per problem, naming the variable and the address, on stderr
+    // (the launcher collects them); the details go to the log.
+    guardLogger.error({ err }, "start-up failed");
+    for (const line of startupProblemLines(err)) process.stderr.write(`${STARTUP_PROBLEM_PREFIX}${line}\n`);
+    process.exit(STARTUP_PROBLEM_EXIT_CODE);
+  }
   handleSignals([running.stop], { logger: running.logger });
   return running;
 }
@@ -171,6 +192,7 @@ export async function startService<M extends ServiceManifest, TSchema extends An
   const { manifest } = definition;
   const source = definition.env ?? process.env;
   const config = loadConfig(baseConfigSchema(manifest), source);
+  const waitMs = startupWaitMs(source);
   const logger = createLogger(manifest.name, { level: config.LOG_LEVEL, destination: definition.logDestination });
   const telemetry = new ServiceTelemetry(
     telemetrySettings(source, { name: manifest.name, port: config.PORT, host: config.HOST }),
@@ -192,15 +214,23 @@ export async function startService<M extends ServiceManifest, TSchema extends An
   try {
     let db: Database<TSchema> | undefined;
     if (manifest.database) {
-      db = await openDatabase({
-        url: config.DATABASE_URL,
-        schema: definition.schema,
-        createIfMissing: true,
-        applicationName: manifest.name,
-        ...(telemetry.tracing
-          ? { instrument: (client) => withQuerySpans(client, telemetry.tracer, databaseTarget(config.DATABASE_URL)) }
-          : {}),
-      });
+      const url = config.DATABASE_URL;
+      db = await waitForDependency(
+        `DATABASE_URL (${withoutCredentials(url)})`,
+        () =>
+          openDatabase({
+            url,
+            schema: definition.schema,
+            createIfMissing: true,
+            applicationName: manifest.name,
+            ...(telemetry.tracing
+              ? {
+                  instrument: (client) => withQuerySpans(client, telemetry.tracer, databaseTarget(config.DATABASE_URL)),
+                }
+              : {}),
+          }),
+        { timeoutMs: waitMs, logger },
+      );
       stops.push(() => closeDatabase(db!));
       await migrate(db, definition.migrations ?? null);
     }
@@ -212,7 +242,11 @@ export async function startService<M extends ServiceManifest, TSchema extends An
     const eventTypes: DescMessage[] = [...manifest.publishes, ...manifest.consumes];
     let bus: EventBus | undefined;
     if (eventTypes.length > 0) {
-      bus = await EventBus.connect({ servers: config.NATS_URL, name: manifest.name, naming, logger });
+      bus = await waitForDependency(
+        `NATS_URL (${withoutCredentials(config.NATS_URL)})`,
+        () => EventBus.connect({ servers: config.NATS_URL, name: manifest.name, naming, logger }),
+        { timeoutMs: waitMs, logger },
+      );
       stops.push(() => bus!.close());
       // Publishers own their streams, but a consumer may start first: both
       // make sure the stream exists (idempotent).

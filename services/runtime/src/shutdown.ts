@@ -10,7 +10,14 @@ export interface SignalOptions {
   logger?: Pick<Logger, "info" | "error">;
   /** Replaced in tests; defaults to process.exit. */
   exit?: (code: number) => void;
+  /**
+   * Longest drain when the parent process is gone (see below); default 2 s.
+   */
+  orphanDrainMs?: number;
 }
+
+/** How long a service whose launcher died may drain before it exits anyway. */
+export const ORPHAN_DRAIN_MS = 2_000;
 
 /** Installs the handlers; returns a function that removes them. */
 export function handleSignals(stops: readonly StopFn[], options: SignalOptions = {}): () => void {
@@ -41,8 +48,24 @@ export function handleSignals(stops: readonly StopFn[], options: SignalOptions =
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Started by `npm start` (the launcher opens an IPC channel to each
+  // service): when the launcher dies, by any signal including SIGKILL, the
+  // channel closes. Then drain briefly and exit, so no service outlives it.
+  // The channel must not keep the process alive by itself.
+  const onParentGone = () => {
+    const timer = setTimeout(() => {
+      exit(0);
+    }, options.orphanDrainMs ?? ORPHAN_DRAIN_MS);
+    timer.unref();
+    onSignal("SIGHUP");
+  };
+  if (process.channel) {
+    process.channel.unref();
+    process.once("disconnect", onParentGone);
+  }
   return () => {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+    process.off("disconnect", onParentGone);
   };
 }

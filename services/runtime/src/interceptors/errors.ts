@@ -1,7 +1,9 @@
 // Error normalisation: the only errors a client ever sees are ConnectErrors
-// that handler code raised on purpose. Anything else (a TypeError, a database
-// driver error with a connection string in it) becomes Code.Internal with a
-// generic message, and the real error goes to the log with the procedure name.
+// that handler code raised on purpose. An outage of the database or the
+// broker (outages.ts) becomes Code.Unavailable, which callers retry; anything
+// else (a TypeError, a driver error with a connection string in it) becomes
+// Code.Internal with a generic message, and the real error goes to the log
+// with the procedure name.
 //
 // Why an interceptor: connect-node would otherwise send `String(err)` to the
 // client for unary Connect calls, leaking internals.
@@ -12,6 +14,7 @@
 // rpc-handler.ts).
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { isOutage } from "../outages.ts";
 import { undecodableRequest } from "../rpc-handler.ts";
 import { procedureOf } from "./procedure.ts";
 import { translateFailures } from "./stream-failures.ts";
@@ -38,6 +41,11 @@ export function errorInterceptor(logger: Logger): Interceptor {
       // The client went away or the deadline passed and the handler surfaced
       // the AbortSignal's error: report why the call ended, not a server fault.
       if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);
+      // The database or the broker is down or restarting: retryable, not a bug.
+      if (isOutage(err)) {
+        logger.warn({ err, procedure: procedureOf(req) }, "rpc failed: a dependency is unavailable");
+        return new ConnectError("temporarily unavailable, try again", Code.Unavailable);
+      }
       logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
       return new ConnectError("internal error", Code.Internal);
     };

@@ -1,0 +1,39 @@
+// Process-wide safety nets of a service process (installed by runService,
+// never by services embedded in a test process).
+import type { Logger } from "pino";
+
+/**
+ * postgres.js 3.4.9 (the latest release) can throw from a timer when
+ * Postgres drops its connections (a restart, an immediate shutdown): a write
+ * scheduled with setImmediate runs after the socket was set to null,
+ * `TypeError: Cannot read properties of null (reading 'write') at
+ * Immediate.nextWrite` (porsager/postgres #1154, #1208). Nothing of ours is
+ * on that stack, so nothing can catch it, and Node exits. The pool reconnects
+ * by itself, and the queries of the dropped connection have already failed
+ * (with CONNECTION_CLOSED), so this fault alone is logged and survived.
+ */
+export function isPostgresDriverNextWriteFault(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  if (!/^Cannot read properties of null \(reading '(write|removeListener)'\)$/.test(error.message)) return false;
+  const firstFrame = error.stack?.split("\n").find((line) => line.trimStart().startsWith("at "));
+  return firstFrame !== undefined && /^\s*at (Immediate\.)?nextWrite \(.*(postgres|dist\/main\.js)/.test(firstFrame);
+}
+
+/**
+ * Survives the postgres.js fault above; every other uncaught exception still
+ * ends the process as Node would (its stack on stderr, exit code 1), after a
+ * log line.
+ */
+export function tolerateDriverFaults(logger: Pick<Logger, "warn" | "fatal">): () => void {
+  const onUncaught = (error: Error) => {
+    if (isPostgresDriverNextWriteFault(error)) {
+      logger.warn({ err: error }, "postgres.js dropped a write to a closed connection (porsager/postgres #1154)");
+      return;
+    }
+    logger.fatal({ err: error }, "uncaught exception");
+    process.stderr.write(`${error.stack ?? String(error)}\n`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", onUncaught);
+  return () => process.off("uncaughtException", onUncaught);
+}

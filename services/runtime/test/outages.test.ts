@@ -1,0 +1,146 @@
+// Issue 12's runtime pieces: which errors are outages (Unavailable, not
+// Internal), a dependency dying mid-call reaching callers as Unavailable in
+// our words, the postgres.js fault signature, and logging that never blocks
+// a process whose stdout is gone.
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { describe, expect, it } from "vitest";
+import { closeDependencyClients, createDependencyClients } from "../src/clients.ts";
+import { NonBlockingStdout } from "../src/log-destination.ts";
+import { isOutage } from "../src/outages.ts";
+import { isPostgresDriverNextWriteFault } from "../src/process-guards.ts";
+
+const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+describe("isOutage", () => {
+  it("recognises a database, broker or connection that is not there, also wrapped in causes", () => {
+    for (const code of [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "CONNECTION_CLOSED",
+      "CONNECT_TIMEOUT",
+      "57P01",
+      "57P03",
+      "08006",
+    ])
+      expect({ code, outage: isOutage(withCode(code)) }).toEqual({ code, outage: true });
+    expect(isOutage(new Error("Failed query: select 1", { cause: withCode("CONNECTION_DESTROYED") }))).toBe(true);
+    expect(isOutage(Object.assign(new Error("connection refused"), { name: "ConnectionError" }))).toBe(true);
+  });
+
+  it("leaves real faults alone: constraint violations, syntax errors, bugs", () => {
+    for (const code of ["23505", "42601", "40001", "22P02"]) expect(isOutage(withCode(code))).toBe(false);
+    expect(isOutage(new TypeError("x is undefined"))).toBe(false);
+    expect(isOutage(undefined)).toBe(false);
+  });
+});
+
+describe("the postgres.js nextWrite fault (porsager/postgres #1154)", () => {
+  it("is recognised from its message and first frame only", () => {
+    const fault = new TypeError("Cannot read properties of null (reading 'write')");
+    fault.stack = `${fault.name}: ${fault.message}\n    at Immediate.nextWrite (file:///srv/services/order/dist/main.js:113:109432)\n    at process.processImmediate (node:internal/timers:574:21)`;
+    expect(isPostgresDriverNextWriteFault(fault)).toBe(true);
+    const ours = new TypeError("Cannot read properties of null (reading 'write')");
+    ours.stack = `${ours.name}: ${ours.message}\n    at placeOrder (file:///srv/services/order/dist/main.js:1:1)`;
+    expect(isPostgresDriverNextWriteFault(ours)).toBe(false);
+    expect(isPostgresDriverNextWriteFault(new Error("Cannot read properties of null (reading 'write')"))).toBe(false);
+  });
+});
+
+describe("a dependency that dies mid-call", () => {
+  it("reaches the caller as Unavailable with our message, not Aborted 'read ECONNRESET'", async () => {
+    // Accepts the call, then the process "dies": every socket destroyed.
+    const server = http2.createServer();
+    server.on("stream", (stream) => {
+      stream.session?.socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const clients = createDependencyClients(
+      { catalog: CatalogService },
+      { catalog: `http://127.0.0.1:${String(port)}` },
+      { env: {} },
+    );
+    try {
+      const error = await clients.catalog.getProduct({ productId: "p" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectError);
+      expect({ code: Code[(error as ConnectError).code], message: (error as ConnectError).rawMessage }).toEqual({
+        code: "Unavailable",
+        message: "catalog is unavailable right now; try again",
+      });
+    } finally {
+      closeDependencyClients(clients);
+      server.close();
+    }
+  });
+});
+
+describe("logging to a stdout nobody reads any more", () => {
+  /** A named pipe in a fresh directory, both ends open non-blocking, as a launcher's pipe is. */
+  function fifo(): { reader: number; writer: number; remove(): void } {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shop-log-pipe-"));
+    const file = path.join(dir, "stdout");
+    execFileSync("mkfifo", [file]);
+    const reader = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
+    return { reader, writer, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  it("drops lines at once, and every later one, when the pipe's reader is gone (EPIPE)", () => {
+    const pipe = fifo();
+    closeSync(pipe.reader);
+    const destination = new NonBlockingStdout(pipe.writer);
+    const started = performance.now();
+    for (let i = 0; i < 1_000; i++) destination.write(`{"msg":"line ${String(i)}"}\n`);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect({ closed: destination.closed, dropped: destination.dropped }).toEqual({ closed: true, dropped: 1_000 });
+    closeSync(pipe.writer);
+    pipe.remove();
+  });
+
+  it("waits at most about a second on a pipe nobody drains, then drops lines without waiting", () => {
+    const pipe = fifo();
+    const destination = new NonBlockingStdout(pipe.writer);
+    const line = `${"x".repeat(1023)}\n`;
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) destination.write(line); // 200 KiB into a 64 KiB pipe
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThan(900);
+    expect(elapsed).toBeLessThan(3_000);
+    expect(destination.closed).toBe(false);
+    expect(destination.dropped).toBeGreaterThan(100);
+    closeSync(pipe.reader);
+    closeSync(pipe.writer);
+    pipe.remove();
+  });
+
+  it("never blocks: a process logging fatal lines to a closed pipe still exits on SIGTERM", async () => {
+    const log = fileURLToPath(new URL("../src/log.ts", import.meta.url));
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(log)});
+      const logger = createLogger("epipe-test");
+      process.on("SIGTERM", () => process.exit(0));
+      setInterval(() => logger.fatal("still here"), 5);
+      process.stderr.write("ready\\n");`;
+    const child = spawn(
+      process.execPath,
+      ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    await new Promise<void>((resolve) => child.stderr.once("data", () => resolve()));
+    child.stdout.destroy(); // the reader is gone: every write is EPIPE from now on
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let it log into the void a while
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("hung"), 5_000))]);
+    if (code === "hung") child.kill("SIGKILL");
+    expect(code).toBe(0);
+  });
+});

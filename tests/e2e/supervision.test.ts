@@ -1,0 +1,154 @@
+// npm start as the platform it stands in for (issue 12), against the real
+// launcher with its own embedded Postgres and nats-server: a service killed
+// with SIGKILL is restarted and the order it was working on completes; a
+// Postgres restart in immediate mode under load crashes no process and
+// callers see Unavailable, never Internal; a NATS restart loses nothing; and
+// a launcher killed with SIGKILL leaves no process behind.
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { OrderService, OrderStatus } from "@shop/gen/shop/order/v1/order_pb";
+import { PaymentService } from "@shop/gen/shop/payment/v1/payment_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ProcessSystem } from "../support/processes.ts";
+import { isAlive, startLauncher, type LauncherProcess } from "../support/launcher-process.ts";
+import { bearer, eventually, type Account } from "../support/system.ts";
+import { CARDS, placeOrder, stockedProduct, terminalOrder, tokenizeCard } from "./shop.ts";
+
+let shop: LauncherProcess;
+let customer: Account;
+let productId: string;
+/** The e2e helpers need only the clients and the admin's token. */
+const asSystem = () => shop as unknown as ProcessSystem;
+
+beforeAll(async () => {
+  shop = await startLauncher({ CHARGE_RETRY_DELAY_MS: "50" });
+  await shop.waitForLine(/shop is up/, 150_000);
+  customer = await shop.signUp("Supervised Customer");
+  productId = await stockedProduct(asSystem(), 1_000);
+}, 180_000);
+afterAll(async () => {
+  await shop?.stop();
+}, 60_000);
+
+function codeOf(error: unknown): string {
+  return error instanceof ConnectError ? Code[error.code] : `not a ConnectError: ${String(error)}`;
+}
+
+describe("npm start supervises", () => {
+  it("restarts a service killed with SIGKILL, and the order it was charging completes", async () => {
+    // A charge that takes 3 s: payment dies in the middle of it.
+    const order = await placeOrder(asSystem(), customer, productId, { card: CARDS.slowApprove });
+    const payment = shop.childPid("payment")!;
+    await eventually("the order to await payment", async () => {
+      const { order: now } = await shop
+        .client(OrderService)
+        .getOrder({ orderId: order.id }, { headers: bearer(customer.token) });
+      return now?.status === OrderStatus.AWAITING_PAYMENT;
+    });
+    process.kill(payment, "SIGKILL");
+    await shop.waitForLine(/payment was killed by SIGKILL.*restarting it in 0\.5 s/, 10_000);
+    await shop.waitForLine(/payment is healthy again/, 30_000);
+    expect(shop.childPid("payment")).not.toBe(payment);
+    expect(OrderStatus[(await terminalOrder(asSystem(), customer.token, order.id)).status]).toBe("CONFIRMED");
+  }, 90_000);
+
+  it("survives a Postgres restart in immediate mode under load: no process dies, no call answers Internal", async () => {
+    const before = shop.childPids();
+    const outputBefore = shop.output.length;
+    const codes = new Map<string, number>();
+    const count = (code: string) => codes.set(code, (codes.get(code) ?? 0) + 1);
+    let loadRunning = true;
+    const orders: string[] = [];
+    const worker = async () => {
+      while (loadRunning) {
+        const idempotencyKey = `supervision-${randomUUID()}`;
+        try {
+          const cardToken = await tokenizeCard(asSystem(), customer, CARDS.approve);
+          const { order } = await shop
+            .client(OrderService)
+            .placeOrder(
+              { idempotencyKey, lines: [{ productId, quantity: 1 }], cardToken },
+              { headers: bearer(customer.token), timeoutMs: 10_000 },
+            );
+          orders.push(order!.id);
+          await shop
+            .client(PaymentService)
+            .listPayments({ orderId: order!.id }, { headers: bearer(customer.token), timeoutMs: 10_000 });
+          count("OK");
+        } catch (error) {
+          count(codeOf(error));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    };
+    const workers = Array.from({ length: 4 }, worker);
+    await eventually("the load to run", () => (codes.get("OK") ?? 0) >= 3, { timeoutMs: 30_000 });
+    process.kill(shop.childPid("postgres")!, "SIGQUIT"); // immediate shutdown: every connection dropped
+    await shop.waitForLine(/postgres is back/, 60_000);
+    const okBefore = codes.get("OK") ?? 0;
+    await eventually("more calls to succeed after the restart", () => (codes.get("OK") ?? 0) > okBefore + 5, {
+      timeoutMs: 30_000,
+    });
+    loadRunning = false;
+    await Promise.all(workers);
+
+    console.log(`calls during the Postgres restart: ${JSON.stringify(Object.fromEntries(codes))}`);
+    const faults = shop.output.filter((line) => line.includes("unhandled error in rpc handler"));
+    if (faults.length > 0) console.log(faults.slice(0, 3).join("\n"));
+    expect([...codes.keys()].filter((code) => !["OK", "Unavailable", "DeadlineExceeded"].includes(code))).toEqual([]);
+    for (const [name, pid] of before) {
+      if (name !== "postgres") expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: true });
+    }
+    const since = shop.output.slice(outputBefore);
+    expect(
+      since.filter((line) =>
+        /\b(identity|catalog|inventory|payment|order|notification|gateway) (was killed|exited|ran out)/.test(line),
+      ),
+    ).toEqual([]);
+    // postgres.js's nextWrite fault (porsager/postgres #1154) happens here; it must only be logged.
+    const driverFaults = since.filter((line) => line.includes("Cannot read properties of null"));
+    expect(driverFaults.filter((line) => !line.includes("postgres.js dropped a write"))).toEqual([]);
+    console.log(`postgres.js nextWrite faults survived: ${String(driverFaults.length)}`);
+    // Orders accepted around the restart all finish.
+    for (const id of orders) {
+      expect(OrderStatus[(await terminalOrder(asSystem(), customer.token, id, 90_000)).status]).toBe("CONFIRMED");
+    }
+  }, 240_000);
+
+  it("restarts a NATS that died, and orders go through afterwards", async () => {
+    process.kill(shop.childPid("nats")!, "SIGKILL");
+    await shop.waitForLine(/nats is back/, 30_000);
+    const order = await eventually("an order to be accepted", async () =>
+      placeOrder(asSystem(), customer, productId).catch(() => undefined),
+    );
+    expect(OrderStatus[(await terminalOrder(asSystem(), customer.token, order.id, 60_000)).status]).toBe("CONFIRMED");
+  }, 120_000);
+
+  it("leaves no process behind within 5 s when the launcher is killed with SIGKILL", async () => {
+    const children = shop.childPids();
+    expect([...children.keys()].sort()).toEqual([
+      "catalog",
+      "gateway",
+      "identity",
+      "inventory",
+      "nats",
+      "notification",
+      "order",
+      "payment",
+      "postgres",
+    ]);
+    process.kill(shop.pid, "SIGKILL");
+    const killedAt = performance.now();
+    await eventually(
+      "every child of the launcher to exit",
+      () => [...children.values()].every((pid) => !isAlive(pid)),
+      {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+      },
+    );
+    console.log(
+      `every process gone ${((performance.now() - killedAt) / 1000).toFixed(1)} s after kill -9 of the launcher`,
+    );
+  }, 30_000);
+});
