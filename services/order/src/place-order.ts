@@ -25,11 +25,12 @@ import { requirePrincipal } from "@shop/runtime/authorization";
 import type { Principal } from "@shop/runtime/interceptors/auth";
 import { forwardToken } from "@shop/runtime/tokens";
 import type { Outbox } from "@shop/runtime/events/outbox";
-import { deadlineFor, recordTimeline, type Timeouts } from "./apply-transition.ts";
-import { money, readOrder, type OrderDatabase } from "./order-reads.ts";
+import { deadlineFor, type Timeouts } from "./apply-transition.ts";
+import { money, readOrder, toOrderMessage, type OrderDatabase } from "./order-reads.ts";
 import { priceOrder, type CatalogProduct, type PricedOrder } from "./pricing.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
-import { orderLines, orders, type OrderRow, type ShippingAddressValue } from "./schema.ts";
+import { orderLines, orders, orderTimeline, type OrderRow, type ShippingAddressValue } from "./schema.ts";
+import { timelineKindName } from "./status-mapping.ts";
 
 export interface PlaceOrderDeps {
   db: OrderDatabase;
@@ -85,23 +86,31 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
     // Lost the race to a concurrent attempt with the same key (ON CONFLICT
     // waited for it to commit).
     if (!row) return undefined;
-    await tx.insert(orderLines).values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })));
-    await recordTimeline(
-      tx,
-      orderId,
-      "PENDING",
-      TimelineEventKind.PLACED,
-      "order placed; waiting for stock to be reserved",
-    );
+    const lines = await tx
+      .insert(orderLines)
+      .values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })))
+      .returning();
+    const timeline = await tx
+      .insert(orderTimeline)
+      .values({
+        orderId,
+        status: "PENDING",
+        kind: timelineKindName(TimelineEventKind.PLACED),
+        description: "order placed; waiting for stock to be reserved",
+      })
+      .returning();
     await deps.outbox.enqueue(tx, OrderPlacedSchema, orderPlacedEvent(row, priced, req.cardToken));
-    return row;
+    return toOrderMessage(row, lines, timeline);
   });
   if (!placed) {
     const winner = await findByKey(deps.db, principal.subject, req.idempotencyKey);
     if (!winner) throw new Error("idempotency key conflict without a stored order");
     return sameRequestOrFail(deps.db, winner, fingerprint);
   }
-  return (await readOrder(deps.db, orderId))!;
+  // The order as this transaction wrote it: PENDING. Reading it again after
+  // the commit could already show the saga's next step (the consumers are
+  // quick), and costs a second transaction.
+  return placed;
 }
 
 function orderPlacedEvent(row: OrderRow, priced: PricedOrder, cardToken: string) {
