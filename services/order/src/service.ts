@@ -4,6 +4,7 @@ import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
 import { manifest } from "./manifest.ts";
+import { OrderAdmission } from "./order-admission.ts";
 import { OrderChangeFeed } from "./order-change-feed.ts";
 import { recordOrderOutcomes } from "./order-metrics.ts";
 import { orderService } from "./order-service.ts";
@@ -37,6 +38,7 @@ export const definition = {
             catalog: clients.catalog,
             feed,
             pollIntervalMs: settings.watchPollMs,
+            admission: new OrderAdmission(db, settings.admission),
           }),
         ),
       ],

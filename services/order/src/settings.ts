@@ -11,6 +11,10 @@ const settingsSchema = z.object({
   ORDER_SWEEP_INTERVAL_MS: env.int({ min: 10, default: 1000 }),
   /** WatchOrder re-reads the order at least this often, in case a notification was missed. */
   ORDER_WATCH_POLL_MS: env.int({ min: 10, default: 5000 }),
+  /** PlaceOrder calls one replica handles at once; more are refused (ResourceExhausted); 0 = no limit. */
+  ORDER_MAX_PLACING: env.int({ min: 0, default: 64 }),
+  /** Orders waiting for stock or payment (all replicas) beyond which new ones are refused; 0 = no limit. */
+  ORDER_MAX_IN_SAGA: env.int({ min: 0, default: 200 }),
 });
 
 export interface OrderSettings {
@@ -18,6 +22,7 @@ export interface OrderSettings {
   paymentTimeoutMs: number;
   sweepIntervalMs: number;
   watchPollMs: number;
+  admission: { maxPlacing: number; maxInSaga: number; sampleMs: number };
 }
 
 export function loadOrderSettings(source: Record<string, string | undefined>): OrderSettings {
@@ -27,5 +32,6 @@ export function loadOrderSettings(source: Record<string, string | undefined>): O
     paymentTimeoutMs: c.ORDER_PAYMENT_TIMEOUT_MS,
     sweepIntervalMs: c.ORDER_SWEEP_INTERVAL_MS,
     watchPollMs: c.ORDER_WATCH_POLL_MS,
+    admission: { maxPlacing: c.ORDER_MAX_PLACING, maxInSaga: c.ORDER_MAX_IN_SAGA, sampleMs: 200 },
   };
 }
