@@ -52,6 +52,7 @@ export interface LoadSummary {
   placed: number;
   confirmed: number;
   cancelled: Record<string, number>;
+  cancelledTotal: number;
   /** Place failures by Connect code name. */
   errors: Record<string, number>;
   /** Of the errors, how many were ResourceExhausted or Unavailable (retryable refusals). */
@@ -88,14 +89,23 @@ interface Sample {
 
 const LIVE_WINDOW_MS = 5000;
 
-export async function runLoad(target: ShopTarget, options: LoadOptions): Promise<LoadSummary> {
-  const note = options.onNote ?? (() => {});
+/** What a run orders and who orders it (several runs may share them). */
+export interface LoadFixtures {
+  products: string[];
+  customers: Customer[];
+}
+
+/** Picks and restocks the products, signs up the customers. */
+export async function prepareLoad(
+  target: ShopTarget,
+  options: Pick<LoadOptions, "customers" | "products" | "admin" | "onNote">,
+): Promise<LoadFixtures> {
   const products = await target.products(options.products);
   if (products.length === 0) throw new Error("the catalogue has no products to order");
   try {
     await target.restock(products, 1_000_000, options.admin);
   } catch (err) {
-    note(`could not restock (${ConnectError.from(err).message}); orders may sell out`);
+    options.onNote?.(`could not restock (${ConnectError.from(err).message}); orders may sell out`);
   }
   const customers: Customer[] = [];
   // Sign-ups are expensive (memory-hard password hashing): a few at a time.
@@ -103,6 +113,11 @@ export async function runLoad(target: ShopTarget, options: LoadOptions): Promise
     const batch = Math.min(4, options.customers - i);
     customers.push(...(await Promise.all(Array.from({ length: batch }, () => target.signUp()))));
   }
+  return { products, customers };
+}
+
+export async function runLoad(target: ShopTarget, options: LoadOptions, prepared?: LoadFixtures): Promise<LoadSummary> {
+  const { products, customers } = prepared ?? (await prepareLoad(target, options));
 
   const t0 = performance.now();
   const measureFrom = t0 + options.warmupMs;
@@ -234,6 +249,7 @@ export async function runLoad(target: ShopTarget, options: LoadOptions): Promise
     placed,
     confirmed,
     cancelled,
+    cancelledTotal: Object.values(cancelled).reduce((a, b) => a + b, 0),
     errors,
     refused,
     dropped,
