@@ -8,7 +8,11 @@
 // - orders still in the saga (PENDING or AWAITING_PAYMENT) in the database:
 //   the saga's backlog, which is what makes place→CONFIRMED latency grow
 //   without bound under overload (Little's law: latency = backlog ÷
-//   throughput). The count is sampled with one indexed query at most every
+//   throughput). A fixed cap cannot know the throughput, so a second rule
+//   adapts to it: refuse while more than `maxLagging` orders have waited
+//   longer than `lagMs` (the saga is falling behind whatever the machine);
+//   a few orders waiting long for their own reasons (a slow card, processor
+//   retries) do not close the door. The counts are sampled with one indexed query at most every
 //   `sampleMs` while orders are being placed (never when idle), plus the
 //   orders this replica accepted since the sample.
 //
@@ -23,6 +27,9 @@ export interface AdmissionLimits {
   maxPlacing: number;
   /** Orders in the saga (all replicas); 0 = unbounded. */
   maxInSaga: number;
+  /** Orders in the saga for longer than lagMs beyond which new ones are refused; 0 = no such rule. */
+  maxLagging: number;
+  lagMs: number;
   /** How stale the in-saga count may be. */
   sampleMs: number;
 }
@@ -32,6 +39,7 @@ const RETRY_AFTER_SECONDS = "1";
 export class OrderAdmission {
   #placing = 0;
   #inSaga = 0;
+  #lagging = 0;
   #acceptedSinceSample = 0;
   #sampledAt = -Infinity;
   #sampling: Promise<void> | undefined;
@@ -47,10 +55,14 @@ export class OrderAdmission {
     if (maxPlacing > 0 && this.#placing >= maxPlacing) {
       throw busy(`${String(this.#placing)} orders are being placed right now`);
     }
-    if (maxInSaga > 0) {
+    const { maxLagging } = this.limits;
+    if (maxInSaga > 0 || maxLagging > 0) {
       await this.#freshCount();
-      if (this.#inSaga + this.#acceptedSinceSample + this.#placing >= maxInSaga) {
+      if (maxInSaga > 0 && this.#inSaga + this.#acceptedSinceSample + this.#placing >= maxInSaga) {
         throw busy("too many orders are waiting for stock or payment");
+      }
+      if (maxLagging > 0 && this.#lagging > maxLagging) {
+        throw busy("orders are waiting longer than usual for stock or payment");
       }
     }
     this.#placing++;
@@ -76,10 +88,14 @@ export class OrderAdmission {
     try {
       // Served by orders_deadline_idx: only waiting orders have a deadline.
       const [row] = await this.db
-        .select({ n: sql<number>`count(*)::int` })
+        .select({
+          n: sql<number>`count(*)::int`,
+          lagging: sql<number>`(count(*) filter (where ${orders.createdAt} < now() - ${this.limits.lagMs}::double precision * interval '1 millisecond'))::int`,
+        })
         .from(orders)
         .where(and(isNotNull(orders.deadlineAt), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"])));
       this.#inSaga = row.n;
+      this.#lagging = row.lagging;
       // Accepted before the count was taken are in it.
       this.#acceptedSinceSample -= accepted;
       this.#sampledAt = startedAt;

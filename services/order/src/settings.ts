@@ -15,6 +15,14 @@ const settingsSchema = z.object({
   ORDER_MAX_PLACING: env.int({ min: 0, default: 64 }),
   /** Orders waiting for stock or payment (all replicas) beyond which new ones are refused; 0 = no limit. */
   ORDER_MAX_IN_SAGA: env.int({ min: 0, default: 200 }),
+  /**
+   * New orders are refused while more than ORDER_MAX_LAGGING orders have
+   * waited longer than ORDER_LAG_MS; 0 (the default) = no such rule, because
+   * it also refuses orders while inventory or payment is down, which the
+   * saga otherwise takes and finishes later (tests/e2e/crash.test.ts).
+   */
+  ORDER_MAX_LAGGING: env.int({ min: 0, default: 0 }),
+  ORDER_LAG_MS: env.int({ min: 1, default: 1500 }),
 });
 
 export interface OrderSettings {
@@ -22,7 +30,7 @@ export interface OrderSettings {
   paymentTimeoutMs: number;
   sweepIntervalMs: number;
   watchPollMs: number;
-  admission: { maxPlacing: number; maxInSaga: number; sampleMs: number };
+  admission: { maxPlacing: number; maxInSaga: number; maxLagging: number; lagMs: number; sampleMs: number };
 }
 
 export function loadOrderSettings(source: Record<string, string | undefined>): OrderSettings {
@@ -32,6 +40,12 @@ export function loadOrderSettings(source: Record<string, string | undefined>): O
     paymentTimeoutMs: c.ORDER_PAYMENT_TIMEOUT_MS,
     sweepIntervalMs: c.ORDER_SWEEP_INTERVAL_MS,
     watchPollMs: c.ORDER_WATCH_POLL_MS,
-    admission: { maxPlacing: c.ORDER_MAX_PLACING, maxInSaga: c.ORDER_MAX_IN_SAGA, sampleMs: 200 },
+    admission: {
+      maxPlacing: c.ORDER_MAX_PLACING,
+      maxInSaga: c.ORDER_MAX_IN_SAGA,
+      maxLagging: c.ORDER_MAX_LAGGING,
+      lagMs: c.ORDER_LAG_MS,
+      sampleMs: 200,
+    },
   };
 }

@@ -380,7 +380,7 @@ describe("admission control", () => {
         .select({ n: sql<number>`count(*)::int` })
         .from(schema.orders)
         .where(sql`${schema.orders.deadlineAt} is not null`);
-      const backlog = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: n + 2, sampleMs: 0 });
+      const backlog = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: n + 2, maxLagging: 0, lagMs: 1, sampleMs: 0 });
       const admitted = () => backlog.admit(() => place(alice, [{ productId: products[0].id, quantity: 1 }]));
       await admitted();
       await admitted();
@@ -388,13 +388,26 @@ describe("admission control", () => {
       expect(refused.code).toBe(Code.ResourceExhausted);
       expect(refused.message).toMatch(/busy.*nothing was placed, try again/);
 
-      const placing = new OrderAdmission(db, { maxPlacing: 1, maxInSaga: 0, sampleMs: 0 });
+      const placing = new OrderAdmission(db, { maxPlacing: 1, maxInSaga: 0, maxLagging: 0, lagMs: 1, sampleMs: 0 });
       let finish = () => {};
       const first = placing.admit(() => new Promise<void>((resolve) => (finish = resolve)));
       expect((await codeOf(() => placing.admit(() => Promise.resolve()))).code).toBe(Code.ResourceExhausted);
       finish();
       await first;
       await placing.admit(() => Promise.resolve());
+
+      // Orders that have waited longer than lagMs: the saga is behind; refused while more than maxLagging do.
+      await new Promise((r) => setTimeout(r, 50));
+      const lagging = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: 0, maxLagging: 1, lagMs: 10, sampleMs: 0 });
+      expect((await codeOf(() => lagging.admit(() => Promise.resolve()))).message).toMatch(/waiting longer than usual/);
+      const patient = new OrderAdmission(db, {
+        maxPlacing: 0,
+        maxInSaga: 0,
+        maxLagging: 1,
+        lagMs: 600_000,
+        sampleMs: 0,
+      });
+      await patient.admit(() => Promise.resolve());
     } finally {
       await closeDatabase(db);
     }
