@@ -194,13 +194,14 @@ try {
     Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
   const load = () => os.loadavg()[0]!.toFixed(1);
 
-  // --- idle commits (after the set-up's own commits have reached the statistics)
-  await new Promise((r) => setTimeout(r, 2000));
+  // --- idle commits. Backends report their statistics when idle at most every
+  // 10 s (PGSTAT_IDLE_INTERVAL), so the set-up's commits need that long to show.
+  await new Promise((r) => setTimeout(r, 11_000));
   const idleFrom = await commits();
-  await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, 11_000));
   const idleCommits = diff(idleFrom, await commits());
   console.log(
-    `idle 5 s, commits per database: ${Object.entries(idleCommits)
+    `idle 11 s, commits per database: ${Object.entries(idleCommits)
       .map(([k, v]) => `${k} ${String(v)}`)
       .join(", ")}`,
   );
