@@ -63,9 +63,11 @@ delete env.NATS_URL;
 manifests.forEach((m, i) => (env[portVariable(m.name)] = String(ports[i])));
 env.POSTGRES_PORT = String(ports[manifests.length]);
 env.NATS_PORT = String(ports[manifests.length + 1]);
-const portOf = (name: string) => Number(env[portVariable(name)]);
+const portOf = (name: string) => env[portVariable(name)] ?? "";
 
-console.log(`orders benchmark: ${os.availableParallelism()} CPUs, Node ${process.versions.node}, data in ${root}`);
+console.log(
+  `orders benchmark: ${String(os.availableParallelism())} CPUs, Node ${process.versions.node}, data in ${root}`,
+);
 const plan = await planLaunch({ env, dataDir: root });
 const system = await startSystem(plan, { sink });
 const serverUrl = system.postgres?.serverUrl;
@@ -89,8 +91,11 @@ try {
   });
   const adminAccount = { email: "admin@shop.local", password: "admin-password" };
   const fixtures = await prepareLoad(target, { customers: 16, products: 20, admin: adminAccount });
-  const userId = (await postgres(dbUrl("shop_identity"), { max: 1 })`select id from users limit 1`.then((r) => r))[0]
-    ?.id as string;
+  const identityDb = postgres(dbUrl("shop_identity"), { max: 1 });
+  const someUser = (await identityDb<{ id: string }[]>`select id from users limit 1`).at(0);
+  await identityDb.end();
+  if (!someUser) throw new Error("identity has no user to look up");
+  const userId = someUser.id;
   const productArray = `ARRAY[${fixtures.products.map((id) => `'${id}'`).join(",")}]::uuid[]`;
   for (const service of WRITERS) {
     const database = `bench_${service}`;
@@ -127,7 +132,7 @@ try {
           "-M",
           "prepared",
           "-f",
-          scripts[service]!,
+          scripts[service],
           "-c",
           String(PGBENCH_CLIENTS),
           "-j",
@@ -154,11 +159,6 @@ try {
 
   // --- CPU (utime + stime of every process of the system) and commits per database
   const ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  const roots = [
-    ...system.services.map((s) => s.child.pid),
-    system.postgres?.child?.pid,
-    system.nats?.child?.pid,
-  ].filter((p): p is number => p !== undefined);
   const cpuSeconds = (): Record<string, number> => {
     const parent = new Map<number, number>();
     const cpu = new Map<number, number>();
@@ -181,7 +181,8 @@ try {
     for (const [pid, seconds] of cpu) {
       let p: number | undefined = pid;
       while (p && !names.has(p)) p = parent.get(p);
-      if (p && roots.includes(p)) totals[names.get(p)!] = (totals[names.get(p)!] ?? 0) + seconds;
+      const name = p === undefined ? undefined : names.get(p);
+      if (name) totals[name] = (totals[name] ?? 0) + seconds;
     }
     return totals;
   };
@@ -192,7 +193,7 @@ try {
   };
   const diff = (a: Record<string, number>, b: Record<string, number>) =>
     Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
-  const load = () => os.loadavg()[0]!.toFixed(1);
+  const load = () => os.loadavg()[0].toFixed(1);
 
   // --- idle commits. Backends report their statistics when idle at most every
   // 10 s (PGSTAT_IDLE_INTERVAL), so the set-up's commits need that long to show.
@@ -238,7 +239,7 @@ try {
     const perOrder = (n: number) => (summary.confirmed > 0 ? n / (summary.confirmed + summary.cancelledTotal) : 0);
     const cpuMs = Object.values(cpu).reduce((a, b) => a + b, 0) * 1000;
     console.log(
-      `${(options.clients ? `closed ${String(options.clients)} clients` : `open ${String(options.rate)}/s`).padEnd(18)}` +
+      (options.clients ? `closed ${String(options.clients)} clients` : `open ${String(options.rate)}/s`).padEnd(18) +
         `confirmed ${summary.confirmedPerSecond.toFixed(1).padStart(6)}/s  refused ${String(summary.refused).padStart(5)}  ` +
         `place p99 ${summary.placeMs.p99.toFixed(0).padStart(5)} ms  place→CONFIRMED p50 ${summary.placeToConfirmedMs.p50.toFixed(0)} p99 ${summary.placeToConfirmedMs.p99.toFixed(0).padStart(5)} ms  ` +
         `max in flight ${String(summary.maxInFlight)}  unfinished ${String(summary.unfinished)}  load ${load()}`,
@@ -269,7 +270,7 @@ try {
   const twice = await step({ rate: Math.max(1, Math.round(max * 2)) });
   measureBound();
 
-  const bound = bounds.sort((a, b) => a - b)[Math.floor(bounds.length / 2)]!;
+  const bound = bounds.sort((a, b) => a - b)[Math.floor(bounds.length / 2)];
   console.log(
     `\norders: ${max.toFixed(1)} confirmed/s, bound ${bound.toFixed(0)}/s, ratio ${(max / bound).toFixed(2)}; ` +
       `at 2x offered load: ${twice.confirmedPerSecond.toFixed(1)} confirmed/s (${(max > 0 ? twice.confirmedPerSecond / max : 0).toFixed(2)})`,
