@@ -23,11 +23,13 @@ import { requirePrincipal } from "@shop/runtime/authorization";
 import type { Principal } from "@shop/runtime/interceptors/auth";
 import { forwardToken } from "@shop/runtime/tokens";
 import type { Outbox } from "@shop/runtime/events/outbox";
-import { deadlineFor, recordTimeline, type Timeouts } from "./apply-transition.ts";
-import { money, readOrder, type OrderDatabase } from "./order-reads.ts";
+import { deadlineFor, type Timeouts } from "./apply-transition.ts";
+import type { OrderAdmission } from "./order-admission.ts";
+import { money, readOrder, toOrderMessage, type OrderDatabase } from "./order-reads.ts";
 import { priceOrder, type CatalogProduct, type PricedOrder } from "./pricing.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
-import { orderLines, orders, type OrderRow, type ShippingAddressValue } from "./schema.ts";
+import { orderLines, orders, orderTimeline, type OrderRow, type ShippingAddressValue } from "./schema.ts";
+import { timelineKindName } from "./status-mapping.ts";
 import type { PublishedBy } from "@shop/runtime/manifest";
 import type { DependencyClients } from "@shop/runtime/clients";
 import type { manifest } from "./manifest.ts";
@@ -38,6 +40,8 @@ export interface PlaceOrderDeps {
   timeouts: Timeouts;
   identity: DependencyClients<typeof manifest.dependsOn>["identity"];
   catalog: DependencyClients<typeof manifest.dependsOn>["catalog"];
+  /** Refuses new orders while the shop is saturated (a retry of a placed order is always answered). */
+  admission?: OrderAdmission;
 }
 
 export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, ctx: HandlerContext): Promise<Order> {
@@ -54,55 +58,66 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
   // catalog (and works while they are down).
   const earlier = await findByKey(deps.db, principal.subject, req.idempotencyKey);
   if (earlier) return sameRequestOrFail(deps.db, earlier, fingerprint);
+  return deps.admission ? deps.admission.admit(() => placeNew()) : placeNew();
 
-  const customer = await checkCustomer(deps.identity, principal, ctx.signal);
-  const priced = priceOrder(
-    req.lines,
-    await fetchProducts(
-      deps.catalog,
-      req.lines.map((l) => l.productId),
-      ctx.signal,
-    ),
-  );
-
-  const orderId = uuidv7();
-  const placed = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(orders)
-      .values({
-        id: orderId,
-        userId: principal.subject,
-        status: "PENDING",
-        totalMinor: priced.totalMinor,
-        currency: priced.currency,
-        idempotencyKey: req.idempotencyKey,
-        requestFingerprint: fingerprint,
-        deadlineAt: deadlineFor("stock", deps.timeouts),
-        shippingAddress: shippingAddress ?? null,
-        contactEmail: req.contactEmail || customer.email,
-      })
-      .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
-      .returning();
-    // Lost the race to a concurrent attempt with the same key (ON CONFLICT
-    // waited for it to commit).
-    if (!row) return undefined;
-    await tx.insert(orderLines).values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })));
-    await recordTimeline(
-      tx,
-      orderId,
-      "PENDING",
-      TimelineEventKind.PLACED,
-      "order placed; waiting for stock to be reserved",
+  async function placeNew(): Promise<Order> {
+    const customer = await checkCustomer(deps.identity, principal, ctx.signal);
+    const priced = priceOrder(
+      req.lines,
+      await fetchProducts(
+        deps.catalog,
+        req.lines.map((l) => l.productId),
+        ctx.signal,
+      ),
     );
-    await deps.outbox.enqueue(tx, OrderPlacedSchema, orderPlacedEvent(row, priced, req.cardToken));
-    return row;
-  });
-  if (!placed) {
-    const winner = await findByKey(deps.db, principal.subject, req.idempotencyKey);
-    if (!winner) throw new Error("idempotency key conflict without a stored order");
-    return sameRequestOrFail(deps.db, winner, fingerprint);
+
+    const orderId = uuidv7();
+    const placed = await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(orders)
+        .values({
+          id: orderId,
+          userId: principal.subject,
+          status: "PENDING",
+          totalMinor: priced.totalMinor,
+          currency: priced.currency,
+          idempotencyKey: req.idempotencyKey,
+          requestFingerprint: fingerprint,
+          deadlineAt: deadlineFor("stock", deps.timeouts),
+          shippingAddress: shippingAddress ?? null,
+          contactEmail: req.contactEmail || customer.email,
+        })
+        .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+        .returning();
+      // Lost the race to a concurrent attempt with the same key (ON CONFLICT
+      // waited for it to commit).
+      if (!row) return undefined;
+      const lines = await tx
+        .insert(orderLines)
+        .values(priced.lines.map((line, lineNo) => ({ orderId, lineNo, ...line })))
+        .returning();
+      const timeline = await tx
+        .insert(orderTimeline)
+        .values({
+          orderId,
+          status: "PENDING",
+          kind: timelineKindName(TimelineEventKind.PLACED),
+          description: "order placed; waiting for stock to be reserved",
+        })
+        .returning();
+      await deps.outbox.enqueue(tx, OrderPlacedSchema, orderPlacedEvent(row, priced, req.cardToken));
+      return toOrderMessage(row, lines, timeline);
+    });
+    if (!placed) {
+      const winner = await findByKey(deps.db, principal.subject, req.idempotencyKey);
+      if (!winner) throw new Error("idempotency key conflict without a stored order");
+      return sameRequestOrFail(deps.db, winner, fingerprint);
+    }
+    // The order as this transaction wrote it: PENDING. Reading it again after
+    // the commit could already show the saga's next step (the consumers are
+    // quick), and costs a second transaction.
+    return placed;
   }
-  return (await readOrder(deps.db, orderId))!;
 }
 
 function orderPlacedEvent(row: OrderRow, priced: PricedOrder, cardToken: string) {

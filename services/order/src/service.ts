@@ -5,6 +5,7 @@ import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
 import { jwksAuthenticator } from "@shop/runtime/tokens";
 import { manifest } from "./manifest.ts";
+import { OrderAdmission } from "./order-admission.ts";
 import { OrderChangeFeed } from "./order-change-feed.ts";
 import { recordOrderOutcomes } from "./order-metrics.ts";
 import { orderService } from "./order-service.ts";
@@ -36,6 +37,7 @@ export const definition = {
             catalog: clients.catalog,
             feed,
             pollIntervalMs: settings.watchPollMs,
+            admission: new OrderAdmission(db, settings.admission),
           }),
         ),
       ],

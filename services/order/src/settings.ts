@@ -11,6 +11,18 @@ const settingsSchema = z.object({
   ORDER_SWEEP_INTERVAL_MS: env.int({ min: 10, default: 1000 }),
   /** WatchOrder re-reads the order at least this often, in case a notification was missed. */
   ORDER_WATCH_POLL_MS: env.int({ min: 10, default: 5000 }),
+  /** PlaceOrder calls one replica handles at once; more are refused (ResourceExhausted); 0 = no limit. */
+  ORDER_MAX_PLACING: env.int({ min: 0, default: 64 }),
+  /** Orders waiting for stock or payment (all replicas) beyond which new ones are refused; 0 = no limit. */
+  ORDER_MAX_IN_SAGA: env.int({ min: 0, default: 200 }),
+  /**
+   * New orders are refused while more than ORDER_MAX_LAGGING orders have
+   * waited longer than ORDER_LAG_MS; 0 (the default) = no such rule, because
+   * it also refuses orders while inventory or payment is down, which the
+   * saga otherwise takes and finishes later (tests/e2e/crash.test.ts).
+   */
+  ORDER_MAX_LAGGING: env.int({ min: 0, default: 0 }),
+  ORDER_LAG_MS: env.int({ min: 1, default: 1500 }),
 });
 
 export interface OrderSettings {
@@ -18,6 +30,7 @@ export interface OrderSettings {
   paymentTimeoutMs: number;
   sweepIntervalMs: number;
   watchPollMs: number;
+  admission: { maxPlacing: number; maxInSaga: number; maxLagging: number; lagMs: number; sampleMs: number };
 }
 
 export function loadOrderSettings(source: Record<string, string | undefined>): OrderSettings {
@@ -27,5 +40,12 @@ export function loadOrderSettings(source: Record<string, string | undefined>): O
     paymentTimeoutMs: c.ORDER_PAYMENT_TIMEOUT_MS,
     sweepIntervalMs: c.ORDER_SWEEP_INTERVAL_MS,
     watchPollMs: c.ORDER_WATCH_POLL_MS,
+    admission: {
+      maxPlacing: c.ORDER_MAX_PLACING,
+      maxInSaga: c.ORDER_MAX_IN_SAGA,
+      maxLagging: c.ORDER_MAX_LAGGING,
+      lagMs: c.ORDER_LAG_MS,
+      sampleMs: 200,
+    },
   };
 }

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type Client } from "@connectrpc/connect";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { CatalogService, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import {
@@ -36,6 +37,7 @@ import {
   type Account,
   type TestSystem,
 } from "../../../tests/support/system.ts";
+import { OrderAdmission } from "../src/order-admission.ts";
 import { OrderChangeFeed } from "../src/order-change-feed.ts";
 import * as schema from "../src/schema.ts";
 import { watchOrder } from "../src/watch-order.ts";
@@ -366,6 +368,49 @@ describe("PlaceOrder", () => {
       }),
     );
     expect(failure.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("admission control", () => {
+  it("refuses new orders (ResourceExhausted, retryable) past the saga backlog or the placing limit, and lets the rest through", async () => {
+    const db = await openDatabase({ url: system.databaseUrl("order"), schema });
+    try {
+      // Orders here stay PENDING (no inventory runs): each one placed adds to the backlog.
+      const [{ n }] = await db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(schema.orders)
+        .where(sql`${schema.orders.deadlineAt} is not null`);
+      const backlog = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: n + 2, maxLagging: 0, lagMs: 1, sampleMs: 0 });
+      const admitted = () => backlog.admit(() => place(alice, [{ productId: products[0].id, quantity: 1 }]));
+      await admitted();
+      await admitted();
+      const refused = await codeOf(admitted);
+      expect(refused.code).toBe(Code.ResourceExhausted);
+      expect(refused.message).toMatch(/busy.*nothing was placed, try again/);
+
+      const placing = new OrderAdmission(db, { maxPlacing: 1, maxInSaga: 0, maxLagging: 0, lagMs: 1, sampleMs: 0 });
+      let finish = () => {};
+      const first = placing.admit(() => new Promise<void>((resolve) => (finish = resolve)));
+      expect((await codeOf(() => placing.admit(() => Promise.resolve()))).code).toBe(Code.ResourceExhausted);
+      finish();
+      await first;
+      await placing.admit(() => Promise.resolve());
+
+      // Orders that have waited longer than lagMs: the saga is behind; refused while more than maxLagging do.
+      await new Promise((r) => setTimeout(r, 50));
+      const lagging = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: 0, maxLagging: 1, lagMs: 10, sampleMs: 0 });
+      expect((await codeOf(() => lagging.admit(() => Promise.resolve()))).message).toMatch(/waiting longer than usual/);
+      const patient = new OrderAdmission(db, {
+        maxPlacing: 0,
+        maxInSaga: 0,
+        maxLagging: 1,
+        lagMs: 600_000,
+        sampleMs: 0,
+      });
+      await patient.admit(() => Promise.resolve());
+    } finally {
+      await closeDatabase(db);
+    }
   });
 });
 

@@ -131,6 +131,41 @@ describe("OutboxRelay", () => {
     }
   });
 
+  it("idle: polls less and less, and opens no transaction while nothing is unsent", async () => {
+    let transactions = 0;
+    let selects = 0;
+    // The same database, counting what the relay asks of it.
+    const counted = new Proxy(db, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (key === "transaction") transactions++;
+        if (key === "select") selects++;
+        return key === "transaction" || key === "select" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const relay = new OutboxRelay({ db: counted, bus, pollIntervalMs: 50, idlePollMaxMs: 400 });
+    await relay.start();
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      // At start a pass or two (LISTEN's connect and start() each ask for one); then polls at 50, 100, 200, 400, 400... ms:
+      // about 8 in 2 s where a fixed 50 ms poll would have made 40 passes.
+      expect(transactions).toBeLessThanOrEqual(2);
+      expect(selects).toBeGreaterThan(2);
+      expect(selects).toBeLessThan(12);
+      // And it still picks up a row inserted behind its back, within the idle interval.
+      const id = "0190a0b0-0000-7000-8000-0000000000a1";
+      await db.insert(outbox).values({
+        id,
+        subject: naming.subject(StringValueSchema),
+        eventType: StringValueSchema.typeName,
+        payload: new Uint8Array([10, 1, 121]),
+      });
+      await waitFor("the idle poll to publish the row", () => publishedAt(id), { timeoutMs: 5_000 });
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it("stop() flushes what was enqueued before it", async () => {
     const relay = new OutboxRelay({ db, bus, pollIntervalMs: 600_000, channel: "nobody_listens_here" });
     await relay.start();

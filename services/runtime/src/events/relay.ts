@@ -1,8 +1,11 @@
 // OutboxRelay: publishes outbox rows to JetStream, at least once, in order.
 //
-// - Wakes on NOTIFY (enqueueEvent issues one per transaction) and polls as a
-//   fallback, so a missed notification (relay restarting, LISTEN connection
-//   dropped) delays an event by at most one poll interval.
+// - Wakes on NOTIFY (enqueueEvent issues one per transaction) and on every
+//   (re)connect of the LISTEN connection, and polls as a fallback (rows a
+//   crashed replica held locked, rows inserted without NOTIFY). The poll
+//   backs off while it finds nothing, from the poll interval to the idle
+//   interval, and asks only whether an unsent row exists (one autocommit
+//   statement, no row locks), so an idle service does almost nothing.
 // - Takes unsent rows with FOR UPDATE SKIP LOCKED inside a transaction, so
 //   several replicas share the work without publishing the same row twice
 //   concurrently.
@@ -29,8 +32,10 @@ export interface OutboxRelayOptions {
   bus: EventBus;
   /** Default OUTBOX_CHANNEL. */
   channel?: string;
-  /** Fallback poll; default 1000 ms. */
+  /** Fallback poll while there is work (or a publish failed); default 1000 ms. */
   pollIntervalMs?: number;
+  /** Longest fallback poll interval when idle (doubling from pollIntervalMs); default 30 s. */
+  idlePollMaxMs?: number;
   /** Rows per transaction; default 100. */
   batchSize?: number;
   /** PubAck timeout; default 5000 ms. */
@@ -74,6 +79,7 @@ export class OutboxRelay {
     Pick<OutboxRelayOptions, "afterPublish" | "aroundPublish">;
   readonly #log: EventLogger;
   #timer: NodeJS.Timeout | undefined;
+  #pollDelayMs: number;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<number> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
@@ -86,6 +92,7 @@ export class OutboxRelay {
     this.#o = {
       channel: OUTBOX_CHANNEL,
       pollIntervalMs: 1000,
+      idlePollMaxMs: 30_000,
       batchSize: 100,
       publishTimeoutMs: 5000,
       retainPublishedMs: 7 * 24 * 3600 * 1000,
@@ -93,6 +100,7 @@ export class OutboxRelay {
       ...options,
     };
     this.#log = options.logger ?? options.bus.logger;
+    this.#pollDelayMs = this.#o.pollIntervalMs;
   }
 
   /** Starts listening and polling; resolves once LISTEN is active. */
@@ -107,8 +115,7 @@ export class OutboxRelay {
       () => this.kick(),
     );
     this.#unlisten = () => listening.unlisten();
-    this.#timer = setInterval(() => this.kick(), this.#o.pollIntervalMs);
-    this.#timer.unref();
+    this.#schedulePoll();
     if (this.#o.retainPublishedMs > 0) {
       this.#pruneTimer = setInterval(() => void this.#pruneInBackground(), this.#o.pruneIntervalMs);
       this.#pruneTimer.unref();
@@ -135,7 +142,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     clearInterval(this.#pruneTimer);
     await this.#pruning?.catch(() => {});
     await this.#unlisten?.().catch(() => {});
@@ -176,6 +183,32 @@ export class OutboxRelay {
     } finally {
       this.#pruning = undefined;
     }
+  }
+
+  #schedulePoll(): void {
+    clearTimeout(this.#timer);
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#poll(), this.#pollDelayMs);
+    this.#timer.unref();
+  }
+
+  /** The fallback poll: a pass only if some row is unsent; backs off while none is. */
+  async #poll(): Promise<void> {
+    if (this.#stopped) return;
+    let unsent = true;
+    if (!this.#running) {
+      try {
+        const rows = await this.#o.db.select({ id: outbox.id }).from(outbox).where(isNull(outbox.publishedAt)).limit(1);
+        unsent = rows.length > 0;
+      } catch (error) {
+        this.#log.warn({ err: error }, "outbox poll failed; will retry");
+      }
+    }
+    this.#pollDelayMs = unsent
+      ? this.#o.pollIntervalMs
+      : Math.min(this.#o.idlePollMaxMs, Math.max(this.#pollDelayMs * 2, this.#o.pollIntervalMs));
+    if (unsent) this.kick();
+    this.#schedulePoll();
   }
 
   async #drain(): Promise<void> {

@@ -1,0 +1,146 @@
+// The shop as the load generator sees it: sign up customers, tokenize test
+// cards, place orders and follow each to its terminal state, through the
+// gateway's public StorefrontService (what browsers and CLI clients use) or
+// straight to the services behind it (identity, payment, order), with the
+// generated Connect clients over HTTP/2.
+import { randomUUID } from "node:crypto";
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
+import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
+import { OrderService, OrderStatus, type Order } from "@shop/gen/shop/order/v1/order_pb";
+import { PaymentService } from "@shop/gen/shop/payment/v1/payment_pb";
+import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
+
+export type TargetName = "gateway" | "order";
+
+/** Where each part of the shop listens (base URLs). */
+export interface ShopAddresses {
+  gateway: string;
+  identity: string;
+  catalog: string;
+  inventory: string;
+  payment: string;
+  order: string;
+}
+
+/** Addresses from <NAME>_ADDR, else 127.0.0.1 and <NAME>_PORT or `npm start`'s default port. */
+export function shopAddresses(env: NodeJS.ProcessEnv): ShopAddresses {
+  const at = (name: keyof ShopAddresses, port: number) =>
+    env[`${name.toUpperCase()}_ADDR`] ?? `http://127.0.0.1:${env[`${name.toUpperCase()}_PORT`] ?? String(port)}`;
+  return {
+    gateway: at("gateway", 8080),
+    identity: at("identity", 50051),
+    catalog: at("catalog", 50052),
+    inventory: at("inventory", 50053),
+    order: at("order", 50054),
+    payment: at("payment", 50055),
+  };
+}
+
+export interface Customer {
+  readonly email: string;
+  readonly headers: Headers;
+}
+
+export const APPROVED_CARD = "4242424242424242";
+const TERMINAL = new Set([OrderStatus.CONFIRMED, OrderStatus.CANCELLED]);
+
+export interface ShopTarget {
+  readonly name: TargetName;
+  signUp(): Promise<Customer>;
+  tokenizeCard(customer: Customer): Promise<string>;
+  placeOrder(customer: Customer, productId: string, cardToken: string, signal: AbortSignal): Promise<Order>;
+  /** Resolves with the order once it is CONFIRMED or CANCELLED (WatchOrder ends there). */
+  terminal(customer: Customer, orderId: string, signal: AbortSignal): Promise<Order>;
+  /** The first `count` products of the catalogue. */
+  products(count: number): Promise<string[]>;
+  /** Adds `quantity` units of each product as the admin (so a long run does not sell out). */
+  restock(productIds: readonly string[], quantity: number, admin: { email: string; password: string }): Promise<void>;
+  close(): void;
+}
+
+export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarget {
+  const sessions: Http2SessionManager[] = [];
+  const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => {
+    const sessionManager = new Http2SessionManager(baseUrl);
+    sessions.push(sessionManager);
+    return createClient(
+      service,
+      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager }),
+    );
+  };
+  const storefront = client(StorefrontService, addresses.gateway);
+  const identity = client(IdentityService, addresses.identity);
+  const payment = client(PaymentService, addresses.payment);
+  const orders = client(OrderService, addresses.order);
+  const catalog = client(CatalogService, addresses.catalog);
+  const inventory = client(InventoryService, addresses.inventory);
+  const viaGateway = name === "gateway";
+
+  const card = {
+    cardNumber: APPROVED_CARD,
+    expMonth: 12,
+    expYear: new Date().getFullYear() + 2,
+    cvc: "123",
+    cardholderName: "Load Generator",
+  };
+
+  return {
+    name,
+    async signUp() {
+      const email = `load-${randomUUID()}@shop.test`;
+      const account = { email, password: "load generator password", displayName: "Load Generator" };
+      const token = viaGateway
+        ? (await storefront.signUp(account)).session?.accessToken?.token
+        : (await identity.register(account)).accessToken?.token;
+      if (!token) throw new Error("sign-up answered without an access token");
+      return { email, headers: new Headers({ authorization: `Bearer ${token}` }) };
+    },
+    async tokenizeCard(customer) {
+      const options = { headers: customer.headers };
+      const res = viaGateway ? await storefront.tokenizeCard(card, options) : await payment.tokenizeCard(card, options);
+      return res.cardToken;
+    },
+    async placeOrder(customer, productId, cardToken, signal) {
+      const req = { idempotencyKey: `load-${randomUUID()}`, lines: [{ productId, quantity: 1 }], cardToken };
+      const options = { headers: customer.headers, signal };
+      const res = viaGateway ? await storefront.placeOrder(req, options) : await orders.placeOrder(req, options);
+      if (!res.order) throw new Error("PlaceOrder answered without an order");
+      return res.order;
+    },
+    async terminal(customer, orderId, signal) {
+      const options = { headers: customer.headers, signal };
+      const stream = viaGateway ? storefront.watchOrder({ orderId }, options) : orders.watchOrder({ orderId }, options);
+      for await (const { order } of stream) if (order && TERMINAL.has(order.status)) return order;
+      throw new Error(`WatchOrder of ${orderId} ended before a terminal state`);
+    },
+    async products(count) {
+      const found: string[] = [];
+      let pageToken = "";
+      do {
+        const page = viaGateway
+          ? await storefront.listProducts({ pageSize: 100, pageToken })
+          : await catalog.listProducts({ pageSize: 100, pageToken });
+        for (const p of page.products) {
+          const id = "product" in p ? p.product?.id : (p as { id: string }).id;
+          if (id) found.push(id);
+        }
+        pageToken = page.nextPageToken;
+      } while (pageToken && found.length < count);
+      return found.slice(0, count);
+    },
+    async restock(productIds, quantity, admin) {
+      const login = await identity.login(admin);
+      const headers = new Headers({ authorization: `Bearer ${login.accessToken?.token ?? ""}` });
+      for (const productId of productIds) {
+        await inventory.restock({ restockId: randomUUID(), productId, quantity: BigInt(quantity) }, { headers });
+      }
+    },
+    close() {
+      for (const s of sessions) s.abort();
+    },
+  };
+}
