@@ -61,9 +61,15 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
       return new ConnectError("the call was cancelled", Code.Canceled);
     case Code.DeadlineExceeded:
       return new ConnectError("the call took too long", Code.DeadlineExceeded);
-    case Code.Unavailable:
-      logger.warn({ procedure, code: Code[error.code], err: error.rawMessage }, "a downstream service is unavailable");
+    case Code.Unavailable: {
+      // Our own message for the caller; the transport's (address, errno) for us.
+      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+      logger.warn(
+        { procedure, code: Code[error.code], err: `${error.rawMessage}${cause}` },
+        "a downstream service is unavailable",
+      );
       return new ConnectError(GENERIC_UNAVAILABLE_MESSAGE, Code.Unavailable);
+    }
     default:
       logger.error({ procedure, code: Code[error.code], err }, "downstream call failed");
       return new ConnectError(GENERIC_INTERNAL_MESSAGE, Code.Internal);
