@@ -19,8 +19,8 @@ import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import os from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
+import { Http2Clients } from "./load/http2-clients.ts";
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
@@ -53,7 +53,7 @@ const url = (port: string | number | undefined) => `http://127.0.0.1:${String(po
 console.log(`rpc benchmark: ${String(os.availableParallelism())} CPUs, Node ${process.versions.node}`);
 const system = await startSystem(await planLaunch({ env, dataDir: root }), { sink });
 const bare: ChildProcess[] = [];
-const sessions: Http2SessionManager[] = [];
+const clients = new Http2Clients();
 try {
   const serverUrl = new URL(system.postgres?.serverUrl ?? "");
   serverUrl.pathname = "/shop_catalog";
@@ -77,14 +77,7 @@ try {
   const raw = await startBare(rawPort, "constant");
   const rawDb = await startBare(rawDbPort, "db");
 
-  const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    sessions.push(sessionManager);
-    return createClient(
-      service,
-      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager }),
-    );
-  };
+  const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => clients.client(service, baseUrl);
   const catalog = client(CatalogService, url(env.CATALOG_PORT));
   const inventory = client(InventoryService, url(env.INVENTORY_PORT));
   const rawCatalog = client(CatalogService, url(rawPort));
@@ -157,7 +150,7 @@ try {
   console.error(error instanceof Error ? error.message : String(error));
   process.exitCode = 1;
 } finally {
-  for (const s of sessions) s.abort();
+  clients.close();
   for (const child of bare) child.kill();
   await system.stop();
   closeSync(log);

@@ -5,8 +5,8 @@
 // generated Connect clients over HTTP/2.
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
+import { Http2Clients } from "./http2-clients.ts";
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
@@ -63,15 +63,8 @@ export interface ShopTarget {
 }
 
 export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarget {
-  const sessions: Http2SessionManager[] = [];
-  const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    sessions.push(sessionManager);
-    return createClient(
-      service,
-      createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager }),
-    );
-  };
+  const clients = new Http2Clients();
+  const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => clients.client(service, baseUrl);
   const storefront = client(StorefrontService, addresses.gateway);
   const identity = client(IdentityService, addresses.identity);
   const payment = client(PaymentService, addresses.payment);
@@ -140,7 +133,7 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
       }
     },
     close() {
-      for (const s of sessions) s.abort();
+      clients.close();
     },
   };
 }
