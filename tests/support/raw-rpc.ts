@@ -5,6 +5,7 @@
 // its code, message and size.
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { Readable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 
 export type WireProtocol = "connect" | "grpc" | "grpc-web";
@@ -125,8 +126,18 @@ function sendHttp2(call: RawCall): Promise<HttpResponse> {
       if (out.status === 0) reject(new Error(`stream closed without an answer (rst code ${String(stream.rstCode)})`));
       else resolve(out);
     });
-    stream.end(requestBody(call));
+    // In pieces, as a client streaming an upload would: one write of the
+    // whole body hands it all to the session at once, and a body over the
+    // session's memory limit (10 MB) is then refused by our own side
+    // (ENHANCE_YOUR_CALM) before the server has a say.
+    Readable.from(chunked(requestBody(call)), { objectMode: false }).pipe(stream);
   });
+}
+
+const UPLOAD_CHUNK_BYTES = 64 * 1024;
+
+function* chunked(body: Buffer): Generator<Buffer> {
+  for (let at = 0; at < body.length; at += UPLOAD_CHUNK_BYTES) yield body.subarray(at, at + UPLOAD_CHUNK_BYTES);
 }
 
 function sendHttp1(call: RawCall): Promise<HttpResponse> {
