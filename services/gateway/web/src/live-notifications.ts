@@ -1,23 +1,15 @@
 // The signed-in user's notifications as they arrive (through the browser's
 // one live connection, live/live-updates.ts): announced as toasts, at most one
 // per order (a declined card sends "payment failed" and then "order
-// cancelled": the second replaces the first), and counted until the
-// notifications page is opened.
+// cancelled": the toast shows the outcome; see notification-toasts.ts), and
+// counted until the notifications page is opened.
 import type { Notification } from "@shop/gen/shop/notification/v1/notification_pb";
 import { liveUpdates } from "./live/live-updates.ts";
+import { withNotification, type LiveNotifications } from "./notification-toasts.ts";
 import { session } from "./session.ts";
 import { Store } from "./store.ts";
 
-export interface LiveNotifications {
-  /** Received since the page loaded, newest first. */
-  received: Notification[];
-  /** Shown as toasts until dismissed or timed out, newest first. */
-  toasts: Notification[];
-  unread: number;
-}
-
 const TOAST_MS = 10_000;
-const MAX_TOASTS = 3;
 
 export const liveNotifications = new Store<LiveNotifications>({ received: [], toasts: [], unread: 0 });
 
@@ -33,13 +25,9 @@ export function markAllRead(): void {
 
 function receive(notification: Notification): void {
   const state = liveNotifications.get();
-  if (state.received.some((n) => n.id === notification.id)) return;
-  const sameOrder = (n: Notification) => notification.orderId !== "" && n.orderId === notification.orderId;
-  liveNotifications.set({
-    received: [notification, ...state.received],
-    toasts: [notification, ...state.toasts.filter((t) => !sameOrder(t))].slice(0, MAX_TOASTS),
-    unread: state.unread + 1,
-  });
+  const next = withNotification(state, notification);
+  if (next === state) return;
+  liveNotifications.set(next);
   setTimeout(() => {
     dismissToast(notification.id);
   }, TOAST_MS);
