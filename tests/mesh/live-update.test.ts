@@ -27,7 +27,13 @@ const staging = mkdtempSync(join(tmpdir(), "live-update-src-"));
 let pod: ChildProcess | undefined;
 
 afterAll(() => {
-  pod?.kill("SIGKILL");
+  // `node --watch` runs the service in a child of its own: SIGKILL to the
+  // watcher alone would leave that child running, so the whole group goes.
+  try {
+    if (pod?.pid !== undefined) process.kill(-pod.pid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is gone already.
+  }
   rmSync(root, { recursive: true, force: true });
   rmSync(staging, { recursive: true, force: true });
 });
@@ -81,7 +87,7 @@ describe("Tilt live update against the dev Deployment's command", () => {
     const [command, ...args] = deployment.spec.template.spec.containers[0].command as string[];
     expect(command).toBe("node");
     const output: string[] = [];
-    pod = spawn(process.execPath, args, { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+    pod = spawn(process.execPath, args, { cwd: app, stdio: ["ignore", "pipe", "pipe"], detached: true });
     pod.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     pod.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     const running = (generation: number) =>
