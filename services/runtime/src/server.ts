@@ -109,9 +109,9 @@ export interface RunningServer {
   /**
    * Graceful shutdown: health NOT_SERVING, stop accepting, let in-flight calls
    * finish (bounded by drainTimeoutMs), end Watch streams, close connections.
-   * Idempotent.
+   * Idempotent. A plain function: handed to signal handlers as is.
    */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 const neverAborted = new AbortController().signal;
