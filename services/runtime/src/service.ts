@@ -100,8 +100,8 @@ export interface ServiceContext<M extends ServiceManifest, TSchema extends AnySc
   readonly tokenSettings: TokenSettings;
   /** Tracer and meter for domain spans and metrics, and onEventPublished (see telemetry/). */
   readonly telemetry: ServiceTelemetry;
-  /** Registers something to stop on shutdown (after the server, before the database). */
-  onStop(stop: StopFn): void;
+  /** Registers something to stop on shutdown (after the server, before the database); setup may destructure it. */
+  readonly onStop: (stop: StopFn) => void;
 }
 
 /**
