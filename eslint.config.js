@@ -71,6 +71,7 @@ export default defineConfig(
     // tests check is the values, so the unsafe-any rules are off here only.
     files: ["tests/mesh/**"],
     rules: {
+      "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unsafe-member-access": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",
       "@typescript-eslint/no-unsafe-call": "off",
