@@ -144,10 +144,10 @@ rmSync(root, { recursive: true, force: true });
 const fmtS = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? "-" : `${(ms / 1000).toFixed(1)} s`);
 const fmtMb = (mb: number | undefined, infra?: boolean) =>
   mb === undefined ? "n/a" : `${Math.round(mb)} MB${infra ? "" : mb <= TARGET_RSS_MB ? " ✔" : " ✘"}`;
-const names = runs[0]!.rows.map((r) => r.name);
+const names = runs[0].rows.map((r) => r.name);
 const header = ["", ...runs.flatMap((r) => [`${r.label}: healthy at`, "idle RSS"])];
 const body = names.map((name) => {
-  const infra = runs[0]!.rows.find((r) => r.name === name)!.infra;
+  const infra = runs[0].rows.find((r) => r.name === name)?.infra ?? false;
   return [
     infra ? `${name} (infra)` : name,
     ...runs.flatMap((run) => {
@@ -161,12 +161,12 @@ const total = [
   ...runs.flatMap((r) => [`${fmtS(r.totalMs)} ${r.totalMs <= TARGET_HEALTHY_MS ? "✔" : "✘"}`, ""]),
 ];
 const table = [header, ...body, total];
-const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
 const print = (row: string[]) =>
   console.log(
     "  " +
       row
-        .map((cell, i) => cell.padEnd(widths[i]!))
+        .map((cell, i) => cell.padEnd(widths[i]))
         .join("   ")
         .trimEnd(),
   );

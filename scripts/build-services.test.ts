@@ -74,7 +74,8 @@ describe("buildServiceBundles", () => {
       "main.js.map",
       "migrations",
     ]);
-    expect(JSON.parse(readFileSync(`${bundle}.map`, "utf8")).sources).toContain("../src/count.ts");
+    const sourceMap = JSON.parse(readFileSync(`${bundle}.map`, "utf8")) as { sources: string[] };
+    expect(sourceMap.sources).toContain("../src/count.ts");
   });
 
   it("rebuilds only when a source, a migration or the lock file changed, or an input is gone", async () => {

@@ -76,7 +76,9 @@ export async function buildServiceBundles(
 ): Promise<BundleResult[]> {
   const root = options.root ?? REPO_ROOT;
   const mtimes: ModificationTimes = new Map();
-  const staleness = await Promise.all(names.map((name) => options.force || bundleIsStale(name, root, mtimes)));
+  const staleness = await Promise.all(
+    names.map(async (name) => options.force === true || bundleIsStale(name, root, mtimes)),
+  );
   const stale = new Set(names.filter((_, i) => staleness[i]));
   if (stale.size > 0) await bundle([...stale], root);
   return names.map((name) => ({ name, built: stale.has(name) }));
@@ -129,7 +131,7 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
   }
   for (const name of names) {
     const written = `services/${name}/${scratch}/main.js`;
-    const output = result.metafile.outputs[written];
+    const output = result.metafile.outputs[written] as (typeof result.metafile.outputs)[string] | undefined;
     if (!output) throw new Error(`esbuild wrote no ${written}`);
     const distDir = path.join(root, path.dirname(bundleFile(name)));
     await mkdir(distDir, { recursive: true });

@@ -15,7 +15,7 @@ import { DEV_ADMIN, discoverManifests, portVariable, serviceAddress } from "./st
 const usage = "usage: npm run dead-letters -- <service> list [consumer] | <service> replay <dead-letter-id>";
 
 async function main(argv: string[]): Promise<number> {
-  const [serviceName, command, argument] = argv;
+  const [serviceName, command, argument] = [argv.at(0), argv.at(1), argv.at(2)];
   const manifests = await discoverManifests();
   const manifest = manifests.find((m) => m.name === serviceName);
   if (!manifest || !manifest.serves.includes(DeadLetterService) || !["list", "replay"].includes(command ?? "")) {
@@ -26,12 +26,14 @@ async function main(argv: string[]): Promise<number> {
   const address = (name: string, port: number) =>
     process.env[addressVariable(name)] ?? serviceAddress(Number(process.env[portVariable(name)] ?? port));
   const transport = (baseUrl: string) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
-  const identity = manifests.find((m) => m.name === "identity")!;
+  const identity = manifests.find((m) => m.name === "identity");
+  if (!identity) throw new Error("no identity manifest: the admin signs in there");
   const { accessToken } = await createClient(IdentityService, transport(address("identity", identity.port))).login({
     email: process.env.ADMIN_EMAIL ?? DEV_ADMIN.email,
     password: process.env.ADMIN_PASSWORD ?? DEV_ADMIN.password,
   });
-  const headers = { authorization: `Bearer ${accessToken!.token}` };
+  if (!accessToken) throw new Error("identity answered the admin's Login without an access token");
+  const headers = { authorization: `Bearer ${accessToken.token}` };
   const deadLetters = createClient(DeadLetterService, transport(address(manifest.name, manifest.port)));
 
   if (command === "list") {
@@ -54,9 +56,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { deadLetter } = await deadLetters.replayDeadLetter({ deadLetterId: argument }, { headers });
-  console.log(
-    `replayed ${deadLetter!.id} (${deadLetter!.eventType} ${deadLetter!.eventId}) to ${deadLetter!.consumer}`,
-  );
+  if (!deadLetter) throw new Error(`${manifest.name} answered ReplayDeadLetter without the dead letter`);
+  console.log(`replayed ${deadLetter.id} (${deadLetter.eventType} ${deadLetter.eventId}) to ${deadLetter.consumer}`);
   return 0;
 }
 

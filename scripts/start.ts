@@ -5,7 +5,7 @@ import "./start/require-transform-types.ts";
 import { enableCompileCache } from "node:module";
 
 // The same on-disk code cache the services use (see childEnv): faster restarts.
-enableCompileCache?.(new URL("../.data/node-compile-cache", import.meta.url).pathname);
+enableCompileCache(new URL("../.data/node-compile-cache", import.meta.url).pathname);
 
 // Loaded only now: the guard above must run before any enum-bearing module.
 const { runLauncher } = await import("./start/cli.ts");

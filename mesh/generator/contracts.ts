@@ -53,7 +53,7 @@ export function checkManifests(manifests: readonly ServiceManifest[]): void {
       if (!target.serves.some((s) => s.typeName === dep.service.typeName)) {
         throw new Error(`${m.name} calls ${dep.service.typeName} on ${callee}, which does not serve it`);
       }
-      for (const method of dep.methods ?? []) {
+      for (const method of dep.methods) {
         if (!dep.service.methods.some((d) => d.localName === method)) {
           throw new Error(`${m.name} declares ${dep.service.typeName}.${method}, which the contract does not have`);
         }

@@ -217,7 +217,7 @@ export function metricsQueried(dashboards: readonly Dashboard[] = DASHBOARDS): M
       for (const q of p.queries) {
         const grouped = [...q.expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1].split(",").map((l) => l.trim()));
         for (const m of q.expr.matchAll(/([a-z_][a-z0-9_]*)(\{[^}]*\})?\[/g)) {
-          const selected = [...(m[2] ?? "").matchAll(/([a-z_]+)\s*(?:=~|!=|=)/g)].map((x) => x[1]);
+          const selected = [...(m.at(2) ?? "").matchAll(/([a-z_]+)\s*(?:=~|!=|=)/g)].map((x) => x[1]);
           const labels = out.get(m[1]) ?? new Set<string>();
           for (const l of [...grouped, ...selected]) if (l !== "le") labels.add(l);
           out.set(m[1], labels);

@@ -210,7 +210,7 @@ export function generateMesh(
     },
     {
       path: "mesh/istio/telemetry.yaml",
-      description: `Envoy spans from every sidecar to the OpenTelemetry collector (the ${"`shop-otel`"} provider of the Istio install).`,
+      description: `Envoy spans from every sidecar to the OpenTelemetry collector (the \`shop-otel\` provider of the Istio install).`,
       resources: res([tracingTelemetry()]),
     },
     {

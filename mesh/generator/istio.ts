@@ -218,7 +218,7 @@ export function dependencyPolicies(manifests: readonly ServiceManifest[]): IAuth
     for (const [calleeName, dep] of Object.entries(caller.dependsOn)) {
       const callee = byName.get(calleeName);
       if (!callee) throw new Error(`${caller.name} depends on unknown ${calleeName}`);
-      const paths = dep.methods ? calledMethods(dep).map(methodPath) : [`/${dep.service.typeName}/*`];
+      const paths = calledMethods(dep).map(methodPath);
       policies.push({
         apiVersion: "security.istio.io/v1",
         kind: "AuthorizationPolicy",
@@ -265,8 +265,8 @@ export function requestAuthentication(gateway: ServiceManifest): IRequestAuthent
 
 /** The storefront service the edge serves, and its public / token-only method paths. */
 export function storefrontPaths(gateway: ServiceManifest): { service: string; public: string[]; all: string[] } {
+  if (gateway.serves.length !== 1) throw new Error(`${gateway.name} must serve exactly one API`);
   const [storefront] = gateway.serves;
-  if (!storefront || gateway.serves.length !== 1) throw new Error(`${gateway.name} must serve exactly one API`);
   const publicMethods = (gateway.publicMethods ?? []).map((localName) => {
     const method = storefront.methods.find((m) => m.localName === localName);
     if (!method) throw new Error(`public method ${localName} is not in ${storefront.typeName}`);

@@ -18,8 +18,9 @@ import { join, resolve } from "node:path";
 import { Document } from "yaml";
 import { parseYamlStream, type Resource } from "./yaml.ts";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
+type Json = null | boolean | number | string | Json[] | Obj;
+/** A mapping; a key it does not have reads as undefined. */
+type Obj = { [key: string]: Json | undefined };
 
 interface Target {
   group?: string;
@@ -47,6 +48,8 @@ const SUPPORTED = new Set(["apiVersion", "kind", "resources", "patches", "images
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
+/** A scalar as String() prints it; a mapping or list as JSON rather than "[object Object]". */
+const scalar = (v: Json | undefined): string => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
 
 export class KustomizeError extends Error {
   override name = "KustomizeError";
@@ -63,7 +66,7 @@ function readKustomization(dir: string): Obj {
     if (existsSync(file)) {
       const docs = parseYamlStream(readFileSync(file, "utf8"), file);
       if (docs.length !== 1 || !isObj(docs[0])) throw new KustomizeError(`${file}: expected one mapping`);
-      return docs[0] as Obj;
+      return docs[0];
     }
   }
   throw new KustomizeError(`${dir}: no kustomization.yaml`);
@@ -172,7 +175,8 @@ function applyPatch(resources: Resource[], entry: PatchEntry, dir: string): Reso
   const docs = parseYamlStream(text, source) as Json[];
   if (docs.length === 1 && Array.isArray(docs[0])) {
     if (!entry.target) throw new KustomizeError(`${dir}: JSON 6902 patch ${source} needs a target`);
-    const targets = resources.filter((r) => matchesTarget(r, entry.target!));
+    const target = entry.target;
+    const targets = resources.filter((r) => matchesTarget(r, target));
     if (targets.length === 0) throw new KustomizeError(`${dir}: patch ${source} matches no resource`);
     return resources.map((r) =>
       targets.includes(r) ? (jsonPatch(r as unknown as Json, docs[0] as Json[], source) as unknown as Resource) : r,
@@ -182,9 +186,9 @@ function applyPatch(resources: Resource[], entry: PatchEntry, dir: string): Reso
   for (const doc of docs) {
     if (!isObj(doc)) throw new KustomizeError(`${dir}: patch ${source} must be a mapping or a list of operations`);
     const target: Target = entry.target ?? {
-      kind: String(doc.kind),
-      name: String((doc.metadata as Obj | undefined)?.name),
-      ...((doc.metadata as Obj | undefined)?.namespace ? { namespace: String((doc.metadata as Obj).namespace) } : {}),
+      kind: scalar(doc.kind),
+      name: scalar((doc.metadata as Obj | undefined)?.name),
+      ...((doc.metadata as Obj | undefined)?.namespace ? { namespace: scalar((doc.metadata as Obj).namespace) } : {}),
     };
     const targets = out.filter((r) => matchesTarget(r, target));
     if (targets.length === 0) throw new KustomizeError(`${dir}: patch ${source} matches no resource`);
@@ -192,7 +196,7 @@ function applyPatch(resources: Resource[], entry: PatchEntry, dir: string): Reso
       if (!targets.includes(r)) return r;
       const patch = clone(doc);
       // With an explicit target the patch's own name is only a placeholder.
-      if (entry.target && isObj(patch.metadata)) delete (patch.metadata as Obj).name;
+      if (entry.target && isObj(patch.metadata)) delete patch.metadata.name;
       return mergePatch(r as unknown as Obj, patch, isBuiltin(r.apiVersion), []) as unknown as Resource;
     });
   }
@@ -232,12 +236,14 @@ function mergePatch(base: Json, patch: Json, strategic: boolean, path: string[])
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith("$")) throw new KustomizeError(`patch directive ${key} at ${path.join(".")} is not supported`);
     if (value === null) {
+      // A null in a merge patch removes the key: deleting it is the operation.
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
       delete out[key];
     } else if (isObj(value)) {
       out[key] = mergePatch(out[key] ?? null, value, strategic, [...path, key]);
     } else if (Array.isArray(value) && strategic && Array.isArray(out[key])) {
-      const k = mergeKey(key, [...(out[key] as Json[]), ...value]);
-      out[key] = k ? mergeList(out[key] as Json[], value, k, strategic, [...path, key]) : clone(value);
+      const k = mergeKey(key, [...out[key], ...value]);
+      out[key] = k ? mergeList(out[key], value, k, strategic, [...path, key]) : clone(value);
     } else {
       out[key] = clone(value);
     }
@@ -252,7 +258,7 @@ function mergeList(base: Json[], patch: Json[], key: string, strategic: boolean,
       throw new KustomizeError(`list ${path.join(".")}: items need "${key}"`);
     const i = out.findIndex((o) => isObj(o) && o[key] === item[key]);
     if (i < 0) out.push(clone(item));
-    else out[i] = mergePatch(out[i], item, strategic, [...path, String(item[key])]);
+    else out[i] = mergePatch(out[i], item, strategic, [...path, scalar(item[key])]);
   }
   return out;
 }
@@ -283,13 +289,14 @@ export function jsonPatch(doc: Json, ops: Json[], source = "<patch>"): Json {
     const last = tokens[tokens.length - 1];
     let parent: Json = root;
     for (const t of parentTokens) {
-      parent = Array.isArray(parent)
-        ? (parent[Number(t)] as Json)
+      // An index past the end reads as undefined too (not what Json[] says).
+      const child = Array.isArray(parent)
+        ? (parent[Number(t)] as Json | undefined)
         : isObj(parent)
-          ? (parent[t] as Json)
-          : (undefined as unknown as Json);
-      if (parent === undefined || parent === null)
-        throw new KustomizeError(`${source}: path ${op.path} does not exist`);
+          ? parent[t]
+          : undefined;
+      if (child === undefined || child === null) throw new KustomizeError(`${source}: path ${op.path} does not exist`);
+      parent = child;
     }
     const exists = Array.isArray(parent) ? Number(last) < parent.length : isObj(parent) && last in parent;
     switch (op.op) {
@@ -308,6 +315,8 @@ export function jsonPatch(doc: Json, ops: Json[], source = "<patch>"): Json {
           if (op.op === "remove") parent.splice(Number(last), 1);
           else parent[Number(last)] = clone(op.value as Json);
         } else if (isObj(parent)) {
+          // RFC 6902 remove on a mapping: deleting the key is the operation.
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
           if (op.op === "remove") delete parent[last];
           else parent[last] = clone(op.value as Json);
         }
@@ -327,7 +336,7 @@ export function jsonPatch(doc: Json, ops: Json[], source = "<patch>"): Json {
 
 // ---------------------------------------------------------------- images
 
-const POD_TEMPLATE_PATHS: Record<string, string[]> = {
+const POD_TEMPLATE_PATHS: Partial<Record<string, string[]>> = {
   Deployment: ["spec", "template", "spec"],
   StatefulSet: ["spec", "template", "spec"],
   DaemonSet: ["spec", "template", "spec"],

@@ -5,18 +5,17 @@ import { dirname, join } from "node:path";
 import { loadManifests, repoRoot } from "./contracts.ts";
 import { GENERATED_DIRS, generateMesh } from "./generate.ts";
 
-export interface Drift {
-  path: string;
-  problem: "missing" | "differs" | "unexpected";
-}
+/** A file to write (with what it should contain) or to remove. */
+export type Drift =
+  { path: string; problem: "missing" | "differs"; content: string } | { path: string; problem: "unexpected" };
 
 /** Generated files that are missing, differ, or sit in a generated directory without being generated. */
 export function findDrift(files: Map<string, string>, root: string = repoRoot): Drift[] {
   const drift: Drift[] = [];
   for (const [path, content] of files) {
     const full = join(root, path);
-    if (!existsSync(full)) drift.push({ path, problem: "missing" });
-    else if (readFileSync(full, "utf8") !== content) drift.push({ path, problem: "differs" });
+    if (!existsSync(full)) drift.push({ path, problem: "missing", content });
+    else if (readFileSync(full, "utf8") !== content) drift.push({ path, problem: "differs", content });
   }
   for (const dir of GENERATED_DIRS) {
     const full = join(root, dir);
@@ -46,10 +45,10 @@ async function main(): Promise<void> {
   }
   for (const d of drift.filter((x) => x.problem === "unexpected")) rmSync(join(repoRoot, d.path));
   // Only what changed: Tilt watches these files and re-applies on every write.
-  for (const { path } of drift.filter((x) => x.problem !== "unexpected")) {
+  for (const { path, content } of drift.filter((x) => x.problem !== "unexpected")) {
     const full = join(repoRoot, path);
     mkdirSync(dirname(full), { recursive: true });
-    writeFileSync(full, files.get(path)!);
+    writeFileSync(full, content);
   }
   console.log(`mesh/: ${files.size} generated files, ${drift.length} changed`);
 }

@@ -37,7 +37,8 @@ function allow(name: string, app: string, from: Peer[], ports: number[], labels 
 
 /** mesh/base: default deny, the declared edges, the ingress gateway and istiod to the edge, Prometheus to every sidecar. */
 export function serviceNetworkPolicies(manifests: readonly ServiceManifest[]): INetworkPolicy[] {
-  const edge = manifests.find((m) => m.name === EDGE)!;
+  const edge = manifests.find((m) => m.name === EDGE);
+  if (!edge) throw new Error(`no ${EDGE} manifest: the ingress needs it`);
   const policies: INetworkPolicy[] = [
     {
       apiVersion: "networking.k8s.io/v1",
@@ -52,7 +53,8 @@ export function serviceNetworkPolicies(manifests: readonly ServiceManifest[]): I
   ];
   for (const caller of manifests) {
     for (const calleeName of Object.keys(caller.dependsOn)) {
-      const callee = manifests.find((m) => m.name === calleeName)!;
+      const callee = manifests.find((m) => m.name === calleeName);
+      if (!callee) throw new Error(`${caller.name} depends on unknown ${calleeName}`);
       policies.push(allow(`allow-${caller.name}-to-${callee.name}`, callee.name, [pods(caller.name)], [callee.port]));
     }
   }

@@ -26,8 +26,8 @@ export type Colour = "blue" | "green";
 export type Release =
   { strategy: "canary"; weight: number } | { strategy: "blue-green"; live: Colour; idle: "up" | "down" };
 
-/** Release of each service that runs more than one track. */
-export type ReleasePlan = Readonly<Record<string, Release>>;
+/** Release of each service that runs more than one track (a service not listed runs one). */
+export type ReleasePlan = Readonly<Partial<Record<string, Release>>>;
 
 export type TrackName = "v1" | "v2" | Colour;
 
@@ -83,19 +83,24 @@ export function runningTracks(service: string, plan: ReleasePlan): Track[] {
   return tracksOf(service, plan).filter((t) => t.size !== "none");
 }
 
-/** The plan's problems (unknown services, weights out of range); empty when it is valid. */
-export function planProblems(plan: ReleasePlan, services: readonly string[]): string[] {
+/**
+ * The plan's problems (unknown services, weights out of range); empty when it
+ * is valid. Takes the plan as read from JSON: nothing about it is known yet.
+ */
+export function planProblems(plan: Readonly<Record<string, unknown>>, services: readonly string[]): string[] {
   const problems: string[] = [];
-  for (const [name, release] of Object.entries(plan)) {
+  for (const [name, value] of Object.entries(plan)) {
     if (!services.includes(name)) problems.push(`${name}: no such service`);
+    const release: Partial<Record<string, unknown>> = typeof value === "object" && value !== null ? value : {};
+    const { weight, live, idle } = release;
     if (release.strategy === "canary") {
-      if (!Number.isInteger(release.weight) || release.weight < 0 || release.weight > 100)
-        problems.push(`${name}: canary weight must be an integer from 0 to 100 (got ${String(release.weight)})`);
+      if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 0 || weight > 100)
+        problems.push(`${name}: canary weight must be an integer from 0 to 100 (got ${JSON.stringify(weight)})`);
     } else if (release.strategy === "blue-green") {
-      if (release.live !== "blue" && release.live !== "green")
-        problems.push(`${name}: live must be blue or green (got ${String(release.live)})`);
-      if (release.idle !== "up" && release.idle !== "down")
-        problems.push(`${name}: idle must be up or down (got ${String(release.idle)})`);
+      if (live !== "blue" && live !== "green")
+        problems.push(`${name}: live must be blue or green (got ${JSON.stringify(live)})`);
+      if (idle !== "up" && idle !== "down")
+        problems.push(`${name}: idle must be up or down (got ${JSON.stringify(idle)})`);
     } else {
       problems.push(`${name}: strategy must be canary or blue-green`);
     }
@@ -117,6 +122,10 @@ export function renderReleasePlan(plan: ReleasePlan, root: string = repoRoot): s
 /** What the services read at run time (ConfigMap shop-release): the track that consumes events, per service. */
 export function eventTracks(plan: ReleasePlan, services: readonly string[]): Record<string, { events: TrackName }> {
   const out: Record<string, { events: TrackName }> = {};
-  for (const name of services) out[name] = { events: tracksOf(name, plan).find((t) => t.events)!.name };
+  for (const name of services) {
+    const consuming = tracksOf(name, plan).find((t) => t.events);
+    if (!consuming) throw new Error(`${name}: no track consumes events`);
+    out[name] = { events: consuming.name };
+  }
   return out;
 }

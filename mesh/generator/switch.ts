@@ -48,7 +48,9 @@ export function switchRelease(plan: ReleasePlan, service: string, action: Switch
 }
 
 async function main(): Promise<void> {
-  const [service, action, ...rest] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const [service, action] = [args.at(0), args.at(1)];
+  const rest = args.slice(2);
   const applyAt = rest.indexOf("--apply");
   const overlay = applyAt >= 0 ? rest[applyAt + 1] : undefined;
   if (!service || !["up", "down", "blue", "green"].includes(action ?? "") || (applyAt >= 0 && !overlay)) {
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   const files = generateMesh(manifests, next);
   writeFileSync(join(repoRoot, RELEASES_FILE), renderReleasePlan(next));
   const changed = findDrift(files).filter((d) => d.problem !== "unexpected");
-  for (const { path } of changed) writeFileSync(join(repoRoot, path), files.get(path)!);
+  for (const { path, content } of changed) writeFileSync(join(repoRoot, path), content);
   console.log(
     `${RELEASES_FILE}: ${service} ${JSON.stringify(next[service])}; regenerated ${changed.map((d) => d.path).join(", ")}`,
   );

@@ -181,7 +181,7 @@ export function deployment(m: ServiceManifest, all: readonly ServiceManifest[], 
     // Keep serving while the endpoint removal reaches every proxy; SIGTERM (drain) comes after.
     // (The sleep action needs Kubernetes 1.30 or later.)
     lifecycle: { preStop: { sleep: { seconds: meshConfig.preStopSleepSeconds } } },
-    resources: structuredClone(meshConfig.resources) as IContainer["resources"],
+    resources: structuredClone(meshConfig.resources),
     securityContext: {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

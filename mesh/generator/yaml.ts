@@ -43,7 +43,7 @@ export function parseYamlStream(text: string, source = "<yaml>"): unknown[] {
   const out: unknown[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join("; ")}`);
-    const value = doc.toJS({ maxAliasCount: -1 });
+    const value: unknown = doc.toJS({ maxAliasCount: -1 });
     if (value !== null && value !== undefined) out.push(value);
   }
   return out;

@@ -12,16 +12,20 @@ export function banner(system: RunningSystem, elapsedMs: number): string[] {
   const relative = (p: string) => (p.startsWith(REPO_ROOT) ? path.relative(REPO_ROOT, p) : p);
   // Each service's own database, ready for psql (the embedded cluster's
   // password is a fixed dev one; the user's own is hidden).
-  const url = withDatabase(system.postgres!.serverUrl, databaseName("SERVICE"));
-  const databases = (plan.postgres.kind === "embedded" ? url : redact(url)).replace("SERVICE", "<service>");
-  rows.push([
-    "postgres",
-    `${databases}  (${plan.postgres.kind === "embedded" ? `embedded; data in ${relative(plan.postgres.dataDir)}` : "DATABASE_URL"})`,
-  ]);
-  rows.push([
-    "nats",
-    `${system.nats!.url}  (${plan.nats.kind === "private" ? `private nats-server, JetStream data in ${relative(plan.nats.storeDir)}` : "NATS_URL"})`,
-  ]);
+  if (system.postgres) {
+    const url = withDatabase(system.postgres.serverUrl, databaseName("SERVICE"));
+    const databases = (plan.postgres.kind === "embedded" ? url : redact(url)).replace("SERVICE", "<service>");
+    rows.push([
+      "postgres",
+      `${databases}  (${plan.postgres.kind === "embedded" ? `embedded; data in ${relative(plan.postgres.dataDir)}` : "DATABASE_URL"})`,
+    ]);
+  }
+  if (system.nats) {
+    rows.push([
+      "nats",
+      `${system.nats.url}  (${plan.nats.kind === "private" ? `private nats-server, JetStream data in ${relative(plan.nats.storeDir)}` : "NATS_URL"})`,
+    ]);
+  }
   const admin = system.plan.env.ADMIN_EMAIL
     ? `${system.plan.env.ADMIN_EMAIL} (ADMIN_EMAIL / ADMIN_PASSWORD)`
     : `${DEV_ADMIN.email} / ${DEV_ADMIN.password}`;
@@ -47,16 +51,15 @@ export function banner(system: RunningSystem, elapsedMs: number): string[] {
 /** A `buf curl` against the most useful service that is running. */
 export function curlExample(system: Pick<RunningSystem, "services">): string | undefined {
   const byName = new Map(system.services.map((s) => [s.name, s]));
-  const target = byName.get("gateway")
-    ? {
-        s: byName.get("gateway")!,
-        method: "shop.storefront.v1.StorefrontService/ListProducts",
-        body: '{"pageSize": 5}',
-      }
-    : byName.get("catalog")
-      ? { s: byName.get("catalog")!, method: "shop.catalog.v1.CatalogService/ListProducts", body: '{"pageSize": 5}' }
-      : system.services[0]
-        ? { s: system.services[0], method: "grpc.health.v1.Health/Check", body: "{}" }
+  const gateway = byName.get("gateway");
+  const catalog = byName.get("catalog");
+  const first = system.services.at(0);
+  const target = gateway
+    ? { s: gateway, method: "shop.storefront.v1.StorefrontService/ListProducts", body: '{"pageSize": 5}' }
+    : catalog
+      ? { s: catalog, method: "shop.catalog.v1.CatalogService/ListProducts", body: '{"pageSize": 5}' }
+      : first
+        ? { s: first, method: "grpc.health.v1.Health/Check", body: "{}" }
         : undefined;
   if (!target) return undefined;
   // h2c needs prior knowledge; reflection is a bidi stream, so HTTP/2 it is.

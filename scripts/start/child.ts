@@ -89,8 +89,10 @@ export class Child {
       this.tail.push(line);
       for (const listener of this.#lineListeners) listener(line);
     };
-    pipeLines(this.process.stdout!, this.name, "stdout", options.sink, onLine);
-    pipeLines(this.process.stderr!, this.name, "stderr", options.sink, onLine);
+    const { stdout, stderr } = this.process;
+    if (!stdout || !stderr) throw new Error(`${this.name}: spawned without stdout/stderr pipes`);
+    pipeLines(stdout, this.name, "stdout", options.sink, onLine);
+    pipeLines(stderr, this.name, "stderr", options.sink, onLine);
     this.exited = new Promise<ExitInfo>((resolve) => {
       this.process.on("error", (error) => {
         // "error" without a pid means spawn failed and "close" may never come.
@@ -167,14 +169,17 @@ export async function raceTimeout<T>(promise: Promise<T>, ms: number, signal?: A
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal!.reason);
+      reject(signal?.reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });

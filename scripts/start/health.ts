@@ -44,9 +44,11 @@ export async function waitForHealthy(
       while (!signal.aborted) {
         const answer = await client
           .check({ service: "" }, { timeoutMs: 1_000, signal })
-          .then((response) => ServingStatus[response.status] ?? String(response.status))
+          // An open enum: a status this build does not know has no name.
+          .then((response) => (ServingStatus[response.status] as string | undefined) ?? String(response.status))
           .catch((error: unknown) => (error as Error).message);
-        if (signal.aborted) return;
+        // Aborted while the check ran (the loop's narrowing cannot see that).
+        if (signal.aborted as boolean) return;
         lastAnswer.set(target.name, answer);
         if (answer === "SERVING") {
           const ms = performance.now() - started;
@@ -74,7 +76,7 @@ export async function waitForHealthy(
   if (unhealthy.length > 0) {
     throw new HealthTimeoutError(
       options.timeoutMs,
-      unhealthy.map((t) => ({ ...t, lastAnswer: lastAnswer.get(t.name)! })),
+      unhealthy.map((t) => ({ ...t, lastAnswer: lastAnswer.get(t.name) ?? "not checked yet" })),
     );
   }
   return healthyAfter;

@@ -80,13 +80,13 @@ describe("manifests and ports", () => {
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     for (const port of ports) {
       expect(port).toBeGreaterThanOrEqual(1024);
-      expect(port).toBeLessThan(ephemeralLow!);
+      expect(port).toBeLessThan(ephemeralLow);
     }
     // freePort returns only ports isPortFree accepts, and a bound one it refuses.
     const server = http2.createServer();
     await new Promise<void>((resolve) => server.listen(ports[0], "127.0.0.1", resolve));
     try {
-      expect(await isPortFree(ports[0]!)).toBe(false);
+      expect(await isPortFree(ports[0])).toBe(false);
     } finally {
       server.close();
     }

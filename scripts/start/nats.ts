@@ -63,7 +63,7 @@ export function externalNats(url: string): NatsHandle {
 
 /** Checks that the first server of the user's NATS_URL accepts connections, before any service starts. */
 export async function probeExternalNats(url: string): Promise<void> {
-  const first = url.split(",")[0]!.trim();
+  const first = url.split(",")[0].trim();
   const parsed = URL.canParse(first)
     ? new URL(first)
     : URL.canParse(`nats://${first}`)
@@ -137,5 +137,5 @@ export async function startPrivateNats(options: {
   if (outcome === "ready") return handle;
   await handle.stop();
   const why = outcome === "timeout" ? "did not report ready within 20 s" : describeExit(outcome);
-  throw new LaunchError(`nats-server ${why}. Its last lines:\n${child.tail}`);
+  throw new LaunchError(`nats-server ${why}. Its last lines:\n${child.tail.toString()}`);
 }

@@ -21,7 +21,8 @@ const DIM = 90;
 export function useColour(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR) return false;
   if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;
-  return stream.isTTY === true;
+  // Typed boolean, but undefined (not false) on a pipe or file.
+  return (stream.isTTY as boolean | undefined) === true;
 }
 
 /** `name` padded to `width`, then ` | `, then the text. */
@@ -38,7 +39,7 @@ export function formatLine(source: string, text: string, width: number, colour?:
 export function consoleSink(sources: readonly string[], infra: readonly string[] = []): LogSink {
   const width = Math.max(LAUNCHER.length, ...sources.map((s) => s.length), ...infra.map((s) => s.length));
   const colours = new Map<string, number>();
-  sources.forEach((source, i) => colours.set(source, PALETTE[i % PALETTE.length]!));
+  sources.forEach((source, i) => colours.set(source, PALETTE[i % PALETTE.length]));
   for (const source of infra) colours.set(source, DIM);
   const colourFor = { stdout: useColour(process.stdout), stderr: useColour(process.stderr) };
   return {

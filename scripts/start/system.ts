@@ -116,7 +116,8 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const manifests = await discoverManifests(options.servicesDir);
   const ports = resolvePorts(manifests, env);
   const planned = manifests.map((manifest): PlannedService => {
-    const port = ports.get(manifest.name)!;
+    const port = ports.get(manifest.name);
+    if (port === undefined) throw new Error(`no port for ${manifest.name}`);
     return { manifest, name: manifest.name, port, address: serviceAddress(port), main: mainFile(manifest.name) };
   });
   const services = planned.filter((s) => existsSync(sourceFile(s.name)));
@@ -292,7 +293,10 @@ export class RunningSystem {
         this.#died.abort(new ChildExitedError(exit));
         this.#resolveExit({ kind: "infra-exit", exit });
       };
-      if (!restart || failures >= INFRA_RESTART_LIMIT) return fatal();
+      if (!restart || failures >= INFRA_RESTART_LIMIT) {
+        fatal();
+        return;
+      }
       const delayMs = 500 * 2 ** failures;
       this.sink?.line(
         LAUNCHER,
@@ -302,11 +306,15 @@ export class RunningSystem {
       try {
         await sleep(delayMs, this.#stopAbort.signal);
         const next = await restart(this.#stopAbort.signal);
-        if (!next) return fatal();
+        if (!next) {
+          fatal();
+          return;
+        }
         this.sink?.line(LAUNCHER, `${exit.name} is back`);
         this.watch(next, restart, 0);
       } catch (error) {
-        if (this.#stopping) return;
+        // stop() may have begun while the restart ran (the narrowing above cannot see that).
+        if ((this.#stopping as Promise<string[]> | undefined) !== undefined) return;
         this.sink?.line(LAUNCHER, `✖ ${exit.name} did not come back: ${(error as Error).message}`, "stderr");
         this.watch(child, restart, failures + 1);
       }
@@ -328,7 +336,10 @@ export class RunningSystem {
       this.#died.abort(error);
       this.#resolveExit({ kind: "supervision", error });
     };
-    if (end.kind === "crash-loop") return fail();
+    if (end.kind === "crash-loop") {
+      fail();
+      return;
+    }
     if (this.#endTimer) return;
     const deadline = performance.now() + STARTUP_PROBLEM_COLLECTION_MS;
     this.#endTimer = setInterval(() => {
@@ -491,7 +502,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
 
     const owners = plan.services.filter((s) => s.manifest.database).map((s) => s.name);
     try {
-      await ensureServiceDatabases(system.postgres!.serverUrl, owners);
+      await ensureServiceDatabases(recorded(system.postgres, "Postgres").serverUrl, owners);
     } catch (error) {
       if (plan.postgres.kind === "embedded") throw error;
       // The user's server may not let us CREATE DATABASE; the services may still manage.
@@ -503,8 +514,8 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     }
     system.timings.databasesMs = since();
 
-    const natsUrl = system.nats!.url;
-    const databaseServerUrl = system.postgres!.serverUrl;
+    const natsUrl = recorded(system.nats, "NATS").url;
+    const databaseServerUrl = recorded(system.postgres, "Postgres").serverUrl;
     const healthTimeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
     const servicesStarted = performance.now();
     for (const wave of startWaves(plan.services)) {
@@ -553,7 +564,8 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         signal,
         onHealthy: (name) => {
           const ms = since();
-          const running = system.services.find((s) => s.name === name)!;
+          const running = system.services.find((s) => s.name === name);
+          if (!running) throw new Error(`${name} is healthy but was never started`);
           running.healthyAfterMs = ms;
           running.supervisor.markHealthy();
           sink.line(LAUNCHER, `${name} is healthy (${(ms / 1000).toFixed(1)} s)`);
@@ -570,10 +582,16 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     return system;
   } catch (error) {
     // A dead child aborts `signal` with ChildExitedError; report that rather than the abort.
-    const reason = system.diedSignal.aborted && !options.signal?.aborted ? system.diedSignal.reason : error;
+    const reason: unknown = system.diedSignal.aborted && !options.signal?.aborted ? system.diedSignal.reason : error;
     await system.stop();
     throw reason;
   }
+}
+
+/** Postgres or NATS once the infra start succeeded (it records both). */
+function recorded<T>(handle: T | undefined, what: string): T {
+  if (handle === undefined) throw new Error(`${what} started but its handle was not recorded`);
+  return handle;
 }
 
 /** After a restart: says when the service answers SERVING again (or that it did not within the health timeout). */

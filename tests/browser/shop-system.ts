@@ -55,7 +55,9 @@ export async function startShop(env: Record<string, string> = {}): Promise<ShopS
     system = await startSystem(plan, { sink: { line: (source, text) => output.push(`${source} | ${text}`) } });
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
-    throw new Error(`the shop did not start: ${(error as Error).message}\n${output.slice(-80).join("\n")}`);
+    throw new Error(`the shop did not start: ${(error as Error).message}\n${output.slice(-80).join("\n")}`, {
+      cause: error,
+    });
   }
   const gateway = system.services.find((s) => s.name === "gateway")!;
   return {

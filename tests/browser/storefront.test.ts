@@ -156,7 +156,9 @@ describe("browsing", () => {
     expect(await cards.count()).toBe(12);
     expect(await page.getByText(/In stock \(\d+ available\)|Only \d+ left/).count()).toBe(12);
     expect(await page.getByTestId("listing-count").textContent()).toBe("Showing 1–12 of 34 products");
-    const pictures = await cards.locator("img").evaluateAll((imgs) => imgs.map((i) => i.getAttribute("src") ?? ""));
+    const pictures = await Promise.all(
+      (await cards.locator("img").all()).map(async (img) => (await img.getAttribute("src")) ?? ""),
+    );
     expect(new Set(pictures).size).toBe(12);
     expect(pictures.every((src) => /\/images\/products\/[a-z0-9-]+\.svg$/.test(src))).toBe(true);
     await page.waitForFunction("[...document.images].every((img) => img.complete && img.naturalWidth > 0)");

@@ -50,8 +50,8 @@ function sampleScalar(type: ScalarType, seed: number): unknown {
 function fill(r: ReflectMessage, depth: number): number {
   if (r.desc.typeName === "google.protobuf.Timestamp") {
     // JSON can only carry timestamps between years 1 and 9999.
-    r.set(r.desc.fields[0], (1_790_000_000n + BigInt(depth)) as never);
-    r.set(r.desc.fields[1], 123_000 as never);
+    r.set(r.desc.fields[0], 1_790_000_000n + BigInt(depth));
+    r.set(r.desc.fields[1], 123_000);
     return 2;
   }
   let set = 0;
@@ -66,40 +66,40 @@ function fill(r: ReflectMessage, depth: number): number {
 function setSample(r: ReflectMessage, field: DescField, seed: number, depth: number): number {
   switch (field.fieldKind) {
     case "scalar":
-      r.set(field, sampleScalar(field.scalar, seed) as never);
+      r.set(field, sampleScalar(field.scalar, seed));
       return 1;
     case "enum":
-      r.set(field, field.enum.values[field.enum.values.length - 1].number as never);
+      r.set(field, field.enum.values[field.enum.values.length - 1].number);
       return 1;
     case "message": {
       if (depth > 2) return 0;
       const child = reflect(field.message);
       fill(child, depth + 1);
-      r.set(field, child as never);
+      r.set(field, child);
       return 1;
     }
     case "list": {
       const list = r.get(field);
-      if (field.listKind === "scalar") list.add(sampleScalar(field.scalar, seed) as never);
-      else if (field.listKind === "enum") list.add(field.enum.values[field.enum.values.length - 1].number as never);
+      if (field.listKind === "scalar") list.add(sampleScalar(field.scalar, seed));
+      else if (field.listKind === "enum") list.add(field.enum.values[field.enum.values.length - 1].number);
       else {
         if (depth > 2) return 0;
         const child = reflect(field.message);
         fill(child, depth + 1);
-        list.add(child as never);
+        list.add(child);
       }
       return 1;
     }
     case "map": {
       const map = r.get(field);
       const key = field.mapKey === ScalarType.STRING ? "key" : field.mapKey === ScalarType.BOOL ? true : 7;
-      if (field.mapKind === "scalar") map.set(key, sampleScalar(field.scalar, seed) as never);
-      else if (field.mapKind === "enum") map.set(key, field.enum.values[field.enum.values.length - 1].number as never);
+      if (field.mapKind === "scalar") map.set(key, sampleScalar(field.scalar, seed));
+      else if (field.mapKind === "enum") map.set(key, field.enum.values[field.enum.values.length - 1].number);
       else {
         if (depth > 2) return 0;
         const child = reflect(field.message);
         fill(child, depth + 1);
-        map.set(key, child as never);
+        map.set(key, child);
       }
       return 1;
     }

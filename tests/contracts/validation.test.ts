@@ -51,7 +51,7 @@ function c<S extends DescMessage>(
   invalid: Partial<MessageInitShape<S>>,
   field: string,
 ): Case {
-  return { name, schema, valid, invalid, field } as Case;
+  return { name, schema, valid, invalid, field };
 }
 
 const register = { email: "ada@example.com", password: "correct horse battery", displayName: "Ada" };

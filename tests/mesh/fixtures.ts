@@ -38,7 +38,7 @@ export function render(dir: string): Resource[] {
 export type Any = any;
 
 export const ofKind = (resources: Resource[], kind: string): Any[] => resources.filter((r) => r.kind === kind);
-export const named = (resources: Resource[], kind: string, name: string): Any | undefined =>
+export const named = (resources: Resource[], kind: string, name: string): Any =>
   resources.find((r) => r.kind === kind && r.metadata.name === name);
 
 /** Deployments running a deployable (one per track). */

@@ -14,7 +14,6 @@ import { parseDockerfile } from "./image/dockerfile.ts";
 import { evaluateTiltfile } from "./tilt/tiltfile.ts";
 
 const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
-const tiltfile = readFileSync(join(repoRoot, "Tiltfile"), "utf8");
 const parsed = parseDockerfile(dockerfile);
 const { globalArgs, stages } = parsed;
 const stage = (name: string) => parsed.stage(name);

@@ -14,9 +14,9 @@ export function parsePrometheusText(text: string): Sample[] {
     if (!match) continue;
     const labels: Record<string, string> = {};
     for (const [, key, value] of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[key!] = value!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+      labels[key] = value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
   }
   return samples;
 }

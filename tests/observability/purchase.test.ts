@@ -110,7 +110,7 @@ async function purchaseThroughServices(system: TestSystem): Promise<Purchase> {
   await expect(identity.login({ email, password: `${PASSWORD}-wrong` })).rejects.toThrow();
   const accessToken = (await identity.login({ email, password: PASSWORD })).accessToken!.token;
   const auth = { headers: bearer(accessToken) };
-  const product = (await system.client(CatalogService).listProducts({ pageSize: 1 })).products[0]!;
+  const product = (await system.client(CatalogService).listProducts({ pageSize: 1 })).products[0];
   const { cardToken } = await system.client(PaymentService).tokenizeCard(card, auth);
   const orders = system.client(OrderService);
   const { order } = await orders.placeOrder(
@@ -146,7 +146,7 @@ class Trace {
   one(what: string, match: (s: ReceivedSpan) => boolean): ReceivedSpan {
     const found = this.spans.filter(match);
     expect(found, what).toHaveLength(1);
-    return found[0]!;
+    return found[0];
   }
   rpc(service: string, kind: "server" | "client", method: string): ReceivedSpan {
     return this.one(
@@ -326,9 +326,9 @@ describe("one purchase", () => {
       served(notification, "shop.notification.v1.NotificationService", "ListNotifications"),
     ).toBeGreaterThanOrEqual(1);
     if (WITH_GATEWAY) {
-      expect(served(byService.gateway!, "shop.storefront.v1.StorefrontService", "PlaceOrder")).toBe(1);
+      expect(served(byService.gateway, "shop.storefront.v1.StorefrontService", "PlaceOrder")).toBe(1);
       expect(
-        total(byService.gateway!, "rpc_client_requests_total", {
+        total(byService.gateway, "rpc_client_requests_total", {
           rpc_service: "shop.order.v1.OrderService",
           rpc_method: "PlaceOrder",
         }),

@@ -92,18 +92,17 @@ describe("npm run dead-letters", () => {
       const { stdout } = await cli("inventory", "list");
       return stdout.includes(poisonId) ? stdout : undefined;
     });
-    const id = JSON.parse(
-      listed
-        .trim()
-        .split("\n")
-        .find((l) => l.includes(poisonId))!,
-    ).id as string;
+    const line = listed
+      .trim()
+      .split("\n")
+      .find((l) => l.includes(poisonId))!;
+    const { id } = JSON.parse(line) as { id: string };
     const { stdout } = await cli("inventory", "replay", id);
     expect(stdout).toContain(`replayed ${id}`);
   });
 
   it("explains its usage", async () => {
-    const err = await cli("catalog", "list").catch((e: { code: number; stderr: string }) => e);
+    const err = await cli("catalog", "list").catch((e: unknown) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr).toMatch(/services with dead letters: .*inventory/);
   });

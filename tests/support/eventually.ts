@@ -1,5 +1,6 @@
 // Waiting in tests without fixed sleeps: poll a condition until it holds,
 // with a bound, and say what was awaited when it never does.
+import { inspect } from "node:util";
 
 /**
  * Polls `check` until it returns something truthy (errors count as "not
@@ -15,12 +16,12 @@ export async function eventually<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${inspect(last)}` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -19,14 +19,15 @@ export interface Account {
   token: string;
 }
 
+// Plain functions (no `this`): the systems hand them on as their own.
 export interface ShopAccess {
-  client<S extends DescService>(service: S): Client<S>;
+  readonly client: <S extends DescService>(service: S) => Client<S>;
   /** Registers a fresh customer through identity. */
-  signUp(displayName?: string): Promise<Account>;
+  readonly signUp: (displayName?: string) => Promise<Account>;
   /** Logs in as the admin that identity creates from ADMIN_EMAIL/ADMIN_PASSWORD. */
-  adminToken(): Promise<string>;
+  readonly adminToken: () => Promise<string>;
   /** Closes every connection the clients opened. */
-  close(): void;
+  readonly close: () => void;
 }
 
 /** `baseUrlOf(service)` is the address of the deployable serving it (and throws if none does). */

@@ -8,6 +8,7 @@ import { and, asc, count, desc, eq, gt, inArray, lt, or, sql, type SQL } from "d
 import {
   CatalogService,
   CategorySchema,
+  CreateProductRequestSchema,
   ProductSchema,
   ProductSort,
   type Product,
@@ -15,6 +16,7 @@ import {
 import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
 import { MoneySchema } from "@shop/gen/shop/common/v1/money_pb";
 import { requireAdmin } from "@shop/runtime/authorization";
+import { requiredField } from "@shop/runtime/field-violation";
 import type { Database } from "@shop/runtime/db/database";
 import type { Outbox } from "@shop/runtime/events/outbox";
 import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/runtime/page-token";
@@ -135,7 +137,7 @@ export function catalogService(
 ): ServiceImpl<typeof CatalogService> {
   return {
     async getProduct({ productId }) {
-      const [row] = await db.select().from(products).where(eq(products.id, productId));
+      const row = (await db.select().from(products).where(eq(products.id, productId))).at(0);
       if (!row) throw new ConnectError(`product ${productId} not found`, Code.NotFound);
       return { product: toProduct(row) };
     },
@@ -143,7 +145,12 @@ export function catalogService(
     async batchGetProducts({ productIds }) {
       const rows = await db.select().from(products).where(inArray(products.id, productIds));
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return { products: productIds.flatMap((id) => (byId.has(id) ? [toProduct(byId.get(id)!)] : [])) };
+      return {
+        products: productIds.flatMap((id) => {
+          const row = byId.get(id);
+          return row ? [toProduct(row)] : [];
+        }),
+      };
     },
 
     async listProducts({ categoryId, pageSize, pageToken, sort, skip }) {
@@ -206,10 +213,10 @@ export function catalogService(
 
     async createProduct(req, ctx) {
       requireAdmin(ctx);
-      const price = req.price!;
+      const price = requiredField(req.price, CreateProductRequestSchema.field.price);
       try {
         const row = await db.transaction(async (tx) => {
-          const [category] = await tx.select().from(categories).where(eq(categories.id, req.categoryId));
+          const category = (await tx.select().from(categories).where(eq(categories.id, req.categoryId))).at(0);
           if (!category) throw new ConnectError(`category_id: no category "${req.categoryId}"`, Code.InvalidArgument);
           const [inserted] = await tx
             .insert(products)
@@ -238,10 +245,10 @@ export function catalogService(
     async updateProduct(req, ctx) {
       requireAdmin(ctx);
       const row = await db.transaction(async (tx) => {
-        const [current] = await tx.select().from(products).where(eq(products.id, req.productId)).for("update");
+        const current = (await tx.select().from(products).where(eq(products.id, req.productId)).for("update")).at(0);
         if (!current) throw new ConnectError(`product ${req.productId} not found`, Code.NotFound);
         if (req.categoryId !== undefined) {
-          const [category] = await tx.select().from(categories).where(eq(categories.id, req.categoryId));
+          const category = (await tx.select().from(categories).where(eq(categories.id, req.categoryId))).at(0);
           if (!category) throw new ConnectError(`category_id: no category "${req.categoryId}"`, Code.InvalidArgument);
         }
         if (req.price && req.price.currencyCode !== current.currencyCode) {

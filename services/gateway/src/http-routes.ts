@@ -26,7 +26,10 @@ export function gatewayRoutes(parts: {
     (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
       if (parts.cors.apply(req, res) === "answered") return;
       const urlPath = (req.url ?? "/").split("?")[0];
-      if (isRpcPath(urlPath)) return rpc(req, res);
+      if (isRpcPath(urlPath)) {
+        rpc(req, res);
+        return;
+      }
       const answer = urlPath === JWKS_PATH ? parts.jwks.serve(req, res) : parts.web.serve(req, res);
       answer.catch((err: unknown) => {
         parts.logger.error({ err, path: urlPath }, "http request failed");
@@ -34,7 +37,7 @@ export function gatewayRoutes(parts: {
           res.statusCode = 500;
           res.end();
         } else {
-          res.destroy?.();
+          res.destroy();
         }
       });
     };

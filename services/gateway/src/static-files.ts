@@ -50,10 +50,16 @@ export class StaticFiles {
       return;
     }
     const urlPath = decodedPath(req.url ?? "/");
-    if (urlPath === undefined) return notFound(res);
+    if (urlPath === undefined) {
+      notFound(res);
+      return;
+    }
     // Source maps would publish the app's sources: builds make none, and a
     // stray one (a local debug build) is never served either.
-    if (urlPath.endsWith(".map")) return notFound(res);
+    if (urlPath.endsWith(".map")) {
+      notFound(res);
+      return;
+    }
     const file = await this.find(urlPath);
     if (file)
       return send(
@@ -63,9 +69,15 @@ export class StaticFiles {
         file.stats,
         HASHED_ASSET.test(urlPath) ? IMMUTABLE : file.path.endsWith(".html") ? REVALIDATE : SHORT,
       );
-    if (path.posix.extname(urlPath) !== "") return notFound(res);
+    if (path.posix.extname(urlPath) !== "") {
+      notFound(res);
+      return;
+    }
     const index = await this.find("/index.html");
-    if (!index) return notFound(res, "the web app is not built");
+    if (!index) {
+      notFound(res, "the web app is not built");
+      return;
+    }
     return send(req, res, index.path, index.stats, REVALIDATE);
   }
 
@@ -104,8 +116,7 @@ async function send(req: Request, res: Response, file: string, stats: Stats, cac
     res.end();
     return;
   }
-  const gzip =
-    COMPRESSIBLE.test(type) && stats.size > 1024 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+  const gzip = COMPRESSIBLE.test(type) && stats.size > 1024 && /\bgzip\b/.test(req.headers["accept-encoding"] ?? "");
   const vary = res.getHeader("vary");
   res.setHeader("vary", vary ? `${String(vary)}, accept-encoding` : "accept-encoding");
   if (gzip) res.setHeader("content-encoding", "gzip");
@@ -120,7 +131,7 @@ async function send(req: Request, res: Response, file: string, stats: Stats, cac
     gzip ? [source, createGzip(), res as NodeJS.WritableStream] : [source, res as NodeJS.WritableStream],
   ).catch(() => {
     // The client went away mid-file; nothing to answer.
-    res.destroy?.();
+    res.destroy();
   });
 }
 

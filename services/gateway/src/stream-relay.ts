@@ -11,12 +11,15 @@ export async function* relayStream<In, Out>(
   map: (message: In) => Out,
 ): AsyncGenerator<Out> {
   const draining = ctx.values.get(drainSignalKey);
-  if (draining.aborted) return;
+  // Read through a call: the drain can start while the stream runs, which
+  // TypeScript's narrowing after the check below cannot see.
+  const drainingNow = () => draining.aborted;
+  if (drainingNow()) return;
   const signal = AbortSignal.any([ctx.signal, draining]);
   try {
     for await (const message of open(signal)) yield map(message);
   } catch (err) {
-    if (draining.aborted && !ctx.signal.aborted) return;
+    if (drainingNow() && !ctx.signal.aborted) return;
     throw err;
   }
 }

@@ -50,12 +50,12 @@ describe("a long watch", () => {
     const before = gatewayWatches().length;
     const ordersBefore = orderWatches().length;
     const browser = new AbortController();
-    const stream = http1
-      .watchOrder({ orderId: order.id }, { headers: bearer(buyer.token), signal: browser.signal })
-      [Symbol.asyncIterator]();
+    const watch = http1.watchOrder({ orderId: order.id }, { headers: bearer(buyer.token), signal: browser.signal });
+    const stream = watch[Symbol.asyncIterator]();
     const first = await stream.next();
-    expect(first.value?.order?.id).toBe(order.id);
-    expect(terminal(first.value?.order?.status)).toBe(false);
+    if (first.done) throw new Error("WatchOrder ended before its first message");
+    expect(first.value.order?.id).toBe(order.id);
+    expect(terminal(first.value.order?.status)).toBe(false);
 
     browser.abort();
     await expect(stream.next()).rejects.toMatchObject({ code: Code.Canceled });

@@ -20,7 +20,7 @@ export async function ensureAdminAccount(
   outbox: Outbox<PublishedBy<typeof manifest>>,
   admin: { email: string; password: string },
 ): Promise<"created" | "updated" | "unchanged"> {
-  const [existing] = await db.select().from(users).where(eq(users.email, admin.email));
+  const existing = (await db.select().from(users).where(eq(users.email, admin.email))).at(0);
   if (
     existing?.role === "admin" &&
     !needsRehash(existing.passwordHash) &&

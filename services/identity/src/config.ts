@@ -38,10 +38,7 @@ const publicSettingsSchema = z.object({
     .optional()
     .transform((raw) => (raw === undefined || raw === "" ? undefined : raw.trim().toLowerCase()))
     .pipe(
-      z
-        .email({ message: "must be an email address" })
-        .max(254, { message: "must be at most 254 characters" })
-        .optional(),
+      z.email({ error: "must be an email address" }).max(254, { error: "must be at most 254 characters" }).optional(),
     ),
 });
 
@@ -71,6 +68,8 @@ export function loadIdentityConfig(source: Env): IdentityConfig {
   if (password !== undefined && email === undefined)
     problems.push("ADMIN_EMAIL is required when ADMIN_PASSWORD is set");
   if (password !== undefined) {
+    // Code points, as the contract's min_len/max_len (protovalidate) count them.
+    // eslint-disable-next-line @typescript-eslint/no-misused-spread
     const length = [...password].length;
     const problem =
       length < 10

@@ -72,7 +72,7 @@ export function identityService({
   keys,
   decoyHash,
 }: IdentityServiceDeps): ServiceImpl<typeof IdentityService> {
-  const findUser = async (id: string) => (await db.select().from(users).where(eq(users.id, id)))[0];
+  const findUser = async (id: string) => (await db.select().from(users).where(eq(users.id, id))).at(0);
 
   return {
     async register(req) {
@@ -85,11 +85,13 @@ export function identityService({
 
       const passwordHash = await hashPassword(req.password);
       const row = await db.transaction(async (tx) => {
-        const [inserted] = await tx
-          .insert(users)
-          .values({ id: uuidv7(), email, displayName, role: "customer", passwordHash })
-          .onConflictDoNothing({ target: users.email })
-          .returning();
+        const inserted = (
+          await tx
+            .insert(users)
+            .values({ id: uuidv7(), email, displayName, role: "customer", passwordHash })
+            .onConflictDoNothing({ target: users.email })
+            .returning()
+        ).at(0);
         if (!inserted) throw new ConnectError("email: an account with this email already exists", Code.AlreadyExists);
         await outbox.enqueue(tx, UserRegisteredSchema, {
           userId: inserted.id,
@@ -103,10 +105,12 @@ export function identityService({
     },
 
     async login(req) {
-      const [user] = await db
-        .select()
-        .from(users)
-        .where(eq(users.email, normalizeEmail(req.email)));
+      const user = (
+        await db
+          .select()
+          .from(users)
+          .where(eq(users.email, normalizeEmail(req.email)))
+      ).at(0);
       if (!user) {
         await verifyPassword(req.password, decoyHash);
         throw new ConnectError(BAD_CREDENTIALS, Code.Unauthenticated);

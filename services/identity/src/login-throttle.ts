@@ -26,21 +26,25 @@ type IdentityDatabase = Database<typeof schema>;
 /** Counts an attempt for `userId`, unless the account is locked. */
 export async function claimSignInAttempt(db: IdentityDatabase, userId: string): Promise<AttemptClaim> {
   const failures = sql`${users.failedLogins} + 1`;
-  const [claimed] = await db
-    .update(users)
-    .set({
-      failedLogins: failures,
-      lockedUntil: sql`case when ${failures} >= ${FAILURES_BEFORE_LOCK}
+  const claimed = (
+    await db
+      .update(users)
+      .set({
+        failedLogins: failures,
+        lockedUntil: sql`case when ${failures} >= ${FAILURES_BEFORE_LOCK}
         then now() + least(${FIRST_LOCK_SECONDS} * power(2, least(${failures} - ${FAILURES_BEFORE_LOCK}, ${MAX_DOUBLINGS})), ${MAX_LOCK_SECONDS}) * interval '1 second'
         end`,
-    })
-    .where(and(eq(users.id, userId), or(isNull(users.lockedUntil), lte(users.lockedUntil, sql`now()`))))
-    .returning({ id: users.id });
+      })
+      .where(and(eq(users.id, userId), or(isNull(users.lockedUntil), lte(users.lockedUntil, sql`now()`))))
+      .returning({ id: users.id })
+  ).at(0);
   if (claimed) return { allowed: true };
-  const [locked] = await db
-    .select({ seconds: sql<number>`ceil(extract(epoch from ${users.lockedUntil} - now()))::int` })
-    .from(users)
-    .where(eq(users.id, userId));
+  const locked = (
+    await db
+      .select({ seconds: sql<number>`ceil(extract(epoch from ${users.lockedUntil} - now()))::int` })
+      .from(users)
+      .where(eq(users.id, userId))
+  ).at(0);
   return { allowed: false, retryAfterSeconds: Math.max(1, locked?.seconds ?? 1) };
 }
 

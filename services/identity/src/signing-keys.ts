@@ -132,7 +132,9 @@ export class SigningKeys {
     // After a rotation: the first key activates at the moment it was created.
     const now = this.#now().getTime();
     this.#rows = { rows, readAt: now };
-    const row = activeRow(rows, now)!;
+    const row = activeRow(rows, now);
+    // A rotation makes a key that activates when it is created, so one is always active.
+    if (!row) throw new Error("no signing key is active yet");
     const previous = this.#signing;
     if (previous?.kid === row.kid) return previous;
     const jwk = row.privateKeySealed

@@ -17,7 +17,9 @@ export async function commitStock(
   logger: Logger,
   orderId: string,
 ): Promise<CommitOutcome> {
-  const [reservation] = await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update");
+  const reservation = (await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for("update")).at(
+    0,
+  );
   if (reservation?.status !== "RESERVED") {
     // COMMITTED is a harmless repeat. Anything else means an order was
     // confirmed without stock held for it: the saga has a bug, and there is

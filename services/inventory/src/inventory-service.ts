@@ -43,7 +43,7 @@ export function inventoryService(db: InventoryDatabase): ServiceImpl<typeof Inve
           .returning();
         if (claimed.length === 0) {
           const [earlier] = await tx.select().from(restocks).where(eq(restocks.restockId, req.restockId));
-          assertSameRestock(earlier!, req);
+          assertSameRestock(earlier, req);
           const [current] = await tx.select().from(stock).where(eq(stock.productId, req.productId));
           return current;
         }

@@ -36,14 +36,14 @@ export async function releaseStock(
     .from(reservations)
     .where(eq(reservations.orderId, order.orderId))
     .for("update");
-  if (reservation!.status !== "RESERVED") {
-    if (reservation!.status === "COMMITTED") {
+  if (reservation.status !== "RESERVED") {
+    if (reservation.status === "COMMITTED") {
       logger.warn({ cause: order.cause }, "release asked for a committed reservation; ignored (saga bug?)");
     }
     return "nothing-held";
   }
 
-  const lines = reservation!.lines;
+  const lines = reservation.lines;
   await lockStock(tx, lines);
   await moveStock(tx, lines, RELEASE);
   await tx

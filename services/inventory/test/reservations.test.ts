@@ -298,7 +298,7 @@ describe("the last unit goes to exactly one order", () => {
     let rejected = 0;
     await eventually("a decision for every order", async () => {
       const ids = new Set(orderIds);
-      const decided = async <D extends DescMessage>(s: D) =>
+      const decided = async (s: DescMessage) =>
         (await db.select().from(outbox).where(eq(outbox.eventType, s.typeName)))
           .map((r) => (fromBinary(s, r.payload) as unknown as { orderId: string }).orderId)
           .filter((id) => ids.has(id));

@@ -1,6 +1,6 @@
 // InventoryService over the wire: public stock reads (seeded opening stock,
 // never-stocked products) and the admin-only, idempotent Restock.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { seedProducts } from "@shop/runtime/demo/catalogue";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { v7 as uuidv7 } from "uuid";

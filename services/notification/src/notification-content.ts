@@ -115,7 +115,10 @@ export function notificationContent(event: NotifyingEvent): NotificationContent 
     }
     case "shop.payment.v1.PaymentFailed": {
       const orderId = requireUuid(event.orderId, "order_id", event);
-      const reason = PAYMENT_FAILURES[event.reason] ?? PAYMENT_FAILURES[PaymentFailureReason.UNSPECIFIED];
+      // An open enum: a reason added after this build has no text here.
+      const reason =
+        (PAYMENT_FAILURES as Partial<typeof PAYMENT_FAILURES>)[event.reason] ??
+        PAYMENT_FAILURES[PaymentFailureReason.UNSPECIFIED];
       return {
         kind: "PAYMENT_FAILED",
         userId: requireUuid(event.userId, "user_id", event),

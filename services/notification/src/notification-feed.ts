@@ -144,13 +144,13 @@ export class NotificationFeed {
       () => {
         if (this.#listens++ > 0) {
           this.#log.warn("notification LISTEN connection re-established; sweeping for missed notifications");
-          this.sweep();
+          void this.sweep();
         }
       },
     );
     this.#unlisten = () => listening.unlisten();
     this.#timer = setInterval(() => {
-      if (this.#watchers.size > 0) this.sweep();
+      if (this.#watchers.size > 0) void this.sweep();
     }, this.#sweepIntervalMs);
     this.#timer.unref();
   }
@@ -193,7 +193,7 @@ export class NotificationFeed {
     }
   }
 
-  /** Re-reads watched users' recent notifications and delivers the missing ones. */
+  /** Re-reads watched users' recent notifications and delivers the missing ones. Never rejects (a failure is logged). */
   sweep(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     this.#sweeping ??= this.#sweepOnce()
@@ -244,7 +244,7 @@ export class NotificationFeed {
       } catch (err) {
         // The rows exist (the NOTIFY came after their commit): a sweep finds them.
         this.#log.warn({ err, ids }, "cannot fetch signalled notifications; sweeping instead");
-        setTimeout(() => this.sweep(), 1000).unref();
+        setTimeout(() => void this.sweep(), 1000).unref();
       }
     }
   }
@@ -253,7 +253,7 @@ export class NotificationFeed {
     const ready = [...this.#watchers.values()].flatMap((set) => [...set]).filter((w) => w.known !== undefined);
     if (ready.length === 0) return;
     const users = [...new Set(ready.map((w) => w.userId))];
-    const floor = ready.reduce((min, w) => (w.floor < min ? w.floor : min), ready[0]!.floor);
+    const floor = ready.reduce((min, w) => (w.floor < min ? w.floor : min), ready[0].floor);
     for (let i = 0; i < users.length; i += SWEEP_CHUNK) {
       const rows = await this.#db
         .select()

@@ -30,7 +30,8 @@ export function toNotification(row: NotificationRow): Notification {
   return create(NotificationSchema, {
     id: row.id,
     userId: row.userId,
-    kind: KINDS[row.kind] ?? NotificationKind.UNSPECIFIED,
+    // A kind a newer version stored (during a rolling update) reads as UNSPECIFIED.
+    kind: (KINDS as Partial<typeof KINDS>)[row.kind] ?? NotificationKind.UNSPECIFIED,
     title: row.title,
     body: row.body,
     orderId: row.orderId ?? "",

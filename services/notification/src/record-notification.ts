@@ -23,11 +23,13 @@ export async function recordNotification(
   sourceEventId: string,
 ): Promise<NotificationRow | undefined> {
   const now = Date.now();
-  const [row] = await tx
-    .insert(notifications)
-    .values({ ...content, id: uuidv7({ msecs: now }), sourceEventId, createdAt: new Date(now) })
-    .onConflictDoNothing({ target: notifications.dedupeKey })
-    .returning();
+  const row = (
+    await tx
+      .insert(notifications)
+      .values({ ...content, id: uuidv7({ msecs: now }), sourceEventId, createdAt: new Date(now) })
+      .onConflictDoNothing({ target: notifications.dedupeKey })
+      .returning()
+  ).at(0);
   if (!row) return undefined;
   const signal: NotificationCreatedSignal = { userId: row.userId, id: row.id };
   await tx.execute(sql`select pg_notify(${NOTIFICATION_CHANNEL}, ${JSON.stringify(signal)})`);

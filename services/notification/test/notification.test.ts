@@ -180,12 +180,14 @@ describe("notifications from events", () => {
       title: "Order confirmed",
       userId: user.userId,
     });
-    expect(forOrder[0]!.body).toContain("€34.99");
+    expect(forOrder[0].body).toContain("€34.99");
     // The republished event was handled (its inbox row commits only with a
     // successful handler), not failed on the unique index on its way to the dead letters.
     const db = postgres(system.databaseUrl("notification"), { max: 1, onnotice: () => {} });
     try {
-      const handled = await db`select message_id from inbox where message_id in ${db([first, republished])}`;
+      const handled = await db<
+        { message_id: string }[]
+      >`select message_id from inbox where message_id in ${db([first, republished])}`;
       expect(handled.map((r) => r.message_id).sort()).toEqual([first, republished].sort());
     } finally {
       await db.end();
@@ -266,7 +268,7 @@ describe("listing", () => {
         .reverse(),
     );
     // Created in publishing order (one consumer per event type): the newest is the last order.
-    expect(all[0]!.orderId).toBe(orders[3]);
+    expect(all[0].orderId).toBe(orders[3]);
 
     const pages: Notification[][] = [];
     let pageToken = "";

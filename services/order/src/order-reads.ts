@@ -96,7 +96,7 @@ export function readOrderState(
   orderId: string,
 ): Promise<{ row: OrderRow; order: Order } | undefined> {
   return inSnapshot(db, async (tx) => {
-    const [row] = await tx.select().from(orders).where(eq(orders.id, orderId));
+    const row = (await tx.select().from(orders).where(eq(orders.id, orderId))).at(0);
     return row ? { row, order: (await withDetails(tx, [row]))[0] } : undefined;
   });
 }

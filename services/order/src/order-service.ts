@@ -47,9 +47,10 @@ export function orderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderSe
           .orderBy(desc(orders.id))
           .limit(size + 1);
         const page = rows.slice(0, size);
+        const last = page.at(-1);
         return {
           orders: await withDetails(tx, page),
-          nextPageToken: rows.length > size ? encodePageToken(page.at(-1)!.id, filter) : "",
+          nextPageToken: rows.length > size && last ? encodePageToken(last.id, filter) : "",
         };
       });
     },

@@ -73,22 +73,24 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
 
     const orderId = uuidv7();
     const placed = await deps.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(orders)
-        .values({
-          id: orderId,
-          userId: principal.subject,
-          status: "PENDING",
-          totalMinor: priced.totalMinor,
-          currency: priced.currency,
-          idempotencyKey: req.idempotencyKey,
-          requestFingerprint: fingerprint,
-          deadlineAt: deadlineFor("stock", deps.timeouts),
-          shippingAddress: shippingAddress ?? null,
-          contactEmail: req.contactEmail || customer.email,
-        })
-        .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
-        .returning();
+      const row = (
+        await tx
+          .insert(orders)
+          .values({
+            id: orderId,
+            userId: principal.subject,
+            status: "PENDING",
+            totalMinor: priced.totalMinor,
+            currency: priced.currency,
+            idempotencyKey: req.idempotencyKey,
+            requestFingerprint: fingerprint,
+            deadlineAt: deadlineFor("stock", deps.timeouts),
+            shippingAddress: shippingAddress ?? null,
+            contactEmail: req.contactEmail || customer.email,
+          })
+          .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+          .returning()
+      ).at(0);
       // Lost the race to a concurrent attempt with the same key (ON CONFLICT
       // waited for it to commit).
       if (!row) return undefined;
@@ -150,7 +152,10 @@ async function sameRequestOrFail(db: OrderDatabase, existing: OrderRow, fingerpr
   if (existing.requestFingerprint !== fingerprint) {
     throw new ConnectError("idempotency_key was already used for a different order", Code.FailedPrecondition);
   }
-  return (await readOrder(db, existing.id))!;
+  const order = await readOrder(db, existing.id);
+  // Orders are never deleted: the row was just found by its key.
+  if (!order) throw new Error(`order ${existing.id} not found after its idempotency key matched`);
+  return order;
 }
 
 /** The address as stored: every field of the contract, trimmed, in one order (the fingerprint hashes it). */

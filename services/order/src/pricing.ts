@@ -39,24 +39,27 @@ export interface PricedOrder {
  */
 export function priceOrder(requested: readonly RequestedLine[], products: readonly CatalogProduct[]): PricedOrder {
   const byId = new Map(products.map((p) => [p.id.toLowerCase(), p]));
-  const unknown = requested.filter((l) => !byId.get(l.productId.toLowerCase())?.price).map((l) => l.productId);
+  const matched: { line: RequestedLine; product: CatalogProduct; price: NonNullable<CatalogProduct["price"]> }[] = [];
+  const unknown: string[] = [];
+  for (const line of requested) {
+    const product = byId.get(line.productId.toLowerCase());
+    if (product?.price) matched.push({ line, product, price: product.price });
+    else unknown.push(line.productId);
+  }
   if (unknown.length > 0) {
     throw new ConnectError(
       `${unknown.length === 1 ? "product" : "products"} not found: ${unknown.join(", ")}`,
       Code.NotFound,
     );
   }
-  const lines = requested.map((l) => {
-    const product = byId.get(l.productId.toLowerCase())!;
-    return {
-      productId: product.id,
-      productName: product.name,
-      quantity: l.quantity,
-      unitPriceMinor: product.price!.amountMinor,
-      imageUrl: product.imageUrl,
-    };
-  });
-  const currencies = [...new Set(requested.map((l) => byId.get(l.productId.toLowerCase())!.price!.currencyCode))];
+  const lines = matched.map(({ line, product, price }) => ({
+    productId: product.id,
+    productName: product.name,
+    quantity: line.quantity,
+    unitPriceMinor: price.amountMinor,
+    imageUrl: product.imageUrl,
+  }));
+  const currencies = [...new Set(matched.map((m) => m.price.currencyCode))];
   if (currencies.length > 1) {
     throw new ConnectError(
       `lines: the products are priced in different currencies (${currencies.sort().join(", ")}); place one order per currency`,
@@ -73,5 +76,5 @@ export function priceOrder(requested: readonly RequestedLine[], products: readon
       Code.InvalidArgument,
     );
   }
-  return { lines, currency: currencies[0]!, totalMinor };
+  return { lines, currency: currencies[0], totalMinor };
 }

@@ -14,7 +14,8 @@ export function statusFromName(name: OrderStatusName): OrderStatus {
 }
 
 export function statusName(status: OrderStatus): OrderStatusName {
-  const name = OrderStatus[status];
+  // An open enum: a number this build does not know has no name.
+  const name = OrderStatus[status] as string | undefined;
   if (status === OrderStatus.UNSPECIFIED || name === undefined)
     throw new Error(`not a storable order status: ${status}`);
   return name as OrderStatusName;
@@ -25,7 +26,7 @@ export function reasonFromName(name: CancellationReasonName | null): Cancellatio
 }
 
 export function reasonName(reason: CancellationReason): CancellationReasonName {
-  const name = CancellationReason[reason];
+  const name = CancellationReason[reason] as string | undefined;
   if (reason === CancellationReason.UNSPECIFIED || name === undefined)
     throw new Error(`not a storable cancellation reason: ${reason}`);
   return name as CancellationReasonName;

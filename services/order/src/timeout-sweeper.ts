@@ -80,12 +80,14 @@ export class TimeoutSweeper {
 
   /** Milliseconds until the earliest deadline of a waiting order (negative: overdue); undefined if none waits. */
   async msUntilNextDeadline(): Promise<number | undefined> {
-    const [row] = await this.options.db
-      .select({
-        ms: sql<number | null>`(extract(epoch from min(${orders.deadlineAt}) - clock_timestamp()) * 1000)::float8`,
-      })
-      .from(orders)
-      .where(and(isNotNull(orders.deadlineAt), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"])));
+    const row = (
+      await this.options.db
+        .select({
+          ms: sql<number | null>`(extract(epoch from min(${orders.deadlineAt}) - clock_timestamp()) * 1000)::float8`,
+        })
+        .from(orders)
+        .where(and(isNotNull(orders.deadlineAt), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"])))
+    ).at(0);
     return row?.ms ?? undefined;
   }
 

@@ -54,10 +54,9 @@ async function* orderChanges(
       if (stop.aborted) break;
       if (!notified) {
         // Poll: a cheap look at the version before reading the whole order.
-        const [current] = await deps.db
-          .select({ version: orders.version })
-          .from(orders)
-          .where(eq(orders.id, req.orderId));
+        const current = (
+          await deps.db.select({ version: orders.version }).from(orders).where(eq(orders.id, req.orderId))
+        ).at(0);
         if (current?.version === state.row.version) continue;
       }
       const next = await readOrderState(deps.db, req.orderId);

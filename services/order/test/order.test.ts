@@ -667,9 +667,14 @@ describe("WatchOrder", () => {
         create(WatchOrderRequestSchema, { orderId: order.id }),
         ctx,
       );
-      expect((await stream.next()).value?.order?.status).toBe(OrderStatus.PENDING);
+      const next = async () => {
+        const r = await stream.next();
+        if (r.done) throw new Error("WatchOrder ended");
+        return r.value;
+      };
+      expect((await next()).order?.status).toBe(OrderStatus.PENDING);
       await reserved(order);
-      expect((await stream.next()).value?.order?.status).toBe(OrderStatus.AWAITING_PAYMENT);
+      expect((await next()).order?.status).toBe(OrderStatus.AWAITING_PAYMENT);
       ctx.abort();
       expect((await stream.next()).done).toBe(true);
     } finally {

@@ -131,11 +131,9 @@ export class CardProcessor {
   /** Refunds an approved charge in full; refunding it again returns the first refund. */
   async refund(chargeId: string): Promise<RefundResult> {
     return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .select()
-        .from(processorCharges)
-        .where(eq(processorCharges.chargeId, chargeId))
-        .for("update");
+      const row = (
+        await tx.select().from(processorCharges).where(eq(processorCharges.chargeId, chargeId)).for("update")
+      ).at(0);
       if (!row || row.outcome !== "APPROVED") throw new ProcessorRejected(`no approved charge ${chargeId} to refund`);
       if (row.refundId !== null && row.refundedAt !== null)
         return { refundId: row.refundId, refundedAt: row.refundedAt };

@@ -85,23 +85,27 @@ export class OrderCharger {
 
   /** Step 1: the order's payment, created PENDING with its card bound if there was none. */
   private async open(event: StockReserved): Promise<PaymentRow> {
-    const amount = event.amount!;
+    const amount = event.amount;
+    // Inventory always sets it; an event without one can never be charged (retries end in the dead letters).
+    if (!amount) throw new Error(`StockReserved for order ${event.orderId} has no amount`);
     return this.db.transaction(async (tx) => {
       const now = new Date();
-      const [created] = await tx
-        .insert(payments)
-        .values({
-          id: uuidv7(),
-          orderId: event.orderId,
-          userId: event.userId,
-          status: "PENDING",
-          amountMinor: amount.amountMinor,
-          currencyCode: amount.currencyCode,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .onConflictDoNothing({ target: payments.orderId })
-        .returning();
+      const created = (
+        await tx
+          .insert(payments)
+          .values({
+            id: uuidv7(),
+            orderId: event.orderId,
+            userId: event.userId,
+            status: "PENDING",
+            amountMinor: amount.amountMinor,
+            currencyCode: amount.currencyCode,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .onConflictDoNothing({ target: payments.orderId })
+          .returning()
+      ).at(0);
       if (!created) {
         const [existing] = await tx.select().from(payments).where(eq(payments.orderId, event.orderId));
         return existing;
@@ -127,13 +131,16 @@ export class OrderCharger {
     const card = await claimedCardToken(this.db, payment.orderId);
     // No number: the token's charge already ended (or it expired) and it was erased.
     if (!card?.cardNumber) return { kind: "failed", reason: "INVALID_CARD_TOKEN", attempts: payment.attempts };
+    const { amountMinor, currencyCode } = payment;
+    // open() stores both; a row without them cannot be charged.
+    if (amountMinor === null || currencyCode === null) throw new Error(`payment ${payment.id} has no amount`);
     for (;;) {
       try {
         const result = await this.processor.charge({
           idempotencyKey: payment.orderId,
           cardNumber: card.cardNumber,
-          amountMinor: payment.amountMinor!,
-          currencyCode: payment.currencyCode!,
+          amountMinor,
+          currencyCode,
         });
         await this.recordAttempts(payment.id, result.attempts);
         switch (result.decision) {

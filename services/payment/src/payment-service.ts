@@ -82,10 +82,12 @@ export function paymentService(db: Database<typeof schema>): ServiceImpl<typeof 
 
     async getPayment({ paymentId }, ctx) {
       requirePrincipal(ctx);
-      const [row] = await db
-        .select()
-        .from(payments)
-        .where(and(eq(payments.id, paymentId), isPayment));
+      const row = (
+        await db
+          .select()
+          .from(payments)
+          .where(and(eq(payments.id, paymentId), isPayment))
+      ).at(0);
       if (!row) throw new ConnectError("payment not found", Code.NotFound);
       requireOwnerOrAdmin(ctx, row.userId, "payment");
       return { payment: toPayment(row) };

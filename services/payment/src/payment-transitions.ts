@@ -82,7 +82,9 @@ export class PaymentTransitions {
    */
   async refund(tx: DbOrTx, locked: PaymentRow): Promise<PaymentRow> {
     assertStatus(locked, "CAPTURED");
-    const { refundedAt } = await this.processor.refund(locked.processorChargeId!);
+    // capture() records the charge id with the CAPTURED status.
+    if (locked.processorChargeId === null) throw new Error(`captured payment ${locked.id} has no processor charge`);
+    const { refundedAt } = await this.processor.refund(locked.processorChargeId);
     const [refunded] = await tx
       .update(payments)
       .set({ status: "REFUNDED", refundedAt, updatedAt: new Date() })

@@ -70,11 +70,13 @@ export class PendingPaymentRecovery {
     let picked = 0;
     for (const { id } of stale) {
       if (this.#stopped) break;
-      const [claimed] = await this.db
-        .update(payments)
-        .set({ updatedAt: new Date() })
-        .where(and(eq(payments.id, id), eq(payments.status, "PENDING"), lt(payments.updatedAt, threshold)))
-        .returning();
+      const claimed = (
+        await this.db
+          .update(payments)
+          .set({ updatedAt: new Date() })
+          .where(and(eq(payments.id, id), eq(payments.status, "PENDING"), lt(payments.updatedAt, threshold)))
+          .returning()
+      ).at(0);
       if (!claimed) continue; // finished, or claimed by another replica
       picked++;
       this.logger.warn({ paymentId: claimed.id, orderId: claimed.orderId }, "resuming an abandoned pending payment");

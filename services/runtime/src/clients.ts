@@ -69,7 +69,7 @@ const sessionManagers = new WeakMap<object, Http2SessionManager[]>();
  */
 export function createDependencyClients<D extends Dependencies>(
   dependencies: D,
-  defaultAddresses: { readonly [K in keyof D]: string },
+  defaultAddresses: { readonly [K in keyof D]?: string },
   options: DependencyClientOptions = {},
 ): DependencyClients<D> {
   const env = options.env ?? process.env;

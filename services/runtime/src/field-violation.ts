@@ -20,3 +20,13 @@ export function fieldViolation(field: DescField, ruleId: string, message: string
     { desc: ViolationsSchema, value: violations },
   ]);
 }
+
+/**
+ * A message field the contract marks `required`: present once protovalidate
+ * passed the request, so this only fails for a call that skipped validation,
+ * with the same error protovalidate gives.
+ */
+export function requiredField<T>(value: T | undefined, field: DescField): T {
+  if (value === undefined) throw fieldViolation(field, "required", "value is required");
+  return value;
+}

@@ -19,7 +19,7 @@ function digest(filter: unknown): string {
     .slice(0, 16);
 }
 
-export function encodePageToken<P>(position: P, filter: unknown): string {
+export function encodePageToken(position: unknown, filter: unknown): string {
   return Buffer.from(JSON.stringify({ p: position, f: digest(filter) })).toString("base64url");
 }
 

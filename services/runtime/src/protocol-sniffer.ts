@@ -100,8 +100,9 @@ export class DualProtocolListener {
 
   /** Counts in-flight requests per HTTP/1.1 connection so a drain can close the idle ones. */
   private track(socket: Duplex, res: http.ServerResponse): void {
-    if (!this.http1Sockets.has(socket)) return;
-    this.http1Sockets.set(socket, this.http1Sockets.get(socket)! + 1);
+    const requests = this.http1Sockets.get(socket);
+    if (requests === undefined) return;
+    this.http1Sockets.set(socket, requests + 1);
     if (this.draining && !res.headersSent) res.setHeader("connection", "close");
     res.once("close", () => {
       const inFlight = (this.http1Sockets.get(socket) ?? 1) - 1;

@@ -48,7 +48,7 @@ export function consumesEvents(service: string, track: string, fileText: string)
   const entry = (parsed as Record<string, unknown>)[service];
   // A service the file does not mention runs one track, which consumes.
   if (entry === undefined) return true;
-  const events = (entry as { events?: unknown } | null)?.events;
+  const events = typeof entry === "object" && entry !== null && "events" in entry ? entry.events : undefined;
   return typeof events === "string" ? events === track : undefined;
 }
 
@@ -70,14 +70,14 @@ export async function followReleaseTrack(
 
   const apply = (consume: boolean) => {
     changing = changing.then(async () => {
-      if (stopped || consume === (running !== undefined)) return;
-      if (consume) {
+      if (stopped) return;
+      if (consume && running === undefined) {
         const next = work();
         await next.start();
         running = next;
         log.info({ track }, "this track consumes events");
-      } else {
-        const current = running!;
+      } else if (!consume && running !== undefined) {
+        const current = running;
         running = undefined;
         await current.stop();
         log.info({ track }, "events moved to another track: consumers stopped");

@@ -109,9 +109,9 @@ export interface RunningServer {
   /**
    * Graceful shutdown: health NOT_SERVING, stop accepting, let in-flight calls
    * finish (bounded by drainTimeoutMs), end Watch streams, close connections.
-   * Idempotent.
+   * Idempotent. A plain function: handed to signal handlers as is.
    */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 const neverAborted = new AbortController().signal;
@@ -197,12 +197,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const wantsHttp1 = options.http1Port !== undefined || options.http1OnSamePort === true;
   const h1 = wantsHttp1 ? http.createServer(requestHandler) : undefined;
-  const shared = options.http1OnSamePort ? new DualProtocolListener(h2, h1!) : undefined;
+  const shared = options.http1OnSamePort && h1 ? new DualProtocolListener(h2, h1) : undefined;
 
   try {
     if (shared) await shared.listen(options.port, host);
     else await listen(h2, options.port, host);
-    if (h1 && !shared) await listen(h1, options.http1Port!, host);
+    if (h1 && !shared && options.http1Port !== undefined) await listen(h1, options.http1Port, host);
   } catch (err) {
     h2.close();
     shared?.server.close();

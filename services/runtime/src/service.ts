@@ -100,8 +100,8 @@ export interface ServiceContext<M extends ServiceManifest, TSchema extends AnySc
   readonly tokenSettings: TokenSettings;
   /** Tracer and meter for domain spans and metrics, and onEventPublished (see telemetry/). */
   readonly telemetry: ServiceTelemetry;
-  /** Registers something to stop on shutdown (after the server, before the database). */
-  onStop(stop: StopFn): void;
+  /** Registers something to stop on shutdown (after the server, before the database); setup may destructure it. */
+  readonly onStop: (stop: StopFn) => void;
 }
 
 /**
@@ -160,7 +160,8 @@ export interface ServiceDefinition<M extends ServiceManifest, TSchema extends An
 
 export interface RunningService {
   readonly server: RunningServer;
-  stop(): Promise<void>;
+  /** Stops everything it started (a plain function: handed to signal handlers as is). */
+  readonly stop: () => Promise<void>;
 }
 
 /** Starts the service and installs SIGTERM/SIGINT handling. */
@@ -215,7 +216,7 @@ export async function startService<M extends ServiceManifest, TSchema extends An
     let db: Database<TSchema> | undefined;
     if (manifest.database) {
       const url = config.DATABASE_URL;
-      db = await waitForDependency(
+      const opened = await waitForDependency(
         `DATABASE_URL (${withoutCredentials(url)})`,
         () =>
           openDatabase({
@@ -231,8 +232,9 @@ export async function startService<M extends ServiceManifest, TSchema extends An
           }),
         { timeoutMs: waitMs, logger },
       );
-      stops.push(() => closeDatabase(db!));
-      await migrate(db, definition.migrations ?? null);
+      db = opened;
+      stops.push(() => closeDatabase(opened));
+      await migrate(opened, definition.migrations ?? null);
     }
 
     const naming = new EventNaming({
@@ -242,20 +244,29 @@ export async function startService<M extends ServiceManifest, TSchema extends An
     const eventTypes: DescMessage[] = [...manifest.publishes, ...manifest.consumes];
     let bus: EventBus | undefined;
     if (eventTypes.length > 0) {
-      bus = await waitForDependency(
+      const connected = await waitForDependency(
         `NATS_URL (${withoutCredentials(config.NATS_URL)})`,
         () => EventBus.connect({ servers: config.NATS_URL, name: manifest.name, naming, logger }),
         { timeoutMs: waitMs, logger },
       );
-      stops.push(() => bus!.close());
+      bus = connected;
+      stops.push(() => connected.close());
       // Publishers own their streams, but a consumer may start first: both
       // make sure the stream exists (idempotent).
-      for (const type of eventTypes) await bus.ensureStreamFor(type);
+      for (const type of eventTypes) await connected.ensureStreamFor(type);
     }
+    // What needs Postgres or NATS says so when the manifest leaves it out.
+    const needs = <T>(value: T | undefined, what: string, part: string): T => {
+      if (value === undefined)
+        throw new Error(`${manifest.name}: ${part} needs ${what}, which the manifest does not ask for`);
+      return value;
+    };
+    const database = (part: string) => needs(db, "a database (database: true)", part);
+    const eventBus = (part: string) => needs(bus, "NATS (publishes or consumes events)", part);
 
     const clients = createDependencyClients(
       manifest.dependsOn as M["dependsOn"],
-      {} as Record<keyof M["dependsOn"], string>,
+      {},
       {
         env: source,
         interceptors: [rpcClientTelemetry(telemetry)],
@@ -283,15 +294,15 @@ export async function startService<M extends ServiceManifest, TSchema extends An
 
     if (manifest.publishes.length > 0) {
       const relay = new OutboxRelay({
-        db: db!,
-        bus: bus!,
+        db: database("the outbox relay"),
+        bus: eventBus("the outbox relay"),
         logger,
         aroundPublish: eventPublishTelemetry(telemetry),
         retainPublishedMs: config.OUTBOX_RETENTION_HOURS * 3600 * 1000,
       });
       await relay.start();
       stops.push(() => relay.stop());
-      outboxBacklogMetrics(telemetry.meter, db!, logger);
+      outboxBacklogMetrics(telemetry.meter, database("the outbox relay"), logger);
     }
 
     const services = [...parts.services];
@@ -301,7 +312,12 @@ export async function startService<M extends ServiceManifest, TSchema extends An
     const background = parts.background ?? [];
     const processTelemetry = subscriptions.length > 0 ? eventProcessTelemetry(telemetry) : undefined;
     const newConsumer = () => {
-      const consumer = new EventConsumer<TSchema>({ db: db!, bus: bus!, logger, ...processTelemetry });
+      const consumer = new EventConsumer<TSchema>({
+        db: database("an event subscription"),
+        bus: eventBus("an event subscription"),
+        logger,
+        ...processTelemetry,
+      });
       for (const sub of subscriptions) consumer.consume(sub);
       return consumer;
     };
@@ -328,10 +344,20 @@ export async function startService<M extends ServiceManifest, TSchema extends An
     }
     if (subscriptions.length > 0) {
       const names = newConsumer().jetStreamConsumers;
-      consumerBacklogMetrics(telemetry.meter, { db: db!, bus: bus!, consumers: names, logger });
+      consumerBacklogMetrics(telemetry.meter, {
+        db: database("an event subscription"),
+        bus: eventBus("an event subscription"),
+        consumers: names,
+        logger,
+      });
     }
     if (manifest.serves.includes(DeadLetterService)) {
-      services.push(implement(DeadLetterService, deadLetterService(db!, bus!.js)));
+      services.push(
+        implement(
+          DeadLetterService,
+          deadLetterService(database("DeadLetterService"), eventBus("DeadLetterService").js),
+        ),
+      );
     }
 
     const { authenticate } = parts;

@@ -26,7 +26,7 @@ export type JwkFields = Partial<Record<"kid" | "kty" | "alg" | "use" | "crv" | "
 export function toJwk(key: JwkFields): JWK {
   return Object.fromEntries(
     Object.entries(key).filter(([k, v]) => !k.startsWith("$") && typeof v === "string" && v !== ""),
-  ) as JWK;
+  );
 }
 
 export interface TokenVerifierOptions {
@@ -67,7 +67,9 @@ export class TokenVerifier {
   }
 
   private async verifyWithCurrentKeys(token: string): Promise<Principal> {
-    const { payload } = await jwtVerify(token, this.keys!, {
+    const keys = this.keys;
+    if (!keys) throw new ConnectError("cannot verify access tokens right now", Code.Unavailable);
+    const { payload } = await jwtVerify(token, keys, {
       issuer: this.options.settings.issuer,
       audience: this.options.settings.audience,
       algorithms: [TOKEN_ALGORITHM],
@@ -75,7 +77,9 @@ export class TokenVerifier {
     });
     const role = payload.role;
     if (role !== "customer" && role !== "admin") throw new Error("token has no valid role claim");
-    return { subject: payload.sub!, roles: [role], token };
+    // requiredClaims makes jwtVerify reject a token without one.
+    if (payload.sub === undefined) throw new Error("token has no sub claim");
+    return { subject: payload.sub, roles: [role], token };
   }
 
   private refresh(): Promise<void> {

@@ -76,7 +76,7 @@ function recordingConsumer(
     outcomes?: { meta: EventMeta; outcome: Outcome }[];
     calls?: string[];
   } = {},
-): EventConsumer<Record<string, unknown>> {
+): EventConsumer {
   const c = new EventConsumer({
     db,
     bus,
@@ -266,7 +266,7 @@ describe("EventConsumer", () => {
       expect(await countEffects(db, failing, poisonId)).toBe(1);
       expect(await countEffects(db, healthy, poisonId)).toBe(1);
       const [after] = await db.select().from(deadLetters).where(eq(deadLetters.id, letter.id));
-      expect(after!.replayCount).toBe(2);
+      expect(after.replayCount).toBe(2);
       expect((await listDeadLetters(db, { consumer: failing, pendingOnly: true })).deadLetters).toEqual([]);
     } finally {
       await poisoned.stop();
@@ -364,6 +364,6 @@ describe("ensureConsumer / ensureStream", () => {
     const [row] = await db.execute<{ n: number }>(
       sql`select count(*)::int as n from outbox where published_at is null`,
     );
-    expect(row!.n).toBe(0);
+    expect(row.n).toBe(0);
   });
 });

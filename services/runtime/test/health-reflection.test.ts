@@ -36,21 +36,54 @@ async function bufCurl(...args: string[]): Promise<string> {
   return stdout;
 }
 
-type GrpcCtor = new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, any>;
-
-function grpcClient(protoPath: string, serviceName: string, address: string) {
-  const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true, oneofs: true });
-  let node: any = grpc.loadPackageDefinition(definition);
-  for (const part of serviceName.split(".")) node = node[part];
-  const client = new (node as GrpcCtor)(address, grpc.credentials.createInsecure());
-  return client;
+// The parts of the stub clients proto-loader builds at run time that these
+// tests use (keepCase, enums as strings, oneofs named by `message_response`).
+interface HealthClient {
+  Check(request: { service: string }, callback: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
+  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+}
+interface ReflectionResponse {
+  message_response: string;
+  list_services_response: { service: { name: string }[] };
+  file_descriptor_response: { file_descriptor_proto: Buffer[] };
+  error_response: { error_code: number };
+  original_request: { file_containing_symbol: string };
+}
+interface ReflectionClient {
+  ServerReflectionInfo(): grpc.ClientDuplexStream<object, ReflectionResponse>;
 }
 
+/** A stock grpc-js client of `serviceName`, built from its .proto file. */
+function grpcClient(
+  protoPath: string,
+  serviceName: string,
+  address: string,
+): InstanceType<grpc.ServiceClientConstructor> {
+  const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true, oneofs: true });
+  let node: grpc.GrpcObject[string] | undefined = grpc.loadPackageDefinition(definition);
+  for (const part of serviceName.split(".")) {
+    if (node === undefined || typeof node === "function" || "format" in node) break;
+    node = node[part];
+  }
+  if (typeof node !== "function") throw new Error(`no service ${serviceName} in ${protoPath}`);
+  return new node(address, grpc.credentials.createInsecure());
+}
+
+// The methods exist only at run time, made from the .proto: say which ones we use.
+const healthClient = (address: string) =>
+  grpcClient(healthProto, "grpc.health.v1.Health", address) as unknown as grpc.Client & HealthClient;
+const reflectionClient = (version: string, address: string) =>
+  grpcClient(
+    join(reflectionDir, version, "reflection.proto"),
+    `grpc.reflection.${version}.ServerReflection`,
+    address,
+  ) as unknown as grpc.Client & ReflectionClient;
+
 /** One request/response exchange on a reflection stream. */
-function reflect(client: grpc.Client & Record<string, any>, request: object): Promise<any> {
+function reflect(client: ReflectionClient, request: object): Promise<ReflectionResponse> {
   return new Promise((resolve, reject) => {
     const call = client.ServerReflectionInfo();
-    call.on("data", (res: unknown) => {
+    call.on("data", (res: ReflectionResponse) => {
       resolve(res);
       call.end();
     });
@@ -62,12 +95,15 @@ function reflect(client: grpc.Client & Record<string, any>, request: object): Pr
 describe("grpc.health.v1.Health", () => {
   it("answers Check and Watch for a stock grpc-js client", async () => {
     const server = await startTestServer({ services: [catalog] });
-    const client = grpcClient(healthProto, "grpc.health.v1.Health", `127.0.0.1:${server.port}`);
+    const client = healthClient(`127.0.0.1:${server.port}`);
     try {
       const check = (service: string) =>
-        new Promise<any>((resolve, reject) =>
-          client.Check({ service }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res))),
-        );
+        new Promise<{ status: string }>((resolve, reject) => {
+          client.Check({ service }, (err, res) => {
+            if (err) reject(err);
+            else resolve(res);
+          });
+        });
       await expect(check("")).resolves.toMatchObject({ status: "SERVING" });
       await expect(check("shop.catalog.v1.CatalogService")).resolves.toMatchObject({ status: "SERVING" });
       await expect(check("shop.nope.v1.Nope")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
@@ -94,10 +130,10 @@ describe("grpc.health.v1.Health", () => {
 
   it("Watch reports SERVICE_UNKNOWN for a service that is not registered, without failing", async () => {
     const server = await startTestServer({ services: [catalog] });
-    const client = grpcClient(healthProto, "grpc.health.v1.Health", `127.0.0.1:${server.port}`);
+    const client = healthClient(`127.0.0.1:${server.port}`);
     try {
       const watch = client.Watch({ service: "shop.nope.v1.Nope" });
-      const first = await new Promise<any>((resolve, reject) => {
+      const first = await new Promise<{ status: string }>((resolve, reject) => {
         watch.once("data", resolve);
         watch.on("error", reject);
       });
@@ -154,29 +190,23 @@ describe("server reflection", () => {
   for (const version of ["v1", "v1alpha"]) {
     it(`serves a grpc-js client over ${version}: list, symbol, filename, errors`, async () => {
       const server = await startTestServer({ services: [catalog] });
-      const client = grpcClient(
-        join(reflectionDir, version, "reflection.proto"),
-        `grpc.reflection.${version}.ServerReflection`,
-        `127.0.0.1:${server.port}`,
-      );
+      const client = reflectionClient(version, `127.0.0.1:${server.port}`);
       try {
         const listed = await reflect(client, { list_services: "*" });
-        expect(listed.list_services_response.service.map((s: { name: string }) => s.name)).toContain(
-          "shop.catalog.v1.CatalogService",
-        );
+        expect(listed.list_services_response.service.map((s) => s.name)).toContain("shop.catalog.v1.CatalogService");
 
         const bySymbol = await reflect(client, { file_containing_symbol: "shop.catalog.v1.CatalogService.GetProduct" });
-        const files = bySymbol.file_descriptor_response.file_descriptor_proto.map((b: Buffer) =>
+        const files = bySymbol.file_descriptor_response.file_descriptor_proto.map((b) =>
           fromBinary(FileDescriptorProtoSchema, b),
         );
         // The requested file first, then every transitive import.
         expect(files[0].name).toBe("shop/catalog/v1/catalog.proto");
-        const names = files.map((f: { name: string }) => f.name);
+        const names = files.map((f) => f.name);
         expect(names).toEqual(
           expect.arrayContaining(["buf/validate/validate.proto", "google/protobuf/descriptor.proto"]),
         );
         for (const file of files) for (const dep of file.dependency) expect(names).toContain(dep);
-        expect(files[0].service[0].method.map((m: { name: string }) => m.name)).toContain("GetProduct");
+        expect(files[0].service[0].method.map((m) => m.name)).toContain("GetProduct");
 
         const nested = await reflect(client, {
           file_containing_symbol: "grpc.health.v1.HealthCheckResponse.ServingStatus",

@@ -66,7 +66,7 @@ export async function countEffects(db: TestDatabase, consumer: string, eventId?:
       ? sql`select count(*)::int as n from effects where consumer = ${consumer}`
       : sql`select count(*)::int as n from effects where consumer = ${consumer} and event_id = ${eventId}`,
   );
-  return rows[0]!.n;
+  return rows[0].n;
 }
 
 /** True once the durable consumer has delivered and seen acks for everything in its stream. */
@@ -90,8 +90,8 @@ export function runFixture(script: string, env: Record<string, string>): Promise
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, output }));

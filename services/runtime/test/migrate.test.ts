@@ -34,7 +34,7 @@ describe("migrate", () => {
       const results = await Promise.allSettled(replicas.map((db) => migrate(db, fixtureMigrations)));
       expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(Array(5).fill("ok"));
 
-      const db = replicas[0]!;
+      const db = replicas[0];
       const journal = await db.execute<{ runtime: number; service: number }>(sql`
         select (select count(*)::int from drizzle.__runtime_migrations) as runtime,
                (select count(*)::int from drizzle.__drizzle_migrations) as service`);
@@ -46,7 +46,7 @@ describe("migrate", () => {
       // And again later (a restart): nothing to do, nothing breaks.
       await migrate(url, fixtureMigrations);
       const again = await db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-      expect(again[0]!.n).toBe(1);
+      expect(again[0].n).toBe(1);
     } finally {
       await Promise.all(replicas.map((db) => closeDatabase(db)));
     }

@@ -75,7 +75,7 @@ describe("enqueueEvent", () => {
       headers: { traceparent: "00-abc-def-01" },
       publishedAt: null,
     });
-    expect(row!.payload).toEqual(new Uint8Array([10, 4, 107, 101, 112, 116]));
+    expect(row.payload).toEqual(new Uint8Array([10, 4, 107, 101, 112, 116]));
 
     let rolledBackId = "";
     await expect(
@@ -293,7 +293,7 @@ describe("OutboxRelay", () => {
         const [row] = await db.execute<{ n: number }>(
           sql`select count(*)::int as n from outbox where published_at is null`,
         );
-        return row!.n === 0;
+        return row.n === 0;
       });
       const total = relays.reduce((n, r) => n + r.stats.published, 0);
       expect(total).toBe(ids.length);

@@ -251,9 +251,10 @@ function codeOf(protocol: string, answer: RawAnswer): Code {
       ? String(answer.trailers["grpc-status"] ?? answer.headers["grpc-status"])
       : // gRPC-Web: the trailer is the body's last frame, "grpc-status: N\r\n...".
         /grpc-status: ?(\d+)/i.exec(answer.body.subarray(5).toString())?.[1];
-  const known = Object.values(Code).find((c) => c === Number(status));
-  if (typeof known !== "number") throw new Error(`no gRPC status in the answer (${String(status)})`);
-  return known;
+  // A numeric enum maps each value back to its name; a name maps to its Code.
+  const name = Code[Number(status)] as keyof typeof Code | undefined;
+  if (name === undefined) throw new Error(`no gRPC status in the answer (${String(status)})`);
+  return Code[name];
 }
 
 describe("validation under hostile input", () => {

@@ -133,7 +133,7 @@ describe("handleSignals", () => {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     const messages: string[] = [];
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     for await (const line of lines) {
       const entry = JSON.parse(line) as { msg: string };

@@ -141,6 +141,6 @@ describe("the logger", () => {
       password: "[redacted]",
       user: { email: "a@b.c", newPassword: "[redacted]" },
     });
-    expect((logs.lines[3]!.err as { message: string }).message).toContain('insert into "users"');
+    expect((logs.lines[3].err as { message: string }).message).toContain('insert into "users"');
   });
 });

@@ -12,7 +12,7 @@ export function captureLogs(): LogCapture & { logger: pino.Logger } {
   const lines: Record<string, unknown>[] = [];
   const logger = pino(
     { level: "debug", base: { service: "test" } },
-    { write: (line: string) => void lines.push(JSON.parse(line)) },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
   );
   return { lines, logger };
 }

@@ -7,7 +7,6 @@ import { repoRoot } from "../fixtures.ts";
 
 export interface Call {
   args: unknown[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   kwargs: Record<string, any>;
 }
 

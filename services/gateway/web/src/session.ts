@@ -17,9 +17,9 @@ const KEY = "shop.session";
 const isSession = (v: unknown): v is Session =>
   typeof v === "object" &&
   v !== null &&
-  typeof (v as Session).token === "string" &&
-  typeof (v as Session).expiresAt === "number" &&
-  typeof (v as Session).user?.id === "string";
+  typeof (v as Partial<Session>).token === "string" &&
+  typeof (v as Partial<Session>).expiresAt === "number" &&
+  typeof (v as Partial<Session>).user?.id === "string";
 
 function load(): Session | null {
   const stored = readStored<Session | null>(KEY, null, (v): v is Session | null => v === null || isSession(v));
@@ -40,10 +40,12 @@ export function currentToken(): string | undefined {
 }
 
 export function signIn(message: SessionMessage): void {
-  const user = message.user!;
+  const { user, accessToken } = message;
+  // The storefront always answers a sign-in or sign-up with both.
+  if (!user || !accessToken) throw new Error("the sign-in answer has no user or access token");
   const value: Session = {
-    token: message.accessToken!.token,
-    expiresAt: message.accessToken?.expiresAt ? timestampMs(message.accessToken.expiresAt) : Date.now() + 3600_000,
+    token: accessToken.token,
+    expiresAt: accessToken.expiresAt ? timestampMs(accessToken.expiresAt) : Date.now() + 3600_000,
     user: { id: user.id, email: user.email, displayName: user.displayName },
   };
   localStorage.setItem(KEY, JSON.stringify(value));

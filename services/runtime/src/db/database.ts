@@ -60,7 +60,9 @@ export async function closeDatabase(db: { $client: Sql }, timeoutSeconds = 5): P
 }
 
 /** postgres.js options shared by every client the runtime opens. */
-export function clientOptions(options: { max?: number; applicationName?: string } = {}): postgres.Options<{}> {
+export function clientOptions(
+  options: { max?: number; applicationName?: string } = {},
+): postgres.Options<Record<string, never>> {
   return {
     max: options.max ?? 10,
     // "relation already exists, skipping" and friends from IF NOT EXISTS DDL:

@@ -86,12 +86,13 @@ export async function ensureStream(jsm: JetStreamManager, options: EnsureStreamO
         throw error;
       }
     }
-    const config = info.config;
+    // The server leaves `subjects` out of the JSON when there are none (omitempty).
+    const config: Omit<StreamConfig, "subjects"> & { subjects?: string[] } = info.config;
     const subjects = [...new Set([...(config.subjects ?? []), ...options.subjects])];
     const same =
       subjects.length === (config.subjects ?? []).length &&
       config.duplicate_window === duplicateWindow &&
-      (config.max_age ?? 0) === maxAge;
+      config.max_age === maxAge;
     if (same) return info;
     const update: Partial<StreamConfig> = { ...config, subjects, duplicate_window: duplicateWindow, max_age: maxAge };
     return jsm.streams.update(options.name, update);
@@ -128,7 +129,7 @@ export async function ensureConsumer(
     );
   }
   const desired = {
-    ack_wait: nanos(options.backoffMs[0] ?? options.ackWaitMs ?? 30_000),
+    ack_wait: nanos(options.backoffMs.at(0) ?? options.ackWaitMs ?? 30_000),
     max_deliver: options.maxDeliver,
     backoff: options.backoffMs.length > 0 ? options.backoffMs.map(nanos) : undefined,
     max_ack_pending: options.maxAckPending ?? 1000,

@@ -164,7 +164,7 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
         stream: naming.stream(schema),
         subject: naming.subject(schema),
         schema,
-        sub: sub as unknown as Route["sub"],
+        sub,
         maxDeliver: sub.maxDeliver ?? d.maxDeliver ?? 5,
         backoffMs: sub.backoffMs ?? d.backoffMs ?? DEFAULT_BACKOFF_MS,
         concurrency: Math.max(1, sub.concurrency ?? d.concurrency ?? 1),
@@ -207,21 +207,26 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
     if (this.#stopping) return;
     this.#stopping = true;
     this.#wake?.();
-    await Promise.all(this.#routes.map((r) => r.fetch?.close().catch(() => {})));
+    await Promise.all(this.#routes.map(async (r) => r.fetch?.close().catch(() => {})));
     await Promise.all(this.#loops);
+  }
+
+  /** Read through a call: stop() sets the flag while #run awaits, which TypeScript's narrowing cannot see. */
+  #stopRequested(): boolean {
+    return this.#stopping;
   }
 
   async #run(route: Route): Promise<void> {
     let failures = 0;
-    while (!this.#stopping) {
+    while (!this.#stopRequested()) {
       try {
         const consumer = await this.#bus.js.consumers.get(route.stream, route.name);
-        while (!this.#stopping) {
+        while (!this.#stopRequested()) {
           const batch = await consumer.fetch({ max_messages: route.concurrency, expires: route.pullExpiresMs });
           route.fetch = batch;
           const inFlight: Promise<void>[] = [];
           for await (const msg of batch) {
-            if (this.#stopping) {
+            if (this.#stopRequested()) {
               msg.nak();
               continue;
             }
@@ -234,7 +239,7 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
           failures = 0;
         }
       } catch (error) {
-        if (this.#stopping) break;
+        if (this.#stopRequested()) break;
         failures++;
         this.#log.error({ err: error, consumer: route.name }, "event consumer pull failed; retrying");
         await new Promise<void>((resolve) => {
@@ -314,7 +319,7 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
           // failed): park it now rather than let JetStream drop it.
           throw new Exhausted(`gave up after ${meta.deliveryCount - 1} deliveries without a recorded outcome`);
         }
-        await route.sub.handle(tx as Transaction<TSchema>, event as never, meta);
+        await route.sub.handle(tx, event as never, meta);
         return "processed" as const;
       });
     } catch (error) {

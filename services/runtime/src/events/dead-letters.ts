@@ -87,9 +87,10 @@ export async function listDeadLetters(db: DbOrTx, options: ListDeadLettersOption
     .orderBy(desc(deadLetters.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
+  const last = page.at(-1);
   return {
     deadLetters: page,
-    ...(rows.length > limit ? { nextCursor: page.at(-1)!.id } : {}),
+    ...(rows.length > limit && last ? { nextCursor: last.id } : {}),
   };
 }
 
@@ -108,7 +109,7 @@ export async function replayDeadLetter(db: DbOrTx, js: JetStreamClient, id: stri
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
     throw new DeadLetterNotFoundError(id);
   return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(deadLetters).where(eq(deadLetters.id, id)).for("update");
+    const row = (await tx.select().from(deadLetters).where(eq(deadLetters.id, id)).for("update")).at(0);
     if (!row) throw new DeadLetterNotFoundError(id);
     const n = row.replayCount + 1;
     const h = natsHeaders();
@@ -120,11 +121,15 @@ export async function replayDeadLetter(db: DbOrTx, js: JetStreamClient, id: stri
     h.set(EVENT_TYPE_HEADER, row.eventType);
     h.set(REPLAY_OF_HEADER, row.id);
     await js.publish(row.subject, row.payload, { msgID: `${row.eventId}:replay:${n}`, headers: h });
-    const [updated] = await tx
-      .update(deadLetters)
-      .set({ replayCount: n, replayedAt: sql`now()` })
-      .where(eq(deadLetters.id, id))
-      .returning();
-    return updated!;
+    const updated = (
+      await tx
+        .update(deadLetters)
+        .set({ replayCount: n, replayedAt: sql`now()` })
+        .where(eq(deadLetters.id, id))
+        .returning()
+    ).at(0);
+    // The row is locked FOR UPDATE above, so it is still there.
+    if (!updated) throw new DeadLetterNotFoundError(id);
+    return updated;
   });
 }

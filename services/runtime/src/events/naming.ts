@@ -96,8 +96,9 @@ export function splitTypeName(typeName: string): { pkg: string; domain: string; 
   const first = tokens.findIndex((t) => /^[A-Z]/.test(t));
   if (first <= 0) throw new Error(`event type ${JSON.stringify(typeName)} has no package`);
   const pkgTokens = tokens.slice(0, first);
+  const version = pkgTokens.at(-1) ?? "";
   const domainTokens =
-    /^v\d+((alpha|beta)\d*)?$/.test(pkgTokens.at(-1)!) && pkgTokens.length > 1 ? pkgTokens.slice(0, -1) : pkgTokens;
+    /^v\d+((alpha|beta)\d*)?$/.test(version) && pkgTokens.length > 1 ? pkgTokens.slice(0, -1) : pkgTokens;
   return { pkg: pkgTokens.join("."), domain: domainTokens.join("."), name: tokens.slice(first).join(".") };
 }
 

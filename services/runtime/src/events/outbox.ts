@@ -82,7 +82,7 @@ function isMessage(value: unknown, schema: DescMessage): boolean {
   const typeName = (value as { $typeName?: unknown } | null)?.$typeName;
   if (typeName === undefined) return false;
   if (typeName !== schema.typeName) {
-    throw new Error(`enqueueEvent: message is a ${String(typeName)}, schema is ${schema.typeName}`);
+    throw new Error(`enqueueEvent: message is a ${JSON.stringify(typeName)}, schema is ${schema.typeName}`);
   }
   return true;
 }

@@ -265,7 +265,7 @@ export class OutboxRelay {
       const sent: OutboxRow[] = [];
       const failed: { row: OutboxRow; error: string }[] = [];
       results.forEach((r, i) => {
-        const row = rows[i]!;
+        const row = rows[i];
         if (r.status === "fulfilled") {
           sent.push(row);
           if (r.value.duplicate) this.stats.duplicates++;
@@ -297,8 +297,8 @@ export class OutboxRelay {
       this.stats.published += sent.length;
       if (failed.length > 0) {
         this.stats.failures += failed.length;
-        this.stats.lastError = failed[0]!.error;
-        this.#log.warn({ failed: failed.length, error: failed[0]!.error }, "outbox publish failed; will retry");
+        this.stats.lastError = failed[0].error;
+        this.#log.warn({ failed: failed.length, error: failed[0].error }, "outbox publish failed; will retry");
         return 0;
       }
       return rows.length;

@@ -26,7 +26,10 @@ export function deadlineInterceptor(defaultTimeoutMs = DEFAULT_TIMEOUT_MS): Inte
       // ignores the signal.
       return await new Promise((resolve, reject) => {
         const onAbort = () => reject(ConnectError.from(signal.reason, Code.DeadlineExceeded));
-        if (signal.aborted) return onAbort();
+        if (signal.aborted) {
+          onAbort();
+          return;
+        }
         signal.addEventListener("abort", onAbort, { once: true });
         next({ ...req, signal })
           .then(resolve, reject)

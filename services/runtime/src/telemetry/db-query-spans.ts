@@ -76,7 +76,7 @@ export function withQuerySpans(client: Sql, tracer: Tracer, target: DatabaseTarg
                   return value;
                 },
                 (error: unknown) => {
-                  const code = (error as { code?: unknown })?.code;
+                  const code = (error as { code?: unknown } | null | undefined)?.code;
                   const type = typeof code === "string" ? code : error instanceof Error ? error.name : "Error";
                   if (typeof code === "string") span.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, code);
                   span.setAttribute(ATTR_ERROR_TYPE, type);

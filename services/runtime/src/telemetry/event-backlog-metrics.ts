@@ -22,7 +22,7 @@ export interface JetStreamConsumerRef {
   name: string;
 }
 
-export function outboxBacklogMetrics(meter: Meter, db: Database<Record<string, unknown>>, logger: Logger): void {
+export function outboxBacklogMetrics(meter: Meter, db: Database, logger: Logger): void {
   const unpublished = meter.createObservableGauge("shop.outbox.unpublished_events", {
     description: "Outbox rows not yet published to JetStream",
   });
@@ -34,13 +34,14 @@ export function outboxBacklogMetrics(meter: Meter, db: Database<Record<string, u
     async (result) => {
       try {
         // Served by the partial index outbox_unpublished_idx: only unsent rows.
-        const [row] = await db
+        const rows = await db
           .select({
             n: sql<number>`count(*)::int`,
             age: sql<number | null>`extract(epoch from (now() - min(${outbox.createdAt})))::float8`,
           })
           .from(outbox)
           .where(isNull(outbox.publishedAt));
+        const row = rows.at(0);
         result.observe(unpublished, row?.n ?? 0);
         result.observe(oldestAge, Math.max(0, row?.age ?? 0));
       } catch (err) {
@@ -54,7 +55,7 @@ export function outboxBacklogMetrics(meter: Meter, db: Database<Record<string, u
 export function consumerBacklogMetrics(
   meter: Meter,
   options: {
-    db: Database<Record<string, unknown>>;
+    db: Database;
     bus: EventBus;
     consumers: readonly JetStreamConsumerRef[];
     logger: Logger;

@@ -33,7 +33,7 @@ export function eventPublishTelemetry(telemetry: ServiceTelemetry) {
   });
 
   return async (event: OutboxEvent, publish: PublishEvent) => {
-    const parent = contextFromEventHeaders(event.headers ?? {});
+    const parent = contextFromEventHeaders(event.headers);
     const span = telemetry.tracer.startSpan(
       `publish ${event.subject}`,
       {

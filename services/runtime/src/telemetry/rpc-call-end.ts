@@ -57,7 +57,7 @@ export async function runObservedCall<Res extends UnaryResponse | StreamResponse
         onEnd(failure ?? (signal.aborted ? (signal.reason ?? new ConnectError("canceled", Code.Canceled)) : undefined));
       }
     })(),
-  } as Res;
+  };
 }
 
 /** The Connect/gRPC code an RPC ended with. */

@@ -12,7 +12,7 @@
 // batching timer; incoming trace context is still passed on.
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { fromBinary } from "@bufbuild/protobuf";
-import { createNoopMeter, ProxyTracerProvider, type Meter, type Tracer } from "@opentelemetry/api";
+import { createNoopMeter, ProxyTracer, type Meter, type Tracer } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { defaultResource, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
@@ -69,7 +69,8 @@ export class ServiceTelemetry {
       });
       this.tracer = this.#tracerProvider.getTracer(SCOPE);
     } else {
-      this.tracer = new ProxyTracerProvider().getTracer(SCOPE);
+      // A proxy that never gets a delegate is the API's no-op tracer.
+      this.tracer = new ProxyTracer({ getDelegateTracer: () => undefined }, SCOPE);
     }
     this.tracing = this.#tracerProvider !== undefined;
 
@@ -112,7 +113,7 @@ export class ServiceTelemetry {
   onEventPublished<Desc extends DescMessage>(schema: Desc, listener: (event: MessageShape<Desc>) => void): void {
     let entry = this.#publishedListeners.get(schema.typeName);
     if (!entry) this.#publishedListeners.set(schema.typeName, (entry = { schema, listeners: [] }));
-    entry.listeners.push(listener as (event: never) => void);
+    entry.listeners.push(listener);
   }
 
   /** The relay hook reports each published event here. */

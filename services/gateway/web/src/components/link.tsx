@@ -6,7 +6,7 @@ export function Link({
   href,
   children,
   ...rest
-}: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string; children: ComponentChildren }) {
+}: AnchorHTMLAttributes & { href: string; children: ComponentChildren }) {
   return (
     <a href={href} onClick={onLinkClick} {...rest}>
       {children}
