@@ -48,11 +48,30 @@ export interface Customer {
 export const APPROVED_CARD = "4242424242424242";
 const TERMINAL = new Set([OrderStatus.CONFIRMED, OrderStatus.CANCELLED]);
 
+/** What a caller may choose about an order (chaos runs retry with the same key, order several units). */
+export interface OrderChoice {
+  /** Default: a fresh key per call. */
+  idempotencyKey?: string;
+  /** Default 1. */
+  quantity?: number;
+}
+
 export interface ShopTarget {
   readonly name: TargetName;
   signUp(): Promise<Customer>;
-  tokenizeCard(customer: Customer): Promise<string>;
-  placeOrder(customer: Customer, productId: string, cardToken: string, signal: AbortSignal): Promise<Order>;
+  /** A single-use token for a test card (default the approved one). */
+  tokenizeCard(customer: Customer, cardNumber?: string): Promise<string>;
+  placeOrder(
+    customer: Customer,
+    productId: string,
+    cardToken: string,
+    signal: AbortSignal,
+    choice?: OrderChoice,
+  ): Promise<Order>;
+  /** The customer's own order, now. */
+  getOrder(customer: Customer, orderId: string): Promise<Order>;
+  /** Cancels a customer's order that is not terminal yet (FailedPrecondition once CONFIRMED). */
+  cancelOrder(customer: Customer, orderId: string): Promise<Order>;
   /** Resolves with the order once it is CONFIRMED or CANCELLED (WatchOrder ends there). */
   terminal(customer: Customer, orderId: string, signal: AbortSignal): Promise<Order>;
   /** The first `count` products of the catalogue. */
@@ -92,16 +111,37 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
       if (!token) throw new Error("sign-up answered without an access token");
       return { email, headers: new Headers({ authorization: `Bearer ${token}` }) };
     },
-    async tokenizeCard(customer) {
+    async tokenizeCard(customer, cardNumber = APPROVED_CARD) {
       const options = { headers: customer.headers };
-      const res = viaGateway ? await storefront.tokenizeCard(card, options) : await payment.tokenizeCard(card, options);
+      const req = { ...card, cardNumber };
+      const res = viaGateway ? await storefront.tokenizeCard(req, options) : await payment.tokenizeCard(req, options);
       return res.cardToken;
     },
-    async placeOrder(customer, productId, cardToken, signal) {
-      const req = { idempotencyKey: `load-${randomUUID()}`, lines: [{ productId, quantity: 1 }], cardToken };
+    async placeOrder(customer, productId, cardToken, signal, choice = {}) {
+      const req = {
+        idempotencyKey: choice.idempotencyKey ?? `load-${randomUUID()}`,
+        lines: [{ productId, quantity: choice.quantity ?? 1 }],
+        cardToken,
+      };
       const options = { headers: customer.headers, signal };
       const res = viaGateway ? await storefront.placeOrder(req, options) : await orders.placeOrder(req, options);
       if (!res.order) throw new Error("PlaceOrder answered without an order");
+      return res.order;
+    },
+    async getOrder(customer, orderId) {
+      const options = { headers: customer.headers };
+      const res = viaGateway
+        ? await storefront.getOrder({ orderId }, options)
+        : await orders.getOrder({ orderId }, options);
+      if (!res.order) throw new Error("GetOrder answered without an order");
+      return res.order;
+    },
+    async cancelOrder(customer, orderId) {
+      const options = { headers: customer.headers };
+      const res = viaGateway
+        ? await storefront.cancelOrder({ orderId }, options)
+        : await orders.cancelOrder({ orderId }, options);
+      if (!res.order) throw new Error("CancelOrder answered without an order");
       return res.order;
     },
     async terminal(customer, orderId, signal) {

@@ -189,6 +189,39 @@ describe("planning", () => {
     expect(plan.nats).toEqual({ kind: "external", url: "nats://127.0.0.1:4222" });
   });
 
+  it("plans replicas of every event-consuming service on ports of their own (SHOP_REPLICAS)", async () => {
+    for (const name of ["inventory", "order", "catalog"]) {
+      mkdirSync(path.join(dir, name), { recursive: true });
+      writeFileSync(path.join(dir, name, "main.ts"), "");
+    }
+    const [inventoryPort, order2Port] = [await freePort(), await freePort()];
+    const plan = await planLaunch({
+      env: {
+        NATS_URL: "nats://127.0.0.1:4222",
+        DATABASE_URL: "postgres://me@127.0.0.1:5432/app",
+        SHOP_REPLICAS: "2",
+        IDENTITY_PORT: String(await freePort()),
+        CATALOG_PORT: String(await freePort()),
+        INVENTORY_PORT: String(inventoryPort),
+        INVENTORY_PORT_2: String(await freePort()),
+        ORDER_PORT: String(await freePort()),
+        ORDER_PORT_2: String(order2Port),
+      },
+      mainFile: (name) => path.join(dir, name, "main.ts"),
+    });
+    const names = plan.services.map((s) => s.name).sort();
+    // identity and catalog consume no events: one instance each.
+    expect(names).toEqual(["catalog", "identity", "inventory", "inventory-2", "order", "order-2"]);
+    const order2 = plan.services.find((s) => s.name === "order-2");
+    expect(order2).toMatchObject({ replica: 2, port: order2Port, main: path.join(dir, "order", "main.ts") });
+    expect(order2?.manifest.name).toBe("order");
+    // Everyone else reaches the first replica.
+    expect(plan.ports.get("inventory")).toBe(inventoryPort);
+    await expect(
+      planLaunch({ env: { NATS_URL: "nats://x:1", DATABASE_URL: "postgres://me@h/app", SHOP_REPLICAS: "9" } }),
+    ).rejects.toThrow(/SHOP_REPLICAS must be an integer between 1 and 4 \(got "9"\)/);
+  });
+
   it("refuses a busy service port before starting anything", async () => {
     const server = http2.createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
