@@ -32,11 +32,11 @@ export function shopAddresses(env: NodeJS.ProcessEnv): ShopAddresses {
     env[`${name.toUpperCase()}_ADDR`] ?? `http://127.0.0.1:${env[`${name.toUpperCase()}_PORT`] ?? String(port)}`;
   return {
     gateway: at("gateway", 8080),
-    identity: at("identity", 50051),
-    catalog: at("catalog", 50052),
-    inventory: at("inventory", 50053),
-    order: at("order", 50054),
-    payment: at("payment", 50055),
+    identity: at("identity", 7001),
+    catalog: at("catalog", 7002),
+    inventory: at("inventory", 7003),
+    order: at("order", 7004),
+    payment: at("payment", 7005),
   };
 }
 

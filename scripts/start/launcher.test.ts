@@ -63,13 +63,13 @@ describe("manifests and ports", () => {
     const ports = resolvePorts(manifests, { ORDER_PORT: "6000" });
     expect(ports.get("order")).toBe(6000);
     expect(ports.get("gateway")).toBe(8080);
-    expect(ports.get("identity")).toBe(50051);
+    expect(ports.get("identity")).toBe(7001);
   });
 
   it("names the variable when a port is invalid or two services clash", () => {
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "http" })).toThrow(/GATEWAY_PORT must be an integer/);
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "70000" })).toThrow(/GATEWAY_PORT/);
-    expect(() => resolvePorts(manifests, { ORDER_PORT: "50051" })).toThrow(/order and identity .* port 50051/);
+    expect(() => resolvePorts(manifests, { ORDER_PORT: "7001" })).toThrow(/order and identity .* port 7001/);
   });
 
   it("hands out free ports below the range outgoing connections take their local ports from", async () => {
@@ -124,12 +124,12 @@ describe("each child's environment", () => {
     };
     const env = childEnv(byName("order"), { ...base, ports: resolvePorts(manifests, userEnv), env: userEnv });
     expect(env).toMatchObject({
-      PORT: "50054",
+      PORT: "7004",
       HOST: "127.0.0.1",
       DATABASE_URL: "postgres://shop:shop@127.0.0.1:54329/shop_order",
       NATS_URL: "nats://127.0.0.1:42229",
       LOG_LEVEL: "info",
-      IDENTITY_ADDR: "http://127.0.0.1:50051",
+      IDENTITY_ADDR: "http://127.0.0.1:7001",
       CATALOG_ADDR: "http://127.0.0.1:6001",
       FOO: "bar",
     });

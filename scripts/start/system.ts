@@ -84,7 +84,7 @@ export interface PlannedService {
   /** 1-based replica number. */
   replica: number;
   port: number;
-  /** Base URL, e.g. http://127.0.0.1:50054. */
+  /** Base URL, e.g. http://127.0.0.1:7004. */
   address: string;
   /** The file Node runs: the bundle, services/<name>/dist/main.js, unless PlanOptions.mainFile. */
   main: string;
