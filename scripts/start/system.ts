@@ -20,6 +20,15 @@ import {
 } from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { freePort, isPortFree, parsePort, portClash } from "./ports.ts";
+import {
+  earlierRun,
+  listProcesses,
+  pidFilePath,
+  removePidFile,
+  stopStale,
+  writePidFile,
+  type ProcessEntry,
+} from "./pid-file.ts";
 import { exitCause, Supervisor, type SupervisionEnd } from "./supervisor.ts";
 import {
   ensureServiceDatabases,
@@ -110,6 +119,12 @@ export interface Plan {
   bundles: { force: boolean } | undefined;
   postgres: PostgresPlan;
   nats: NatsPlan;
+  /**
+   * Processes an earlier `npm start` with this data directory left running
+   * (its launcher died without stopping them; see pid-file.ts), stopped by
+   * planLaunch; `killed` are those that needed SIGKILL.
+   */
+  stale?: { stopped: ProcessEntry[]; killed: ProcessEntry[] };
 }
 
 /**
@@ -121,6 +136,20 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const dataDir = options.dataDir ?? (env.SHOP_DATA_DIR || path.join(REPO_ROOT, ".data"));
   const sourceFile = options.mainFile ?? ((name: string) => defaultMainFile(name, options.servicesDir));
   const mainFile = options.mainFile ?? ((name: string) => defaultBundleFile(name, options.servicesDir));
+
+  // First what an earlier npm start left here: its processes would hold the ports checked below.
+  const earlier = earlierRun(dataDir);
+  if (earlier.kind === "running") {
+    const pid = String(earlier.launcher.pid);
+    const children = earlier.processes.length > 0 ? ` with ${listProcesses(earlier.processes)}` : "";
+    throw new LaunchError(
+      `another npm start (pid ${pid}) is running with its data in ${dataDir}${children}; stop it (kill ${pid}), or give this one its own SHOP_DATA_DIR`,
+    );
+  }
+  let stale: Plan["stale"];
+  if (earlier.kind === "stale") {
+    stale = { stopped: earlier.processes, killed: await stopStale(earlier.processes) };
+  }
 
   const manifests = await discoverManifests(options.servicesDir);
   const ports = resolvePorts(manifests, env);
@@ -180,7 +209,7 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   );
   const problems = clashes.filter((clash) => clash !== undefined);
   if (problems.length > 0) throw new LaunchError(problems.join("\n"));
-  return { env, dataDir, ports, services, missing, bundles, postgres, nats };
+  return { env, dataDir, ports, services, missing, bundles, postgres, nats, ...(stale ? { stale } : {}) };
 }
 
 /** The most instances per event-consuming service (each needs its port, its connections, its memory). */
@@ -355,6 +384,31 @@ export class RunningSystem {
     process.on("exit", this.#lastResort);
   }
 
+  /**
+   * Rewrites the pid file (see pid-file.ts) with every process running now;
+   * called whenever one is started or restarted.
+   */
+  recordPids(): void {
+    if (this.#stopping) return;
+    try {
+      writePidFile(this.plan.dataDir, [
+        ...this.services.map((s) => ({ name: s.name, pid: s.child.pid })),
+        { name: "postgres", pid: this.postgres?.child?.pid },
+        { name: "nats", pid: this.nats?.child?.pid },
+      ]);
+    } catch (error) {
+      if (this.#pidFileFailed) return;
+      this.#pidFileFailed = true;
+      this.sink?.line(
+        LAUNCHER,
+        `warning: cannot write ${pidFilePath(this.plan.dataDir)} (${(error as Error).message}); a later npm start cannot tell what this one left running`,
+        "stderr",
+      );
+    }
+  }
+
+  #pidFileFailed = false;
+
   /** Aborts when a child dies; start-up waits on it. */
   get diedSignal(): AbortSignal {
     return this.#died.signal;
@@ -386,6 +440,7 @@ export class RunningSystem {
         const next = await restart(this.#stopAbort.signal);
         if (!next) return fatal();
         this.sink?.line(LAUNCHER, `${exit.name} is back`);
+        this.recordPids();
         this.watch(next, restart, 0);
       } catch (error) {
         if (this.#stopping) return;
@@ -442,6 +497,8 @@ export class RunningSystem {
       for (const infra of [this.nats?.child, this.postgres?.child]) {
         if (infra && (await infra.exited).signal === "SIGKILL") killed.push(infra.name);
       }
+      // Everything it listed has stopped.
+      removePidFile(this.plan.dataDir);
       process.removeListener("exit", this.#lastResort);
       return killed;
     })();
@@ -491,6 +548,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.postgres = handle;
+        system.recordPids();
         if (handle.child && plan.postgres.kind === "embedded") {
           const { dataDir, port } = plan.postgres;
           system.watch(handle.child, async (stopSignal) => {
@@ -523,6 +581,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.nats = handle;
+        system.recordPids();
         if (handle.child && plan.nats.kind === "private") {
           const { binary, port, storeDir } = plan.nats;
           system.watch(handle.child, async (stopSignal) => {
@@ -620,7 +679,10 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
                 "stderr",
               );
             },
-            onRespawn: (child) => void reportHealthyAgain(system, running, child, diedAt.get(service.name)),
+            onRespawn: (child) => {
+              system.recordPids();
+              void reportHealthyAgain(system, running, child, diedAt.get(service.name));
+            },
             onGiveUp: (end) => system.supervisionEnded(end),
           }),
           get child() {
@@ -630,6 +692,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         };
         system.services.push(running);
       }
+      system.recordPids();
       const remaining = healthTimeoutMs - (performance.now() - servicesStarted);
       await waitForHealthy(wave, {
         timeoutMs: Math.max(remaining, 0),
