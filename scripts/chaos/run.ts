@@ -20,6 +20,9 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
+/** How long one order's calls are retried. */
+const RETRY_FOR_MS = 180_000;
+
 /** The services' settings for the run: short waits, so that a run settles in seconds rather than minutes. */
 const SERVICE_ENV: Record<string, string> = {
   CHARGE_RETRY_DELAY_MS: "50",
@@ -42,7 +45,32 @@ export async function runChaos(options: ChaosOptions): Promise<{ passed: number;
   const shop = await startShop({ dataDir: options.dataDir, replicas: options.replicas, env: SERVICE_ENV });
   const results: CheckResult[] = [];
   let observer: Observer | undefined;
+  // However the system behaves, the run ends: start-up, the orders' retries, settling and checks each have a bound.
+  const boundMs = 240_000 + options.durationMs + RETRY_FOR_MS + options.settleMs + 300_000;
+  let bound: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_resolve, reject) => {
+    bound = setTimeout(
+      () => reject(new Error(`the run took longer than its bound of ${String(boundMs / 1000)} s`)),
+      boundMs,
+    );
+  });
   try {
+    await Promise.race([overrun, body()]);
+  } catch (error) {
+    results.push({ name: "the run completed", ok: false, detail: (error as Error).stack ?? String(error) });
+    log(shop.output.slice(-30).join("\n"));
+  } finally {
+    clearTimeout(bound);
+    await observer?.close().catch(() => {});
+    const code = await shop.stop();
+    if (code !== 0)
+      results.push({ name: "the launcher stopped cleanly", ok: false, detail: `exit code ${String(code)}` });
+  }
+  for (const r of results) log(`${r.ok ? "✔" : "✖"} ${r.name}: ${r.detail}`);
+  const failed = results.filter((r) => !r.ok).length;
+  return { passed: results.length - failed, failed, elapsedMs: performance.now() - began };
+
+  async function body(): Promise<void> {
     const up = await shop.waitForLine(/shop is up/, { timeoutMs: 240_000 });
     log(`chaos: ${up.replace(/^.*\| /, "")}; ${shop.instances.map((i) => i.name).join(", ")}`);
     const workload = await prepareWorkload(shop, { customers: options.customers, orders: options.orders });
@@ -64,7 +92,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ passed: number;
         orders: options.orders,
         durationMs: options.durationMs,
         concurrency: 48,
-        retryForMs: 180_000,
+        retryForMs: RETRY_FOR_MS,
         random: workloadRandom,
       }),
       runFaults(shop, schedule, startedAt, (line) => log(`  ${line}`)),
@@ -93,15 +121,5 @@ export async function runChaos(options: ChaosOptions): Promise<{ passed: number;
     });
     results.push(...(await runChecks(observer, workload, stillBusy)));
     workload.close();
-  } catch (error) {
-    results.push({ name: "the run completed", ok: false, detail: (error as Error).stack ?? String(error) });
-    log(shop.output.slice(-30).join("\n"));
-  } finally {
-    await observer?.close().catch(() => {});
-    const code = await shop.stop();
-    if (code !== 0) results.push({ name: "the launcher stopped cleanly", ok: false, detail: `exit code ${code}` });
   }
-  for (const r of results) log(`${r.ok ? "✔" : "✖"} ${r.name}: ${r.detail}`);
-  const failed = results.filter((r) => !r.ok).length;
-  return { passed: results.length - failed, failed, elapsedMs: performance.now() - began };
 }

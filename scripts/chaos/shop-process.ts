@@ -2,13 +2,14 @@
 // with a data directory of its own (its embedded Postgres cluster and
 // nats-server store in a temporary directory) and free ports for everything,
 // on 127.0.0.1 only, so a chaos run never touches the machine's Postgres or
-// NATS. Its output goes to a log file; the processes it started are found
-// under /proc (a service instance by the PORT in its environment).
+// NATS. Its output goes to a log file; the processes it runs are found in
+// its pid file.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import path from "node:path";
 import { discoverManifests, portVariable, REPO_ROOT, serviceAddress } from "../start/services.ts";
 import { freePort } from "../start/ports.ts";
+import { readPidFile, stillRunning } from "../start/pid-file.ts";
 import { instanceName, replicaPortVariable } from "../start/system.ts";
 import { embeddedServerUrl } from "../start/postgres.ts";
 import { DEV_ADMIN } from "../start/services.ts";
@@ -123,25 +124,11 @@ export async function startShop(options: {
       resolve(code);
     }),
   );
-  const launcherPid = launcher.pid ?? -1;
-  const byPort = new Map(instances.map((i) => [i.port, i.name]));
-
+  // The launcher's pid file names every instance it runs now (see pid-file.ts).
   const pids = (): Map<string, number> => {
     const found = new Map<string, number>();
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      if (parentPid(pid) !== launcherPid) continue;
-      const command = read(`/proc/${entry}/cmdline`)?.split("\0").join(" ") ?? "";
-      if (command.includes("nats-server")) found.set("nats", pid);
-      else if (command.includes("postgres") && !command.includes("main.js")) found.set("postgres", pid);
-      else {
-        const portEntry = read(`/proc/${entry}/environ`)
-          ?.split("\0")
-          .find((e) => e.startsWith("PORT="));
-        const name = portEntry ? byPort.get(Number(portEntry.slice(5))) : undefined;
-        if (name) found.set(name, pid);
-      }
+    for (const entry of readPidFile(options.dataDir)?.processes ?? []) {
+      if (stillRunning(entry)) found.set(entry.name, entry.pid);
     }
     return found;
   };
@@ -194,17 +181,4 @@ export async function startShop(options: {
       return exited;
     },
   };
-}
-
-function read(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-function parentPid(pid: number): number | undefined {
-  const stat = read(`/proc/${String(pid)}/stat`);
-  return stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }

@@ -51,6 +51,9 @@ export interface ChaosOrder {
   cancel?: string;
 }
 
+/** Longest a call may take before the client gives up on it (DeadlineExceeded) and retries. */
+const CALL_TIMEOUT_MS = 15_000;
+
 /** Codes a client retries (with the same idempotency key). */
 const RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Aborted]);
 /** Codes no call may answer, faults or not: they say the server did not know what happened. */
@@ -85,7 +88,7 @@ export async function prepareWorkload(
       order: order.address,
       payment: paymentInstances[i % paymentInstances.length].address,
     };
-    return shopTarget("order", addresses);
+    return shopTarget("order", addresses, CALL_TIMEOUT_MS);
   });
   const clients = new Http2Clients();
   const identity = clients.client(IdentityService, first("identity"));

@@ -81,7 +81,12 @@ export interface ShopTarget {
   close(): void;
 }
 
-export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarget {
+/**
+ * `callTimeoutMs` bounds each unary call (a caller under chaos must not wait
+ * forever on a process that hangs); streams (WatchOrder) are not bounded.
+ */
+export function shopTarget(name: TargetName, addresses: ShopAddresses, callTimeoutMs?: number): ShopTarget {
+  const timeout = callTimeoutMs === undefined ? {} : { timeoutMs: callTimeoutMs };
   const clients = new Http2Clients();
   const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => clients.client(service, baseUrl);
   const storefront = client(StorefrontService, addresses.gateway);
@@ -112,7 +117,7 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
       return { email, headers: new Headers({ authorization: `Bearer ${token}` }) };
     },
     async tokenizeCard(customer, cardNumber = APPROVED_CARD) {
-      const options = { headers: customer.headers };
+      const options = { headers: customer.headers, ...timeout };
       const req = { ...card, cardNumber };
       const res = viaGateway ? await storefront.tokenizeCard(req, options) : await payment.tokenizeCard(req, options);
       return res.cardToken;
@@ -123,13 +128,13 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
         lines: [{ productId, quantity: choice.quantity ?? 1 }],
         cardToken,
       };
-      const options = { headers: customer.headers, signal };
+      const options = { headers: customer.headers, signal, ...timeout };
       const res = viaGateway ? await storefront.placeOrder(req, options) : await orders.placeOrder(req, options);
       if (!res.order) throw new Error("PlaceOrder answered without an order");
       return res.order;
     },
     async getOrder(customer, orderId) {
-      const options = { headers: customer.headers };
+      const options = { headers: customer.headers, ...timeout };
       const res = viaGateway
         ? await storefront.getOrder({ orderId }, options)
         : await orders.getOrder({ orderId }, options);
@@ -137,7 +142,7 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
       return res.order;
     },
     async cancelOrder(customer, orderId) {
-      const options = { headers: customer.headers };
+      const options = { headers: customer.headers, ...timeout };
       const res = viaGateway
         ? await storefront.cancelOrder({ orderId }, options)
         : await orders.cancelOrder({ orderId }, options);
