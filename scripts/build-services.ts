@@ -23,6 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { serviceBundle as bundleFile } from "../services/runtime/src/manifest.ts";
+import { postgresWriteFix } from "./postgres-write-fix.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RUNTIME_MIGRATIONS = "services/runtime/src/db/migrations";
@@ -113,6 +114,8 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
       sourcemap: "linked",
       metafile: true,
       logLevel: "warning",
+      // postgres.js 3.4.9 poisons a connection whose socket dies with a write buffered (see the file).
+      plugins: [postgresWriteFix],
     })
     .catch(async (error: unknown) => {
       await Promise.all(names.map((name) => rm(scratchDir(name), { recursive: true, force: true })));
@@ -122,7 +125,10 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
   const migrations = path.join(root, RUNTIME_MIGRATIONS);
   // Also inputs: the installed dependencies (npm gives their files old
   // timestamps, but rewrites its lock file on every install) and this build.
-  const sharedInputs = [path.relative(root, fileURLToPath(import.meta.url))];
+  const sharedInputs = [
+    path.relative(root, fileURLToPath(import.meta.url)),
+    path.relative(root, fileURLToPath(new URL("./postgres-write-fix.ts", import.meta.url))),
+  ];
   for (const lock of ["package-lock.json", "node_modules/.package-lock.json"]) {
     if (existsSync(path.join(root, lock))) sharedInputs.push(lock);
   }

@@ -32,11 +32,11 @@ export function shopAddresses(env: NodeJS.ProcessEnv): ShopAddresses {
     env[`${name.toUpperCase()}_ADDR`] ?? `http://127.0.0.1:${env[`${name.toUpperCase()}_PORT`] ?? String(port)}`;
   return {
     gateway: at("gateway", 8080),
-    identity: at("identity", 50051),
-    catalog: at("catalog", 50052),
-    inventory: at("inventory", 50053),
-    order: at("order", 50054),
-    payment: at("payment", 50055),
+    identity: at("identity", 7001),
+    catalog: at("catalog", 7002),
+    inventory: at("inventory", 7003),
+    order: at("order", 7004),
+    payment: at("payment", 7005),
   };
 }
 
@@ -48,11 +48,30 @@ export interface Customer {
 export const APPROVED_CARD = "4242424242424242";
 const TERMINAL = new Set([OrderStatus.CONFIRMED, OrderStatus.CANCELLED]);
 
+/** What a caller may choose about an order (chaos runs retry with the same key, order several units). */
+export interface OrderChoice {
+  /** Default: a fresh key per call. */
+  idempotencyKey?: string;
+  /** Default 1. */
+  quantity?: number;
+}
+
 export interface ShopTarget {
   readonly name: TargetName;
   signUp(): Promise<Customer>;
-  tokenizeCard(customer: Customer): Promise<string>;
-  placeOrder(customer: Customer, productId: string, cardToken: string, signal: AbortSignal): Promise<Order>;
+  /** A single-use token for a test card (default the approved one). */
+  tokenizeCard(customer: Customer, cardNumber?: string): Promise<string>;
+  placeOrder(
+    customer: Customer,
+    productId: string,
+    cardToken: string,
+    signal: AbortSignal,
+    choice?: OrderChoice,
+  ): Promise<Order>;
+  /** The customer's own order, now. */
+  getOrder(customer: Customer, orderId: string): Promise<Order>;
+  /** Cancels a customer's order that is not terminal yet (FailedPrecondition once CONFIRMED). */
+  cancelOrder(customer: Customer, orderId: string): Promise<Order>;
   /** Resolves with the order once it is CONFIRMED or CANCELLED (WatchOrder ends there). */
   terminal(customer: Customer, orderId: string, signal: AbortSignal): Promise<Order>;
   /** The first `count` products of the catalogue. */
@@ -62,7 +81,12 @@ export interface ShopTarget {
   close(): void;
 }
 
-export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarget {
+/**
+ * `callTimeoutMs` bounds each unary call (a caller under chaos must not wait
+ * forever on a process that hangs); streams (WatchOrder) are not bounded.
+ */
+export function shopTarget(name: TargetName, addresses: ShopAddresses, callTimeoutMs?: number): ShopTarget {
+  const timeout = callTimeoutMs === undefined ? {} : { timeoutMs: callTimeoutMs };
   const clients = new Http2Clients();
   const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => clients.client(service, baseUrl);
   const storefront = client(StorefrontService, addresses.gateway);
@@ -92,16 +116,37 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses): ShopTarg
       if (!token) throw new Error("sign-up answered without an access token");
       return { email, headers: new Headers({ authorization: `Bearer ${token}` }) };
     },
-    async tokenizeCard(customer) {
-      const options = { headers: customer.headers };
-      const res = viaGateway ? await storefront.tokenizeCard(card, options) : await payment.tokenizeCard(card, options);
+    async tokenizeCard(customer, cardNumber = APPROVED_CARD) {
+      const options = { headers: customer.headers, ...timeout };
+      const req = { ...card, cardNumber };
+      const res = viaGateway ? await storefront.tokenizeCard(req, options) : await payment.tokenizeCard(req, options);
       return res.cardToken;
     },
-    async placeOrder(customer, productId, cardToken, signal) {
-      const req = { idempotencyKey: `load-${randomUUID()}`, lines: [{ productId, quantity: 1 }], cardToken };
-      const options = { headers: customer.headers, signal };
+    async placeOrder(customer, productId, cardToken, signal, choice = {}) {
+      const req = {
+        idempotencyKey: choice.idempotencyKey ?? `load-${randomUUID()}`,
+        lines: [{ productId, quantity: choice.quantity ?? 1 }],
+        cardToken,
+      };
+      const options = { headers: customer.headers, signal, ...timeout };
       const res = viaGateway ? await storefront.placeOrder(req, options) : await orders.placeOrder(req, options);
       if (!res.order) throw new Error("PlaceOrder answered without an order");
+      return res.order;
+    },
+    async getOrder(customer, orderId) {
+      const options = { headers: customer.headers, ...timeout };
+      const res = viaGateway
+        ? await storefront.getOrder({ orderId }, options)
+        : await orders.getOrder({ orderId }, options);
+      if (!res.order) throw new Error("GetOrder answered without an order");
+      return res.order;
+    },
+    async cancelOrder(customer, orderId) {
+      const options = { headers: customer.headers, ...timeout };
+      const res = viaGateway
+        ? await storefront.cancelOrder({ orderId }, options)
+        : await orders.cancelOrder({ orderId }, options);
+      if (!res.order) throw new Error("CancelOrder answered without an order");
       return res.order;
     },
     async terminal(customer, orderId, signal) {

@@ -12,6 +12,7 @@ import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError } from "./health.ts";
 import { consoleSink, LAUNCHER } from "./output.ts";
 import { banner } from "./banner.ts";
+import { listProcesses } from "./pid-file.ts";
 import {
   ChildExitedError,
   SupervisionEndedError,
@@ -41,6 +42,12 @@ export async function runLauncher(options: PlanOptions = {}): Promise<number> {
   );
   const warn = (text: string) => sink.line(LAUNCHER, text, "stderr");
 
+  if (plan.stale) {
+    warn(
+      `stopped what an earlier npm start with this data directory left running (its launcher died without stopping them): ${listProcesses(plan.stale.stopped)}`,
+    );
+    if (plan.stale.killed.length > 0) warn(`  (${listProcesses(plan.stale.killed)} needed SIGKILL)`);
+  }
   if (plan.missing.length > 0) {
     warn(`warning: not starting ${plan.missing.map((s) => s.name).join(", ")}: no services/<name>/src/main.ts yet`);
   }

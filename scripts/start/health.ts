@@ -10,7 +10,7 @@ import { abortable, sleep } from "./child.ts";
 
 export interface HealthTarget {
   name: string;
-  /** Base URL, e.g. http://127.0.0.1:50054. */
+  /** Base URL, e.g. http://127.0.0.1:7004. */
   address: string;
 }
 

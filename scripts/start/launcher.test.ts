@@ -1,7 +1,7 @@
 // The launcher's pieces that need no real services: URL and environment
 // derivation from the manifests, planning, health polling, child stop, and
-// the clear failure when NATS is unavailable.
-import { spawnSync } from "node:child_process";
+// the clear failure when NATS is unavailable, the pid file of an earlier run.
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -10,7 +10,7 @@ import path from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "@shop/runtime/health";
 import { addressVariable, type ServiceManifest } from "@shop/runtime/manifest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Child } from "./child.ts";
 import { LaunchError } from "./errors.ts";
 import { HealthTimeoutError, waitForHealthy } from "./health.ts";
@@ -18,6 +18,7 @@ import { findOnPath } from "./nats.ts";
 import { formatLine, type LogSink } from "./output.ts";
 import { freePort, isPortFree } from "./ports.ts";
 import { childEnv, discoverManifests, REPO_ROOT, resolvePorts, serviceDatabaseUrl, startWaves } from "./services.ts";
+import { describeProcess, listProcesses, pidFilePath, type ProcessEntry } from "./pid-file.ts";
 import { planLaunch } from "./system.ts";
 
 const NODE = process.execPath;
@@ -63,13 +64,13 @@ describe("manifests and ports", () => {
     const ports = resolvePorts(manifests, { ORDER_PORT: "6000" });
     expect(ports.get("order")).toBe(6000);
     expect(ports.get("gateway")).toBe(8080);
-    expect(ports.get("identity")).toBe(50051);
+    expect(ports.get("identity")).toBe(7001);
   });
 
   it("names the variable when a port is invalid or two services clash", () => {
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "http" })).toThrow(/GATEWAY_PORT must be an integer/);
     expect(() => resolvePorts(manifests, { GATEWAY_PORT: "70000" })).toThrow(/GATEWAY_PORT/);
-    expect(() => resolvePorts(manifests, { ORDER_PORT: "50051" })).toThrow(/order and identity .* port 50051/);
+    expect(() => resolvePorts(manifests, { ORDER_PORT: "7001" })).toThrow(/order and identity .* port 7001/);
   });
 
   it("hands out free ports below the range outgoing connections take their local ports from", async () => {
@@ -124,12 +125,12 @@ describe("each child's environment", () => {
     };
     const env = childEnv(byName("order"), { ...base, ports: resolvePorts(manifests, userEnv), env: userEnv });
     expect(env).toMatchObject({
-      PORT: "50054",
+      PORT: "7004",
       HOST: "127.0.0.1",
       DATABASE_URL: "postgres://shop:shop@127.0.0.1:54329/shop_order",
       NATS_URL: "nats://127.0.0.1:42229",
       LOG_LEVEL: "info",
-      IDENTITY_ADDR: "http://127.0.0.1:50051",
+      IDENTITY_ADDR: "http://127.0.0.1:7001",
       CATALOG_ADDR: "http://127.0.0.1:6001",
       FOO: "bar",
     });
@@ -187,6 +188,39 @@ describe("planning", () => {
     expect(plan.missing.map((s) => s.name)).toHaveLength(6);
     expect(plan.postgres).toEqual({ kind: "external", url: "postgres://me@127.0.0.1:5432/app" });
     expect(plan.nats).toEqual({ kind: "external", url: "nats://127.0.0.1:4222" });
+  });
+
+  it("plans replicas of every event-consuming service on ports of their own (SHOP_REPLICAS)", async () => {
+    for (const name of ["inventory", "order", "catalog"]) {
+      mkdirSync(path.join(dir, name), { recursive: true });
+      writeFileSync(path.join(dir, name, "main.ts"), "");
+    }
+    const [inventoryPort, order2Port] = [await freePort(), await freePort()];
+    const plan = await planLaunch({
+      env: {
+        NATS_URL: "nats://127.0.0.1:4222",
+        DATABASE_URL: "postgres://me@127.0.0.1:5432/app",
+        SHOP_REPLICAS: "2",
+        IDENTITY_PORT: String(await freePort()),
+        CATALOG_PORT: String(await freePort()),
+        INVENTORY_PORT: String(inventoryPort),
+        INVENTORY_PORT_2: String(await freePort()),
+        ORDER_PORT: String(await freePort()),
+        ORDER_PORT_2: String(order2Port),
+      },
+      mainFile: (name) => path.join(dir, name, "main.ts"),
+    });
+    const names = plan.services.map((s) => s.name).sort();
+    // identity and catalog consume no events: one instance each.
+    expect(names).toEqual(["catalog", "identity", "inventory", "inventory-2", "order", "order-2"]);
+    const order2 = plan.services.find((s) => s.name === "order-2");
+    expect(order2).toMatchObject({ replica: 2, port: order2Port, main: path.join(dir, "order", "main.ts") });
+    expect(order2?.manifest.name).toBe("order");
+    // Everyone else reaches the first replica.
+    expect(plan.ports.get("inventory")).toBe(inventoryPort);
+    await expect(
+      planLaunch({ env: { NATS_URL: "nats://x:1", DATABASE_URL: "postgres://me@h/app", SHOP_REPLICAS: "9" } }),
+    ).rejects.toThrow(/SHOP_REPLICAS must be an integer between 1 and 4 \(got "9"\)/);
   });
 
   it("refuses a busy service port before starting anything", async () => {
@@ -340,5 +374,83 @@ describe("child processes", () => {
     const child = new Child({ name: "ghost", command: "/nonexistent/binary", args: [], env: {}, sink: silent });
     const exit = await child.exited;
     expect(exit.error?.message).toMatch(/ENOENT/);
+  });
+});
+
+describe("the pid file of an earlier npm start", () => {
+  const env = { NATS_URL: "nats://127.0.0.1:4222", DATABASE_URL: "postgres://me@127.0.0.1:5432/app" };
+  let dataDir: string;
+  let mainDir: string;
+  beforeAll(() => {
+    mainDir = mkdtempSync(path.join(os.tmpdir(), "shop-pid-file-test-"));
+  });
+  afterAll(() => rmSync(mainDir, { recursive: true, force: true }));
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "shop-pid-file-data-"));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** A process that would run for minutes: stands in for a service or launcher left behind. */
+  const leftover = () => {
+    const child = spawn("sleep", ["300"], { stdio: "ignore" });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once("exit", (_code, signal) => resolve(signal)),
+    );
+    return { pid: child.pid ?? -1, exited, kill: () => child.kill("SIGKILL") };
+  };
+  /** A pid nothing runs under any more. */
+  const deadPid = () => spawnSync("true").pid;
+  const write = (launcher: ProcessEntry, processes: ProcessEntry[]) =>
+    writeFileSync(pidFilePath(dataDir), JSON.stringify({ launcher, processes, writtenAt: new Date().toISOString() }));
+  const plan = () => planLaunch({ env, dataDir, mainFile: (name) => path.join(mainDir, name, "main.ts") });
+
+  it("stops what a dead launcher left running and names each process", async () => {
+    const order = leftover();
+    const nats = leftover();
+    write({ name: "launcher", pid: deadPid() }, [
+      describeProcess("order", order.pid)!,
+      describeProcess("nats", nats.pid)!,
+      // Gone already: not mentioned.
+      { name: "catalog", pid: deadPid() },
+    ]);
+    const planned = await plan();
+    expect(planned.stale?.stopped.map((p) => `${p.name} ${p.pid}`)).toEqual([`order ${order.pid}`, `nats ${nats.pid}`]);
+    expect(planned.stale?.killed).toEqual([]);
+    expect(await order.exited).toBe("SIGTERM");
+    expect(await nats.exited).toBe("SIGTERM");
+    expect(listProcesses(planned.stale!.stopped)).toBe(`order (pid ${order.pid}), nats (pid ${nats.pid})`);
+  });
+
+  it("refuses to start while the launcher that wrote it still runs, naming its pid and processes", async () => {
+    const launcher = leftover();
+    const order = leftover();
+    try {
+      write(describeProcess("launcher", launcher.pid)!, [describeProcess("order", order.pid)!]);
+      await expect(plan()).rejects.toThrow(
+        new RegExp(
+          `another npm start \\(pid ${launcher.pid}\\) is running with its data in .* with order \\(pid ${order.pid}\\); stop it \\(kill ${launcher.pid}\\)`,
+        ),
+      );
+    } finally {
+      launcher.kill();
+      order.kill();
+    }
+  });
+
+  it("leaves a process alone whose pid was reused since (another start time)", async () => {
+    const stranger = leftover();
+    try {
+      const entry = describeProcess("order", stranger.pid)!;
+      write({ name: "launcher", pid: deadPid() }, [{ ...entry, startTime: (entry.startTime ?? 0) - 1 }]);
+      expect((await plan()).stale).toBeUndefined();
+      expect(describeProcess("sleep", stranger.pid)).toBeDefined();
+    } finally {
+      stranger.kill();
+    }
+  });
+
+  it("ignores a torn or foreign file", async () => {
+    writeFileSync(pidFilePath(dataDir), "{ not json");
+    expect((await plan()).stale).toBeUndefined();
   });
 });

@@ -110,7 +110,7 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** Base URL other processes use to reach a deployable, e.g. http://127.0.0.1:50052. */
+/** Base URL other processes use to reach a deployable, e.g. http://127.0.0.1:7002. */
 export function serviceAddress(port: number): string {
   return `http://${LOOPBACK}:${port}`;
 }

@@ -20,6 +20,15 @@ import {
 } from "./nats.ts";
 import { LAUNCHER, type LogSink } from "./output.ts";
 import { freePort, isPortFree, parsePort, portClash } from "./ports.ts";
+import {
+  earlierRun,
+  listProcesses,
+  pidFilePath,
+  removePidFile,
+  stopStale,
+  writePidFile,
+  type ProcessEntry,
+} from "./pid-file.ts";
 import { exitCause, Supervisor, type SupervisionEnd } from "./supervisor.ts";
 import {
   ensureServiceDatabases,
@@ -69,13 +78,22 @@ export interface PlanOptions {
   mainFile?: (name: string) => string;
   /** Rebuild every bundle even if it is up to date (the benchmark's cold start). */
   rebuildBundles?: boolean;
+  /**
+   * Instances of every event-consuming service (default SHOP_REPLICAS, else
+   * 1): replicas as a cluster runs them, sharing the database and the durable
+   * consumers, each relaying the outbox; see replicaPorts for their ports.
+   */
+  replicas?: number;
 }
 
 export interface PlannedService {
   manifest: ServiceManifest;
+  /** The instance: the deployable's name for its first replica, `<name>-<k>` for replica k (k ≥ 2). */
   name: string;
+  /** 1-based replica number. */
+  replica: number;
   port: number;
-  /** Base URL, e.g. http://127.0.0.1:50054. */
+  /** Base URL, e.g. http://127.0.0.1:7004. */
   address: string;
   /** The file Node runs: the bundle, services/<name>/dist/main.js, unless PlanOptions.mainFile. */
   main: string;
@@ -101,6 +119,12 @@ export interface Plan {
   bundles: { force: boolean } | undefined;
   postgres: PostgresPlan;
   nats: NatsPlan;
+  /**
+   * Processes an earlier `npm start` with this data directory left running
+   * (its launcher died without stopping them; see pid-file.ts), stopped by
+   * planLaunch; `killed` are those that needed SIGKILL.
+   */
+  stale?: { stopped: ProcessEntry[]; killed: ProcessEntry[] };
 }
 
 /**
@@ -113,15 +137,36 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const sourceFile = options.mainFile ?? ((name: string) => defaultMainFile(name, options.servicesDir));
   const mainFile = options.mainFile ?? ((name: string) => defaultBundleFile(name, options.servicesDir));
 
+  // First what an earlier npm start left here: its processes would hold the ports checked below.
+  const earlier = earlierRun(dataDir);
+  if (earlier.kind === "running") {
+    const pid = String(earlier.launcher.pid);
+    const children = earlier.processes.length > 0 ? ` with ${listProcesses(earlier.processes)}` : "";
+    throw new LaunchError(
+      `another npm start (pid ${pid}) is running with its data in ${dataDir}${children}; stop it (kill ${pid}), or give this one its own SHOP_DATA_DIR`,
+    );
+  }
+  let stale: Plan["stale"];
+  if (earlier.kind === "stale") {
+    stale = { stopped: earlier.processes, killed: await stopStale(earlier.processes) };
+  }
+
   const manifests = await discoverManifests(options.servicesDir);
   const ports = resolvePorts(manifests, env);
-  const planned = manifests.map((manifest): PlannedService => {
-    const port = ports.get(manifest.name);
-    if (port === undefined) throw new Error(`no port for ${manifest.name}`);
-    return { manifest, name: manifest.name, port, address: serviceAddress(port), main: mainFile(manifest.name) };
-  });
-  const services = planned.filter((s) => existsSync(sourceFile(s.name)));
-  const missing = planned.filter((s) => !existsSync(sourceFile(s.name)));
+  const replicas = options.replicas ?? parseReplicas(env.SHOP_REPLICAS);
+  const replicaPortsOf = replicaPorts(manifests, ports, replicas, env);
+  const planned = manifests.flatMap((manifest): PlannedService[] =>
+    (replicaPortsOf.get(manifest.name) ?? []).map((port, i) => ({
+      manifest,
+      name: instanceName(manifest.name, i + 1),
+      replica: i + 1,
+      port,
+      address: serviceAddress(port),
+      main: mainFile(manifest.name),
+    })),
+  );
+  const services = planned.filter((s) => existsSync(sourceFile(s.manifest.name)));
+  const missing = planned.filter((s) => !existsSync(sourceFile(s.manifest.name)));
   const bundles = options.mainFile ? undefined : { force: options.rebuildBundles ?? false };
 
   let nats: NatsPlan;
@@ -153,15 +198,80 @@ export async function planLaunch(options: PlanOptions = {}): Promise<Plan> {
   const clashes = await Promise.all(
     services.map(async (service) => {
       const clash = await portClash(service.port);
+      const variable =
+        service.replica === 1
+          ? portVariable(service.name)
+          : replicaPortVariable(service.manifest.name, service.replica);
       return (
-        clash &&
-        `${service.name}'s port ${String(service.port)} is taken: ${clash}; stop it, or set ${portVariable(service.name)}=<port>`
+        clash && `${service.name}'s port ${String(service.port)} is taken: ${clash}; stop it, or set ${variable}=<port>`
       );
     }),
   );
   const problems = clashes.filter((clash) => clash !== undefined);
   if (problems.length > 0) throw new LaunchError(problems.join("\n"));
-  return { env, dataDir, ports, services, missing, bundles, postgres, nats };
+  return { env, dataDir, ports, services, missing, bundles, postgres, nats, ...(stale ? { stale } : {}) };
+}
+
+/** The most instances per event-consuming service (each needs its port, its connections, its memory). */
+export const MAX_REPLICAS = 4;
+
+function parseReplicas(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 1;
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) {
+    throw new LaunchError(
+      `SHOP_REPLICAS must be an integer between 1 and ${MAX_REPLICAS} (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return n;
+}
+
+/** A service instance's name: `order` for the first replica, `order-2` for the second... */
+export function instanceName(service: string, replica: number): string {
+  return replica === 1 ? service : `${service}-${String(replica)}`;
+}
+
+/** Environment variable overriding replica k's port (k ≥ 2), e.g. ORDER_PORT_2. */
+export function replicaPortVariable(service: string, replica: number): string {
+  return `${portVariable(service)}_${String(replica)}`;
+}
+
+/** How far apart the default ports of one service's replicas are (order 7004, order-2 7104...). */
+export const REPLICA_PORT_STEP = 100;
+
+/**
+ * Every instance's port, per deployable: replica 1 on the deployable's port,
+ * replica k of an event-consuming service on <NAME>_PORT_<k>, else its port
+ * plus (k - 1) × REPLICA_PORT_STEP. Services that consume no events (identity,
+ * catalog, gateway) run once: their replicas would add nothing the saga
+ * could get wrong.
+ */
+export function replicaPorts(
+  manifests: readonly ServiceManifest[],
+  ports: ReadonlyMap<string, number>,
+  replicas: number,
+  env: NodeJS.ProcessEnv,
+): Map<string, number[]> {
+  const result = new Map<string, number[]>();
+  const owners = new Map<number, string>([...ports].map(([name, port]) => [port, name]));
+  for (const m of manifests) {
+    const base = ports.get(m.name);
+    if (base === undefined) throw new Error(`no port for ${m.name}`);
+    const list = [base];
+    for (let k = 2; k <= (m.consumes.length > 0 ? replicas : 1); k++) {
+      const variable = replicaPortVariable(m.name, k);
+      const port = parsePort(variable, env[variable], base + (k - 1) * REPLICA_PORT_STEP);
+      const clash = owners.get(port);
+      if (clash)
+        throw new LaunchError(
+          `${instanceName(m.name, k)} and ${clash} would both listen on port ${port}; set ${variable}`,
+        );
+      owners.set(port, instanceName(m.name, k));
+      list.push(port);
+    }
+    result.set(m.name, list);
+  }
+  return result;
 }
 
 /** Port for a private server: the variable if set (must be free), else `preferred`, else any free one. */
@@ -274,6 +384,31 @@ export class RunningSystem {
     process.on("exit", this.#lastResort);
   }
 
+  /**
+   * Rewrites the pid file (see pid-file.ts) with every process running now;
+   * called whenever one is started or restarted.
+   */
+  recordPids(): void {
+    if (this.#stopping) return;
+    try {
+      writePidFile(this.plan.dataDir, [
+        ...this.services.map((s) => ({ name: s.name, pid: s.child.pid })),
+        { name: "postgres", pid: this.postgres?.child?.pid },
+        { name: "nats", pid: this.nats?.child?.pid },
+      ]);
+    } catch (error) {
+      if (this.#pidFileFailed) return;
+      this.#pidFileFailed = true;
+      this.sink?.line(
+        LAUNCHER,
+        `warning: cannot write ${pidFilePath(this.plan.dataDir)} (${(error as Error).message}); a later npm start cannot tell what this one left running`,
+        "stderr",
+      );
+    }
+  }
+
+  #pidFileFailed = false;
+
   /** Aborts when a child dies; start-up waits on it. */
   get diedSignal(): AbortSignal {
     return this.#died.signal;
@@ -311,6 +446,7 @@ export class RunningSystem {
           return;
         }
         this.sink?.line(LAUNCHER, `${exit.name} is back`);
+        this.recordPids();
         this.watch(next, restart, 0);
       } catch (error) {
         // stop() may have begun while the restart ran (the narrowing above cannot see that).
@@ -371,6 +507,8 @@ export class RunningSystem {
       for (const infra of [this.nats?.child, this.postgres?.child]) {
         if (infra && (await infra.exited).signal === "SIGKILL") killed.push(infra.name);
       }
+      // Everything it listed has stopped.
+      removePidFile(this.plan.dataDir);
       process.removeListener("exit", this.#lastResort);
       return killed;
     })();
@@ -420,6 +558,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.postgres = handle;
+        system.recordPids();
         if (handle.child && plan.postgres.kind === "embedded") {
           const { dataDir, port } = plan.postgres;
           system.watch(handle.child, async (stopSignal) => {
@@ -452,6 +591,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     })().then(
       (handle) => {
         system.nats = handle;
+        system.recordPids();
         if (handle.child && plan.nats.kind === "private") {
           const { binary, port, storeDir } = plan.nats;
           system.watch(handle.child, async (stopSignal) => {
@@ -469,10 +609,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     // The services' code, bundled while the servers start (CPU here, mostly waiting there).
     const bundles = (async () => {
       if (!plan.bundles) return;
-      const results = await buildServiceBundles(
-        plan.services.map((s) => s.name),
-        plan.bundles,
-      );
+      const results = await buildServiceBundles([...new Set(plan.services.map((s) => s.manifest.name))], plan.bundles);
       system.timings.bundlesMs = since();
       system.timings.bundlesBuilt = results.filter((r) => r.built).length;
       if (system.timings.bundlesBuilt > 0) {
@@ -500,7 +637,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
     for (const failure of failures) throw failure;
     system.timings.infraMs = since();
 
-    const owners = plan.services.filter((s) => s.manifest.database).map((s) => s.name);
+    const owners = [...new Set(plan.services.filter((s) => s.manifest.database).map((s) => s.manifest.name))];
     try {
       await ensureServiceDatabases(recorded(system.postgres, "Postgres").serverUrl, owners);
     } catch (error) {
@@ -526,13 +663,17 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
             // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
             command: process.execPath,
             args: [...NODE_FLAGS, service.main],
-            env: childEnv(service.manifest, {
-              ports: plan.ports,
-              databaseServerUrl,
-              natsUrl,
-              env: plan.env,
-              compileCacheDir: compileCacheDir(plan.dataDir),
-            }),
+            env: {
+              ...childEnv(service.manifest, {
+                ports: plan.ports,
+                databaseServerUrl,
+                natsUrl,
+                env: plan.env,
+                compileCacheDir: compileCacheDir(plan.dataDir),
+              }),
+              // A replica listens on its own port (its metrics too: PORT + 1000 unless METRICS_PORT).
+              PORT: String(service.port),
+            },
             cwd: REPO_ROOT,
             sink,
             ipc: true,
@@ -548,7 +689,10 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
                 "stderr",
               );
             },
-            onRespawn: (child) => void reportHealthyAgain(system, running, child, diedAt.get(service.name)),
+            onRespawn: (child) => {
+              system.recordPids();
+              void reportHealthyAgain(system, running, child, diedAt.get(service.name));
+            },
             onGiveUp: (end) => system.supervisionEnded(end),
           }),
           get child() {
@@ -558,6 +702,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
         };
         system.services.push(running);
       }
+      system.recordPids();
       const remaining = healthTimeoutMs - (performance.now() - servicesStarted);
       await waitForHealthy(wave, {
         timeoutMs: Math.max(remaining, 0),

@@ -3,8 +3,11 @@
 // with SIGKILL is restarted and the order it was working on completes; a
 // Postgres restart in immediate mode under load crashes no process and
 // callers see Unavailable, never Internal; a NATS restart loses nothing; and
-// a launcher killed with SIGKILL leaves no process behind.
+// a launcher killed with SIGKILL leaves no process behind, and the next one
+// stops (and names) a process of the earlier run that hung.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { OrderService, OrderStatus } from "@shop/gen/shop/order/v1/order_pb";
 import { PaymentService } from "@shop/gen/shop/payment/v1/payment_pb";
@@ -15,6 +18,8 @@ import { bearer, eventually, type Account } from "../support/system.ts";
 import { CARDS, placeOrder, stockedProduct, terminalOrder, tokenizeCard } from "./shop.ts";
 
 let shop: LauncherProcess;
+/** The second launcher of the last test. */
+let next: LauncherProcess | undefined;
 let customer: Account;
 let productId: string;
 /** The e2e helpers need only the clients and the admin's token. */
@@ -27,6 +32,7 @@ beforeAll(async () => {
   productId = await stockedProduct(asSystem(), 1_000);
 }, 180_000);
 afterAll(async () => {
+  await next?.stop();
   await shop?.stop();
 }, 60_000);
 
@@ -124,7 +130,17 @@ describe("npm start supervises", () => {
     expect(OrderStatus[(await terminalOrder(asSystem(), customer.token, order.id, 60_000)).status]).toBe("CONFIRMED");
   }, 120_000);
 
-  it("leaves no process behind within 5 s when the launcher is killed with SIGKILL", async () => {
+  it("lists its pid and every child's in the pid file of its data directory", () => {
+    const file = JSON.parse(readFileSync(path.join(shop.dataDir, "npm-start.pids.json"), "utf8")) as {
+      launcher: { pid: number };
+      processes: { name: string; pid: number }[];
+    };
+    expect(file.launcher.pid).toBe(shop.pid);
+    const listed = new Map(file.processes.map((p) => [p.name, p.pid]));
+    expect(listed).toEqual(shop.childPids());
+  });
+
+  it("leaves no process behind within 5 s when killed with SIGKILL; the next npm start stops one that hung", async () => {
     const children = shop.childPids();
     expect([...children.keys()].sort()).toEqual([
       "catalog",
@@ -137,11 +153,14 @@ describe("npm start supervises", () => {
       "payment",
       "postgres",
     ]);
+    // A process that cannot follow the launcher (stopped: it handles nothing), as a hung one would not.
+    const hung = children.get("catalog")!;
+    process.kill(hung, "SIGSTOP");
     process.kill(shop.pid, "SIGKILL");
     const killedAt = performance.now();
     await eventually(
-      "every child of the launcher to exit",
-      () => [...children.values()].every((pid) => !isAlive(pid)),
+      "every other child of the launcher to exit",
+      () => [...children].every(([name, pid]) => name === "catalog" || !isAlive(pid)),
       {
         timeoutMs: 5_000,
         intervalMs: 50,
@@ -150,5 +169,14 @@ describe("npm start supervises", () => {
     console.log(
       `every process gone ${((performance.now() - killedAt) / 1000).toFixed(1)} s after kill -9 of the launcher`,
     );
-  }, 30_000);
+    expect(isAlive(hung)).toBe(true);
+
+    // The next npm start on the same data directory and ports names it, stops it and starts.
+    next = await startLauncher({}, shop);
+    const line = await next.waitForLine(/stopped what an earlier npm start/, 30_000);
+    expect(line).toContain(`left running (its launcher died without stopping them): catalog (pid ${hung})`);
+    await next.waitForLine(/needed SIGKILL/, 10_000); // SIGTERM cannot reach a stopped process
+    expect(isAlive(hung)).toBe(false);
+    await next.waitForLine(/shop is up/, 150_000);
+  }, 200_000);
 });

@@ -30,13 +30,13 @@ spec:
           image: shop-app
           command: [node, main.ts]
           env: [{ name: A, value: "1" }, { name: B, value: "2" }]
-          ports: [{ name: grpc, containerPort: 50051 }]
+          ports: [{ name: grpc, containerPort: 7001 }]
 ---
 apiVersion: v1
 kind: Service
 metadata: { name: app, namespace: ns }
 spec:
-  ports: [{ name: grpc, port: 50051 }]
+  ports: [{ name: grpc, port: 7001 }]
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway

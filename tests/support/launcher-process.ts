@@ -13,6 +13,10 @@ import { freePort } from "./system.ts";
 
 export interface LauncherProcess extends ShopAccess {
   readonly pid: number;
+  /** Its SHOP_DATA_DIR. */
+  readonly dataDir: string;
+  /** The environment it was started with (ports and all), to start another one in its place. */
+  readonly env: NodeJS.ProcessEnv;
   readonly output: string[];
   url(service: string): string;
   /** Resolves with the first line (already printed or to come) matching `pattern`. */
@@ -56,25 +60,35 @@ export function isAlive(pid: number): boolean {
   return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
-export async function startLauncher(extraEnv: Record<string, string> = {}): Promise<LauncherProcess> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "shop-launcher-"));
+/**
+ * Starts the launcher on a fresh data directory and free ports, or, with
+ * `reuse`, on another launcher's data directory and ports (a second `npm
+ * start` after the first one died).
+ */
+export async function startLauncher(
+  extraEnv: Record<string, string> = {},
+  reuse?: Pick<LauncherProcess, "dataDir" | "env">,
+): Promise<LauncherProcess> {
+  const dataDir = reuse?.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "shop-launcher-"));
   // Running as root, Postgres runs as the "postgres" user, which must reach it.
   chmodSync(dataDir, 0o755);
   const manifests = await discoverManifests();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: os.homedir(),
-    SHOP_DATA_DIR: dataDir,
-    METRICS_PORT: "0",
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    POSTGRES_PORT: String(await freePort()),
-    NATS_PORT: String(await freePort()),
-    ...extraEnv,
-  };
+  const env: NodeJS.ProcessEnv = reuse
+    ? { ...reuse.env, ...extraEnv }
+    : {
+        PATH: process.env.PATH,
+        HOME: os.homedir(),
+        SHOP_DATA_DIR: dataDir,
+        METRICS_PORT: "0",
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        POSTGRES_PORT: String(await freePort()),
+        NATS_PORT: String(await freePort()),
+        ...extraEnv,
+      };
   const ports = new Map<string, number>();
   for (const m of manifests) {
-    ports.set(m.name, await freePort());
+    ports.set(m.name, reuse ? Number(env[portVariable(m.name)]) : await freePort());
     env[portVariable(m.name)] = String(ports.get(m.name));
   }
   const launcher: ChildProcess = spawn(
@@ -124,6 +138,8 @@ export async function startLauncher(extraEnv: Record<string, string> = {}): Prom
   const process_: LauncherProcess = {
     ...access,
     pid,
+    dataDir,
+    env,
     output,
     url: urlOf,
     waitForLine(pattern, timeoutMs = 60_000) {

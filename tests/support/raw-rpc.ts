@@ -12,7 +12,7 @@ export type WireProtocol = "connect" | "grpc" | "grpc-web";
 export type WireFormat = "proto" | "json";
 
 export interface RawCall {
-  /** Base URL, e.g. http://127.0.0.1:50052 */
+  /** Base URL, e.g. http://127.0.0.1:7002 */
   baseUrl: string;
   /** /package.Service/Method */
   path: string;

@@ -5,7 +5,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "catalog",
-  port: 50052,
+  port: 7002,
   serves: [CatalogService],
   // Only to fetch the keys that verify access tokens (admin edits).
   dependsOn: { identity: { service: IdentityService, methods: ["getJwks"] } },

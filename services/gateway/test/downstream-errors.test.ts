@@ -79,7 +79,7 @@ describe("toCallerError: server faults", () => {
   it("Unavailable stays Unavailable, with a generic message and the address only in the log", () => {
     const { sink, logger } = gatewayLogger();
     const err = toCallerError(
-      new ConnectError("connect ECONNREFUSED 10.1.2.3:50056", Code.Unavailable),
+      new ConnectError("connect ECONNREFUSED 10.1.2.3:7006", Code.Unavailable),
       logger,
       PROCEDURE,
     );
@@ -90,7 +90,7 @@ describe("toCallerError: server faults", () => {
       level: "warn",
       procedure: PROCEDURE,
       code: "Unavailable",
-      err: "connect ECONNREFUSED 10.1.2.3:50056",
+      err: "connect ECONNREFUSED 10.1.2.3:7006",
     });
   });
 

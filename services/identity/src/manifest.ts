@@ -4,7 +4,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "identity",
-  port: 50051,
+  port: 7001,
   serves: [IdentityService],
   dependsOn: {},
   publishes: [UserRegisteredSchema],

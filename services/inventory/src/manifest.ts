@@ -13,7 +13,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "inventory",
-  port: 50053,
+  port: 7003,
   serves: [InventoryService, DeadLetterService],
   dependsOn: { identity: { service: IdentityService, methods: ["getJwks"] } },
   publishes: [StockReservedSchema, StockRejectedSchema, StockReleasedSchema, StockCommittedSchema],

@@ -8,7 +8,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "notification",
-  port: 50056,
+  port: 7006,
   serves: [NotificationService, DeadLetterService],
   dependsOn: { identity: { service: IdentityService, methods: ["getJwks"] } },
   publishes: [],

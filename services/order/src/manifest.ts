@@ -14,7 +14,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "order",
-  port: 50054,
+  port: 7004,
   serves: [OrderService, DeadLetterService],
   dependsOn: {
     // The customer must exist; also the token-verification keys.

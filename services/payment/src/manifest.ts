@@ -8,7 +8,7 @@ import { defineService } from "@shop/runtime/manifest";
 
 export const manifest = defineService({
   name: "payment",
-  port: 50055,
+  port: 7005,
   serves: [PaymentService, DeadLetterService],
   dependsOn: { identity: { service: IdentityService, methods: ["getJwks"] } },
   publishes: [PaymentCapturedSchema, PaymentFailedSchema, PaymentRefundedSchema],

@@ -65,7 +65,7 @@ const sessionManagers = new WeakMap<object, Http2SessionManager[]>();
 /**
  * One client per declared dependency. The address of each is `<NAME>_ADDR`
  * from the environment, else the caller's default, e.g.
- * `createDependencyClients(dependencies, { catalog: "http://127.0.0.1:50052" })`.
+ * `createDependencyClients(dependencies, { catalog: "http://127.0.0.1:7002" })`.
  */
 export function createDependencyClients<D extends Dependencies>(
   dependencies: D,
@@ -83,7 +83,7 @@ export function createDependencyClients<D extends Dependencies>(
     const baseUrl = fromEnv || defaultAddresses[name];
     if (!baseUrl || !URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
       problems.push(
-        `${variable} must be an http(s) URL such as http://127.0.0.1:50052 (got ${JSON.stringify(baseUrl ?? "")})`,
+        `${variable} must be an http(s) URL such as http://127.0.0.1:7002 (got ${JSON.stringify(baseUrl ?? "")})`,
       );
       continue;
     }

@@ -105,7 +105,7 @@ export const env = {
       opts.default,
     ),
   url: (fallback?: string) =>
-    variable((raw) => (URL.canParse(raw) ? raw : undefined), "a URL such as http://127.0.0.1:50051", fallback),
+    variable((raw) => (URL.canParse(raw) ? raw : undefined), "a URL such as http://127.0.0.1:7001", fallback),
   bool: (fallback?: boolean) =>
     variable(
       (raw) => ({ true: true, "1": true, false: false, "0": false })[raw.trim().toLowerCase()],

@@ -112,7 +112,7 @@ export const SERVICE_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_AR
 
 /**
  * Where a deployable serves Prometheus metrics unless METRICS_PORT says
- * otherwise: its RPC port + 1000 (order 50054 → 51054, gateway 8080 → 9080),
+ * otherwise: its RPC port + 1000 (order 7004 → 8004, gateway 8080 → 9080),
  * so `npm start`'s distinct RPC ports give distinct metrics ports and the
  * mesh generator derives the same number. 0 (disabled) when that would not
  * be a valid port.

@@ -8,9 +8,12 @@ import type { Logger } from "pino";
  * scheduled with setImmediate runs after the socket was set to null,
  * `TypeError: Cannot read properties of null (reading 'write') at
  * Immediate.nextWrite` (porsager/postgres #1154, #1208). Nothing of ours is
- * on that stack, so nothing can catch it, and Node exits. The pool reconnects
- * by itself, and the queries of the dropped connection have already failed
- * (with CONNECTION_CLOSED), so this fault alone is logged and survived.
+ * on that stack, so nothing can catch it, and Node exits. The queries of the
+ * dropped connection have already failed (with CONNECTION_CLOSED), so this
+ * fault alone is logged and survived. The services' bundles carry a fix of
+ * the driver that prevents it, and the poisoned connection it comes with
+ * (scripts/postgres-write-fix.ts); this guard remains for code run from
+ * sources (tests that embed services).
  */
 export function isPostgresDriverNextWriteFault(error: unknown): boolean {
   if (!(error instanceof TypeError)) return false;

@@ -103,7 +103,7 @@ export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly http1Port: number | undefined;
-  /** Base URL of the h2c listener, e.g. http://127.0.0.1:50052 */
+  /** Base URL of the h2c listener, e.g. http://127.0.0.1:7002 */
   readonly url: string;
   readonly health: HealthRegistry;
   /**

@@ -84,16 +84,16 @@ describe("createDependencyClients", () => {
     expect(() =>
       createDependencyClients(
         { catalog: CatalogService },
-        { catalog: "http://127.0.0.1:50052" },
-        { env: { CATALOG_ADDR: "catalog:50052" } },
+        { catalog: "http://127.0.0.1:7002" },
+        { env: { CATALOG_ADDR: "catalog:7002" } },
       ),
     ).toThrow(ConfigError);
     expect(() =>
       createDependencyClients(
         { catalog: CatalogService },
-        { catalog: "http://127.0.0.1:50052" },
-        { env: { CATALOG_ADDR: "catalog:50052" } },
+        { catalog: "http://127.0.0.1:7002" },
+        { env: { CATALOG_ADDR: "catalog:7002" } },
       ),
-    ).toThrow(/CATALOG_ADDR must be an http\(s\) URL .*\(got "catalog:50052"\)/);
+    ).toThrow(/CATALOG_ADDR must be an http\(s\) URL .*\(got "catalog:7002"\)/);
   });
 });

@@ -5,7 +5,7 @@ import { ConfigError, env, loadConfig } from "../src/config.ts";
 import { STREAM_PREFIX, SUBJECT_PREFIX } from "../src/events/naming.ts";
 
 const schema = z.object({
-  PORT: env.port(50052),
+  PORT: env.port(7002),
   DATABASE_URL: env.url(),
   LOG_LEVEL: env.oneOf(["debug", "info", "warn"], "info"),
   OUTBOX_BATCH: env.int({ min: 1, max: 1000, default: 100 }),
