@@ -37,7 +37,13 @@ import {
   readAllBytes,
   type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  endStreamFlag,
+  endStreamToJson,
+  errorFromJsonBytes,
+  errorToJsonBytes,
+} from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { HttpHandler } from "./server.ts";
@@ -96,7 +102,17 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
       .catch((reason: unknown) => {
         // The client went away mid-answer; there is nobody to tell.
         if (ConnectError.from(reason).code === Code.Aborted) return;
-        res.destroy(reason instanceof Error ? reason : undefined);
+        if (res.headersSent) return void res.destroy(reason instanceof Error ? reason : undefined);
+        // connect-es failed to write its own answer (it throws while encoding
+        // an error message that is not well-formed text into grpc-message:
+        // a JSON decoder's message quoting half of an emoji). Answer in its
+        // place rather than reset the stream with no answer at all.
+        const error = stage.intercepted
+          ? new ConnectError("internal error", Code.Internal)
+          : new ConnectError(UNDECODABLE, Code.InvalidArgument);
+        universalResponseToNodeResponse(errorAnswer(req.headers["content-type"] ?? "", error), res).catch(() =>
+          res.destroy(),
+        );
       });
   };
 }
@@ -147,11 +163,47 @@ export function endUnreadUploads(handler: HttpHandler): HttpHandler {
 
 const UNDECODABLE = "the request message could not be decoded";
 
+/** An error answer in the protocol of a request with this Content-Type. */
+function errorAnswer(contentType: string, error: ConnectError): UniversalServerResponse {
+  const trailer = new Headers();
+  if (contentType.startsWith("application/grpc-web")) {
+    setTrailerStatus(trailer, error);
+    const body = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+    return { status: 200, header: new Headers({ "content-type": contentType }), body: createAsyncIterable([body]) };
+  }
+  if (contentType.startsWith("application/grpc")) {
+    setTrailerStatus(trailer, error);
+    return {
+      status: 200,
+      header: new Headers({ "content-type": contentType }),
+      body: createAsyncIterable([]),
+      trailer,
+    };
+  }
+  if (contentType.startsWith("application/connect+")) {
+    const end = new TextEncoder().encode(JSON.stringify(endStreamToJson(new Headers(), error, {})));
+    return {
+      status: 200,
+      header: new Headers({ "content-type": contentType }),
+      body: createAsyncIterable([encodeEnvelope(endStreamFlag, end)]),
+    };
+  }
+  const body = errorToJsonBytes(error, {});
+  return {
+    status: codeToHttpStatus(error.code),
+    header: new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) }),
+    body: createAsyncIterable([body]),
+  };
+}
+
 /** The caller's error for a request that connect-es could not decode (its Internal "parse binary: ..."). */
 export function undecodableRequest(original: ConnectError): ConnectError {
   // connect-es' message names what protobuf-es could not read ("premature
   // EOF", "invalid wire type"): useful to the caller, never an internal.
-  const detail = original.rawMessage.replace(/^parse binary: /, "").slice(0, 200);
+  const detail = original.rawMessage
+    .replace(/^parse binary: /, "")
+    .slice(0, 200)
+    .toWellFormed();
   return new ConnectError(`${UNDECODABLE}: ${detail}`, Code.InvalidArgument);
 }
 

@@ -17,6 +17,7 @@ import {
 } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { OrderService } from "@shop/gen/shop/order/v1/order_pb";
 import { describe, expect, it } from "vitest";
+import { HealthCheckRequestSchema } from "../src/grpc-gen/grpc/health/v1/health_pb.ts";
 import { MAX_VIOLATIONS } from "../src/interceptors/validation.ts";
 import { implement } from "../src/server.ts";
 import { startTestServer } from "./test-server.ts";
@@ -217,6 +218,44 @@ describe("undecodable requests", () => {
     expect(codeOf("gRPC", answer)).toBe(Code.InvalidArgument);
   });
 
+  // V8's JSON.parse error quotes the text around the error and can cut an
+  // emoji in half; connect-es then throws while percent-encoding that message
+  // into grpc-message, and used to reset the stream with no answer.
+  const halfAnEmoji = Buffer.from(`{"service":x${"\u{1F91E}".repeat(20)}}`);
+  for (const [protocol, contentType] of [
+    ["gRPC", "application/grpc+json"],
+    ["gRPC-Web", "application/grpc-web+json"],
+  ] as const) {
+    it(`answer InvalidArgument over ${protocol} when the decoder's message is not well-formed text`, async () => {
+      const server = await startTestServer({ services: [catalog] });
+      for (const path of ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]) {
+        const answer = await h2Post(
+          server.url,
+          path,
+          { "content-type": contentType, te: "trailers" },
+          frame(halfAnEmoji),
+        );
+        expect(answer.status, `${protocol} ${path}`).toBe(200);
+        expect(codeOf(protocol, answer), `${protocol} ${path}`).toBe(Code.InvalidArgument);
+      }
+    });
+  }
+
+  it("answer an error whose message was cut in the middle of an emoji", async () => {
+    const server = await startTestServer({ services: [catalog] });
+    // "unknown service x" and then emoji: the cut at MAX_ERROR_MESSAGE falls inside a pair.
+    const request = create(HealthCheckRequestSchema, { service: `x${"\u{1F91E}".repeat(1000)}` });
+    const answer = await h2Post(
+      server.url,
+      "/grpc.health.v1.Health/Check",
+      { "content-type": "application/grpc", te: "trailers" },
+      frame(Buffer.from(toBinary(HealthCheckRequestSchema, request))),
+    );
+    expect(codeOf("gRPC", answer)).toBe(Code.NotFound);
+    const message = decodeURIComponent(String(answer.trailers["grpc-message"]));
+    expect(message).toMatch(/^unknown service x\u{1F91E}+\u{FFFD}…$/u);
+  });
+
   it("leave an Internal raised by a handler alone", async () => {
     const failing = implement(CatalogService, {
       getProduct: () => {
@@ -351,6 +390,7 @@ describe("validation under hostile input", () => {
       { "content-type": "application/grpc", te: "trailers" },
       frame(request),
     );
+    console.log(answer.trailers);
     expect(codeOf("gRPC", answer)).toBe(Code.NotFound);
     expect(String(answer.trailers["grpc-message"]).length).toBeLessThan(2048);
   });

@@ -27,11 +27,20 @@ import { translateFailures } from "./stream-failures.ts";
  */
 export const MAX_ERROR_MESSAGE = 1024;
 
+/**
+ * `err` with its message cut to MAX_ERROR_MESSAGE and made well-formed: a
+ * message echoing a lone surrogate the caller sent (JSON allows "\ud83e"),
+ * or cut in the middle of a pair, cannot be percent-encoded into a gRPC
+ * trailer, and connect-es would fail to answer at all.
+ */
 function bounded(err: ConnectError): ConnectError {
-  if (err.rawMessage.length <= MAX_ERROR_MESSAGE) return err;
-  const cut = new ConnectError(`${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…`, err.code, err.metadata, [], err.cause);
-  cut.details.push(...err.details);
-  return cut;
+  const cut =
+    err.rawMessage.length > MAX_ERROR_MESSAGE ? `${err.rawMessage.slice(0, MAX_ERROR_MESSAGE)}…` : err.rawMessage;
+  const message = cut.toWellFormed();
+  if (message === err.rawMessage) return err;
+  const bounded = new ConnectError(message, err.code, err.metadata, [], err.cause);
+  bounded.details.push(...err.details);
+  return bounded;
 }
 
 export function errorInterceptor(logger: Logger): Interceptor {
