@@ -6,7 +6,7 @@
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { NonBlockingStdout } from "./log-destination.ts";
-import { REDACTED_PATHS, REDACTION_CENSOR, serializeError } from "./log-redaction.ts";
+import { redactSecrets, serializeError } from "./log-redaction.ts";
 
 export type { Logger };
 
@@ -25,9 +25,8 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
       timestamp: pino.stdTimeFunctions.isoTime,
       // "level":"info" rather than pino's numeric 30: log backends and humans
       // both read names.
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: redactSecrets },
       mixin: traceCorrelation,
-      redact: { paths: REDACTED_PATHS, censor: REDACTION_CENSOR },
       serializers: { err: serializeError },
     },
     options.destination ?? new NonBlockingStdout(),

@@ -143,4 +143,22 @@ describe("the logger", () => {
     });
     expect((logs.lines[3].err as { message: string }).message).toContain('insert into "users"');
   });
+
+  it("redacts inside arrays and four objects deep, not deeper, and never changes the caller's objects", () => {
+    const logs = logSink();
+    const logger = createLogger("payment", { destination: logs.stream });
+    const fields = {
+      attempts: [{ cardToken: "tok_in_array" }, "plain"],
+      a: { b: { c: { token: "deep-enough" } } },
+      w: { x: { y: { z: { token: "too-deep-to-search" } } } },
+    };
+    logger.info(fields, "attempts");
+    expect(logs.lines[0]).toMatchObject({
+      attempts: [{ cardToken: "[redacted]" }, "plain"],
+      a: { b: { c: { token: "[redacted]" } } },
+      w: { x: { y: { z: { token: "too-deep-to-search" } } } },
+    });
+    expect(fields.attempts[0]).toEqual({ cardToken: "tok_in_array" });
+    expect(fields.a.b.c.token).toBe("deep-enough");
+  });
 });
