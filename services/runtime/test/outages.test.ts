@@ -3,7 +3,7 @@
 // our words, the postgres.js fault signature, and logging that never blocks
 // a process whose stdout is gone.
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import http2 from "node:http2";
@@ -82,6 +82,62 @@ describe("a dependency that dies mid-call", () => {
   });
 });
 
+describe("logging to stdout", () => {
+  it("writes the lines of one turn of the event loop together, in order, and a fatal line at once", async () => {
+    const lines = (text: string) => text.split("\n").filter(Boolean);
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(fileURLToPath(new URL("../src/log.ts", import.meta.url)))});
+      const logger = createLogger("batch-test");
+      for (let i = 0; i < 3; i++) logger.info({ i }, "batched");
+      logger.fatal("fatal");
+      process.stderr.write("after fatal\\n");
+      for (let i = 3; i < 5; i++) logger.info({ i }, "batched");
+      setImmediate(() => { logger.info("next turn"); process.exit(0); });`;
+    const child = spawn(
+      process.execPath,
+      ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
+    // "next turn" was still pending at process.exit: written on 'exit'.
+    const messages = lines(stdout).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toEqual(["batched", "batched", "batched", "fatal", "batched", "batched", "next turn"]);
+  });
+
+  it("holds a turn's lines until the end of the turn, or until flushSync", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shop-log-batch-"));
+    const file = path.join(dir, "stdout");
+    execFileSync("mkfifo", [file]);
+    const reader = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
+    const readable = () => {
+      const buffer = Buffer.alloc(64 * 1024);
+      try {
+        return buffer.subarray(0, readSync(reader, buffer)).toString();
+      } catch {
+        return ""; // EAGAIN: nothing written yet
+      }
+    };
+    try {
+      const destination = new NonBlockingStdout(writer);
+      destination.write("a\n");
+      destination.write("b\n");
+      expect(readable()).toBe("");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(readable()).toBe("a\nb\n");
+      destination.write("c\n");
+      destination.flushSync();
+      expect(readable()).toBe("c\n");
+    } finally {
+      closeSync(reader);
+      closeSync(writer);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("logging to a stdout nobody reads any more", () => {
   /** A named pipe in a fresh directory, both ends open non-blocking, as a launcher's pipe is. */
   function fifo(): { reader: number; writer: number; remove(): void } {
@@ -99,6 +155,7 @@ describe("logging to a stdout nobody reads any more", () => {
     const destination = new NonBlockingStdout(pipe.writer);
     const started = performance.now();
     for (let i = 0; i < 1_000; i++) destination.write(`{"msg":"line ${String(i)}"}\n`);
+    destination.flushSync();
     expect(performance.now() - started).toBeLessThan(500);
     expect({ closed: destination.closed, dropped: destination.dropped }).toEqual({ closed: true, dropped: 1_000 });
     closeSync(pipe.writer);
@@ -111,6 +168,7 @@ describe("logging to a stdout nobody reads any more", () => {
     const line = `${"x".repeat(1023)}\n`;
     const started = performance.now();
     for (let i = 0; i < 200; i++) destination.write(line); // 200 KiB into a 64 KiB pipe
+    destination.flushSync();
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThan(900);
     expect(elapsed).toBeLessThan(3_000);
