@@ -135,9 +135,16 @@ export function catalogService(
   db: CatalogDatabase,
   outbox: Outbox<PublishedBy<typeof manifest>>,
 ): ServiceImpl<typeof CatalogService> {
+  // The hottest read (every product page, every order line), built once:
+  // drizzle's query building was ~6% of a GetProduct's CPU.
+  const productById = db
+    .select()
+    .from(products)
+    .where(eq(products.id, sql.placeholder("id")))
+    .prepare("catalog_product_by_id");
   return {
     async getProduct({ productId }) {
-      const row = (await db.select().from(products).where(eq(products.id, productId))).at(0);
+      const row = (await productById.execute({ id: productId })).at(0);
       if (!row) throw new ConnectError(`product ${productId} not found`, Code.NotFound);
       return { product: toProduct(row) };
     },
