@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { serviceBundle as bundleFile } from "../services/runtime/src/manifest.ts";
 import { postgresWriteFix } from "./postgres-write-fix.ts";
+import { withoutGrpcExporters } from "./without-grpc-exporters.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RUNTIME_MIGRATIONS = "services/runtime/src/db/migrations";
@@ -114,8 +115,9 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
       sourcemap: "linked",
       metafile: true,
       logLevel: "warning",
-      // postgres.js 3.4.9 poisons a connection whose socket dies with a write buffered (see the file).
-      plugins: [postgresWriteFix],
+      // postgres.js 3.4.9 poisons a connection whose socket dies with a write
+      // buffered; the NodeSDK's OTLP/gRPC exporters are never used (see the files).
+      plugins: [postgresWriteFix, withoutGrpcExporters],
     })
     .catch(async (error: unknown) => {
       await Promise.all(names.map((name) => rm(scratchDir(name), { recursive: true, force: true })));
@@ -128,6 +130,7 @@ async function bundle(names: readonly string[], root: string): Promise<void> {
   const sharedInputs = [
     path.relative(root, fileURLToPath(import.meta.url)),
     path.relative(root, fileURLToPath(new URL("./postgres-write-fix.ts", import.meta.url))),
+    path.relative(root, fileURLToPath(new URL("./without-grpc-exporters.ts", import.meta.url))),
   ];
   for (const lock of ["package-lock.json", "node_modules/.package-lock.json"]) {
     if (existsSync(path.join(root, lock))) sharedInputs.push(lock);

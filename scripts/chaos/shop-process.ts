@@ -12,6 +12,7 @@ import { freePort } from "../start/ports.ts";
 import { readPidFile, stillRunning } from "../start/pid-file.ts";
 import { instanceName, replicaPortVariable } from "../start/system.ts";
 import { embeddedServerUrl } from "../start/postgres.ts";
+import { LineWaiter } from "../start/line-waiter.ts";
 import { DEV_ADMIN } from "../start/services.ts";
 
 export interface Instance {
@@ -98,25 +99,6 @@ export async function startShop(options: {
     ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "scripts/start.ts"],
     { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const output: string[] = [];
-  const waiters = new Set<{ pattern: RegExp; from: number; resolve: (line: string) => void }>();
-  let partial = "";
-  const onData = (chunk: Buffer) => {
-    log.write(chunk);
-    const lines = (partial + chunk.toString("utf8")).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      output.push(line);
-      for (const w of waiters) {
-        if (w.pattern.test(line)) {
-          waiters.delete(w);
-          w.resolve(line);
-        }
-      }
-    }
-  };
-  launcher.stdout?.on("data", onData);
-  launcher.stderr?.on("data", onData);
   let running = true;
   const exited = new Promise<number | null>((resolve) =>
     launcher.once("exit", (code) => {
@@ -124,6 +106,10 @@ export async function startShop(options: {
       resolve(code);
     }),
   );
+  const output = new LineWaiter(exited, "the launcher");
+  const toLog = (chunk: Buffer) => log.write(chunk);
+  output.follow(launcher.stdout, toLog);
+  output.follow(launcher.stderr, toLog);
   // The launcher's pid file names every instance it runs now (see pid-file.ts).
   const pids = (): Map<string, number> => {
     const found = new Map<string, number>();
@@ -140,35 +126,14 @@ export async function startShop(options: {
     natsUrl: `nats://127.0.0.1:${env.NATS_PORT}`,
     admin: { email: DEV_ADMIN.email, password: DEV_ADMIN.password },
     logFile,
-    output,
+    output: output.lines,
     of: (service) => instances.filter((i) => i.service === service),
     pid: (name) => pids().get(name),
     get running() {
       return running;
     },
-    waitForLine(pattern, { from = 0, timeoutMs }) {
-      const seen = output.slice(from).find((line) => pattern.test(line));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no line matching ${String(pattern)} within ${String(timeoutMs / 1000)} s`));
-        }, timeoutMs);
-        const waiter = {
-          pattern,
-          from,
-          resolve: (line: string) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        };
-        waiters.add(waiter);
-        void exited.then(() => {
-          if (!waiters.delete(waiter)) return;
-          clearTimeout(timer);
-          reject(new Error(`the launcher exited before printing ${String(pattern)}`));
-        });
-      });
+    waitForLine(pattern, options) {
+      return output.waitFor(pattern, options);
     },
     async stop() {
       if (running) {

@@ -12,6 +12,7 @@ import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { OrderStatus } from "@shop/gen/shop/order/v1/order_pb";
 import { isOutage } from "@shop/runtime/outages";
+import { isServerFault } from "@shop/runtime/rpc-codes";
 import { Http2Clients } from "../load/http2-clients.ts";
 import { shopTarget, type Customer, type ShopAddresses, type ShopTarget } from "../load/shop-target.ts";
 import { must, type Random } from "./random.ts";
@@ -56,8 +57,14 @@ const CALL_TIMEOUT_MS = 15_000;
 
 /** Codes a client retries (with the same idempotency key). */
 const RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Aborted]);
-/** Codes no call may answer, faults or not: they say the server did not know what happened. */
-export const SERVER_FAULTS = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
+/**
+ * Codes no call may answer, faults or not: the server's faults (the runtime's
+ * one definition) that a client does not simply retry, i.e. the server did
+ * not know what happened (Internal, Unknown, DataLoss) or has no such method.
+ */
+function isUnexplainedFault(code: Code): boolean {
+  return isServerFault(code) && !RETRYABLE.has(code);
+}
 
 export interface Workload {
   readonly customers: Customer[];
@@ -256,10 +263,10 @@ async function call<T>(
         continue;
       }
       count(w, `${rpc} ${Code[e.code]}`);
-      if (SERVER_FAULTS.has(e.code)) w.faults.push(`${rpc} answered ${Code[e.code]}: ${e.rawMessage}`);
+      if (isUnexplainedFault(e.code)) w.faults.push(`${rpc} answered ${Code[e.code]}: ${e.rawMessage}`);
       if (expected.includes(e.code)) return { ok: false, error: Code[e.code] };
       // A server fault is retried too: the same key makes it safe, and the next attempt may tell what happened.
-      if (!RETRYABLE.has(e.code) && !SERVER_FAULTS.has(e.code))
+      if (!RETRYABLE.has(e.code) && !isUnexplainedFault(e.code))
         return { ok: false, error: `${Code[e.code]}: ${e.rawMessage}` };
       if (performance.now() >= deadline) return { ok: false, error: `still ${Code[e.code]} after retrying` };
       await sleep(Math.min(2000, 100 * 2 ** Math.min(n, 5)) * (0.5 + Math.random()));

@@ -5,7 +5,7 @@
 // generated Connect clients over HTTP/2.
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import type { CallOptions, Client } from "@connectrpc/connect";
 import { Http2Clients } from "./http2-clients.ts";
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { IdentityService } from "@shop/gen/shop/identity/v1/identity_pb";
@@ -97,6 +97,25 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses, callTimeo
   const inventory = client(InventoryService, addresses.inventory);
   const viaGateway = name === "gateway";
 
+  /**
+   * An order RPC through the gateway's storefront or straight to order (the
+   * storefront's requests carry the same fields, which the contract check
+   * keeps so): the order it answered with.
+   */
+  const orderStep = async <M extends "placeOrder" | "getOrder" | "cancelOrder">(
+    method: M,
+    req: Parameters<Client<typeof OrderService>[M]>[0],
+    options: CallOptions,
+  ): Promise<Order> => {
+    const call = (viaGateway ? storefront[method] : orders[method]) as (
+      req: Parameters<Client<typeof OrderService>[M]>[0],
+      options: CallOptions,
+    ) => Promise<{ order?: Order }>;
+    const { order } = await call(req, options);
+    if (!order) throw new Error(`${method} answered without an order`);
+    return order;
+  };
+
   const card = {
     cardNumber: APPROVED_CARD,
     expMonth: 12,
@@ -122,32 +141,19 @@ export function shopTarget(name: TargetName, addresses: ShopAddresses, callTimeo
       const res = viaGateway ? await storefront.tokenizeCard(req, options) : await payment.tokenizeCard(req, options);
       return res.cardToken;
     },
-    async placeOrder(customer, productId, cardToken, signal, choice = {}) {
+    placeOrder(customer, productId, cardToken, signal, choice = {}) {
       const req = {
         idempotencyKey: choice.idempotencyKey ?? `load-${randomUUID()}`,
         lines: [{ productId, quantity: choice.quantity ?? 1 }],
         cardToken,
       };
-      const options = { headers: customer.headers, signal, ...timeout };
-      const res = viaGateway ? await storefront.placeOrder(req, options) : await orders.placeOrder(req, options);
-      if (!res.order) throw new Error("PlaceOrder answered without an order");
-      return res.order;
+      return orderStep("placeOrder", req, { headers: customer.headers, signal, ...timeout });
     },
-    async getOrder(customer, orderId) {
-      const options = { headers: customer.headers, ...timeout };
-      const res = viaGateway
-        ? await storefront.getOrder({ orderId }, options)
-        : await orders.getOrder({ orderId }, options);
-      if (!res.order) throw new Error("GetOrder answered without an order");
-      return res.order;
+    getOrder(customer, orderId) {
+      return orderStep("getOrder", { orderId }, { headers: customer.headers, ...timeout });
     },
-    async cancelOrder(customer, orderId) {
-      const options = { headers: customer.headers, ...timeout };
-      const res = viaGateway
-        ? await storefront.cancelOrder({ orderId }, options)
-        : await orders.cancelOrder({ orderId }, options);
-      if (!res.order) throw new Error("CancelOrder answered without an order");
-      return res.order;
+    cancelOrder(customer, orderId) {
+      return orderStep("cancelOrder", { orderId }, { headers: customer.headers, ...timeout });
     },
     async terminal(customer, orderId, signal) {
       const options = { headers: customer.headers, signal };

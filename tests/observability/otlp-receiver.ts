@@ -14,6 +14,10 @@ export type AttributeValue = string | number | boolean | bigint;
 
 export interface ReceivedSpan {
   service: string;
+  /** Its resource's attributes (service.name among them). */
+  resource: Record<string, AttributeValue>;
+  /** Name of the instrumentation scope that made it ("@shop/runtime", "@opentelemetry/instrumentation-undici"). */
+  scope: string;
   traceId: string;
   spanId: string;
   /** "" for a root span. */
@@ -87,7 +91,7 @@ function decodeExportRequest(bytes: Uint8Array): ReceivedSpan[] {
   // ExportTraceServiceRequest.resource_spans = 1
   eachField(bytes, (no, _wt, r) => {
     if (no !== 1) return false;
-    let service = "";
+    const resource: Record<string, AttributeValue> = {};
     const scopeSpans: Uint8Array[] = [];
     // ResourceSpans: resource = 1, scope_spans = 2
     eachField(r.bytes(), (no2, _wt2, r2) => {
@@ -96,7 +100,7 @@ function decodeExportRequest(bytes: Uint8Array): ReceivedSpan[] {
         eachField(r2.bytes(), (no3, _wt3, r3) => {
           if (no3 !== 1) return false;
           const [key, value] = decodeKeyValue(r3.bytes());
-          if (key === "service.name") service = String(value);
+          resource[key] = value;
           return true;
         });
         return true;
@@ -107,21 +111,33 @@ function decodeExportRequest(bytes: Uint8Array): ReceivedSpan[] {
       }
       return false;
     });
+    const service = String(resource["service.name"] ?? "");
     for (const scope of scopeSpans) {
-      // ScopeSpans.spans = 2
+      // ScopeSpans: scope = 1 (InstrumentationScope.name = 1), spans = 2
+      let scopeName = "";
+      const spanBytes: Uint8Array[] = [];
       eachField(scope, (no4, _wt4, r4) => {
+        if (no4 === 1) {
+          eachField(r4.bytes(), (no5, _wt5, r5) => {
+            if (no5 !== 1) return false;
+            scopeName = r5.string();
+            return true;
+          });
+          return true;
+        }
         if (no4 !== 2) return false;
-        out.push(decodeSpan(r4.bytes(), service));
+        spanBytes.push(r4.bytes());
         return true;
       });
+      for (const bytes of spanBytes) out.push({ ...decodeSpan(bytes, service), resource, scope: scopeName });
     }
     return true;
   });
   return out;
 }
 
-function decodeSpan(bytes: Uint8Array, service: string): ReceivedSpan {
-  const span: ReceivedSpan = {
+function decodeSpan(bytes: Uint8Array, service: string): Omit<ReceivedSpan, "resource" | "scope"> {
+  const span: Omit<ReceivedSpan, "resource" | "scope"> = {
     service,
     traceId: "",
     spanId: "",

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
+import { LineWaiter } from "../../scripts/start/line-waiter.ts";
 import { discoverManifests, portVariable, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type ShopAccess } from "./shop-access.ts";
 import { freePort } from "./system.ts";
@@ -96,25 +97,10 @@ export async function startLauncher(
     ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "scripts/start.ts"],
     { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const output: string[] = [];
-  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
-  let partial = "";
-  const onData = (chunk: Buffer) => {
-    const lines = (partial + chunk.toString("utf8")).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      output.push(line);
-      for (const waiter of waiters) {
-        if (waiter.pattern.test(line)) {
-          waiters.delete(waiter);
-          waiter.resolve(line);
-        }
-      }
-    }
-  };
-  launcher.stdout!.on("data", onData);
-  launcher.stderr!.on("data", onData);
   const exited = new Promise<void>((resolve) => launcher.once("exit", () => resolve()));
+  const output = new LineWaiter(exited, "the launcher");
+  output.follow(launcher.stdout);
+  output.follow(launcher.stderr);
 
   const urlOf = (service: string) => serviceAddress(ports.get(service) ?? Number.NaN);
   const access = shopAccess((service: DescService) => {
@@ -140,38 +126,10 @@ export async function startLauncher(
     pid,
     dataDir,
     env,
-    output,
+    output: output.lines,
     url: urlOf,
     waitForLine(pattern, timeoutMs = 60_000) {
-      const seen = output.find((line) => pattern.test(line));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = { pattern, resolve };
-        waiters.add(waiter);
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(
-            new Error(
-              `no line matching ${String(pattern)} within ${String(timeoutMs)} ms; last lines:\n${output.slice(-15).join("\n")}`,
-            ),
-          );
-        }, timeoutMs);
-        void exited.then(() => {
-          if (!waiters.has(waiter)) return;
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          reject(
-            new Error(
-              `the launcher exited before printing ${String(pattern)}; last lines:\n${output.slice(-15).join("\n")}`,
-            ),
-          );
-        });
-        const original = waiter.resolve;
-        waiter.resolve = (line) => {
-          clearTimeout(timer);
-          original(line);
-        };
-      });
+      return output.waitFor(pattern, { timeoutMs });
     },
     childPid: (name) => childPids().get(name),
     childPids,

@@ -11,19 +11,7 @@ import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/valid
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { translateFailures } from "@shop/runtime/interceptors/stream-failures";
 import type { Logger } from "@shop/runtime/log";
-
-/** Codes that describe the caller's request rather than our health. */
-const CLIENT_ERROR_CODES: ReadonlySet<Code> = new Set([
-  Code.InvalidArgument,
-  Code.NotFound,
-  Code.AlreadyExists,
-  Code.PermissionDenied,
-  Code.Unauthenticated,
-  Code.FailedPrecondition,
-  Code.ResourceExhausted,
-  Code.OutOfRange,
-  Code.Aborted,
-]);
+import { isServerFault } from "@shop/runtime/rpc-codes";
 
 /**
  * Bounds on what is forwarded, whatever a downstream service sent (the
@@ -39,7 +27,9 @@ export const GENERIC_UNAVAILABLE_MESSAGE = "the shop is temporarily unavailable;
 /** The error the gateway's caller sees for `err`, thrown by a downstream call (or by the gateway itself). */
 export function toCallerError(err: unknown, logger: Logger, procedure: string): ConnectError {
   const error = ConnectError.from(err);
-  if (CLIENT_ERROR_CODES.has(error.code)) {
+  // Not the server's fault: the answer is about the caller's request (a
+  // cancellation, though, is reported in our words below).
+  if (error.code !== Code.Canceled && !isServerFault(error.code)) {
     const message =
       error.rawMessage.length > MAX_FORWARDED_MESSAGE
         ? `${error.rawMessage.slice(0, MAX_FORWARDED_MESSAGE)}…`

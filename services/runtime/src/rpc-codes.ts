@@ -1,7 +1,7 @@
 // What the runtime says about an RPC's status code, in one place: its names
 // (from @connectrpc/connect's own codeToString, the Connect protocol's
 // spelling) and whether it is the server's fault.
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 
 /** "not_found", as the Connect protocol names codes. */
@@ -31,4 +31,9 @@ const SERVER_FAULTS: ReadonlySet<Code | 0> = new Set([
 
 export function isServerFault(code: Code | 0): boolean {
   return SERVER_FAULTS.has(code);
+}
+
+/** The code a call ended with: 0 (OK) for no error, else the error's (Unknown for anything not a ConnectError). */
+export function codeOf(error: unknown): Code | 0 {
+  return error === undefined ? 0 : ConnectError.from(error).code;
 }

@@ -55,7 +55,7 @@ import { consumerBacklogMetrics, outboxBacklogMetrics } from "./telemetry/event-
 import { eventProcessTelemetry } from "./telemetry/event-process-telemetry.ts";
 import { eventPublishTelemetry } from "./telemetry/event-publish-telemetry.ts";
 import { rpcClientTelemetry } from "./telemetry/rpc-client-telemetry.ts";
-import { ServiceTelemetry } from "./telemetry/service-telemetry.ts";
+import { ServiceTelemetry, type TelemetryMode } from "./telemetry/service-telemetry.ts";
 import { telemetrySettings } from "./telemetry/settings.ts";
 import type { TokenSettings } from "./tokens.ts";
 
@@ -174,7 +174,8 @@ export async function runService<M extends ServiceManifest, TSchema extends AnyS
   tolerateDriverFaults(guardLogger);
   let running: Awaited<ReturnType<typeof startService>>;
   try {
-    running = await startService(definition);
+    // This process runs this one service: telemetry through the NodeSDK (service-telemetry.ts).
+    running = await startService(definition, { telemetry: "process" });
   } catch (err) {
     // One line per problem, naming the variable and the address, on stderr
     // (the launcher collects them); the details go to the log.
@@ -186,9 +187,14 @@ export async function runService<M extends ServiceManifest, TSchema extends AnyS
   return running;
 }
 
-/** Starts the service without touching process signals (tests embed it this way). */
+/**
+ * Starts the service without touching process signals (tests embed it this
+ * way, several in one process: so telemetry defaults to the embedded mode,
+ * which installs no global providers and no instrumentations).
+ */
 export async function startService<M extends ServiceManifest, TSchema extends AnySchema>(
   definition: ServiceDefinition<M, TSchema>,
+  options: { telemetry?: TelemetryMode } = {},
 ): Promise<RunningService & { logger: Logger }> {
   const { manifest } = definition;
   const source = definition.env ?? process.env;
@@ -198,6 +204,7 @@ export async function startService<M extends ServiceManifest, TSchema extends An
   const telemetry = new ServiceTelemetry(
     telemetrySettings(source, { name: manifest.name, port: config.PORT, host: config.HOST }),
     logger,
+    options.telemetry,
   );
   // Pushed first, so it runs last: spans made while stopping are flushed too.
   const stops: StopFn[] = [() => telemetry.shutdown()];

@@ -5,11 +5,10 @@ import { Code, ConnectError, createClient, createContextValues } from "@connectr
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { OrderService, type WatchOrderResponseSchema } from "@shop/gen/shop/order/v1/order_pb";
-import { context } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { implement } from "../src/server.ts";
 import { heartbeatIntervalKey, withHeartbeats } from "../src/stream-heartbeats.ts";
-import { runObservedCall } from "../src/telemetry/rpc-call-end.ts";
+import { observeCallEnd } from "../src/interceptors/call-end.ts";
 import { ServiceTelemetry } from "../src/telemetry/service-telemetry.ts";
 import { telemetrySettings } from "../src/telemetry/settings.ts";
 import { captureLogs, startTestServer } from "./test-server.ts";
@@ -38,12 +37,10 @@ describe("the telemetry wrapper of a streamed response", () => {
   it("ends the handler when the reader throws into the stream (a write to a client that went away)", async () => {
     const { source, state } = trackedSource([1]);
     const ends: unknown[] = [];
-    const res = await runObservedCall(
-      context.active(),
-      new AbortController().signal,
-      () => Promise.resolve({ stream: true as const, message: source } as never),
-      (error) => ends.push(error ?? "ok"),
-    );
+    const res = await observeCallEnd(() => Promise.resolve({ stream: true as const, message: source } as never), {
+      signal: new AbortController().signal,
+      onEnd: (error) => ends.push(error ?? "ok"),
+    });
     const reader = (res as unknown as { message: AsyncGenerator<number> }).message;
     expect(await reader.next()).toEqual({ done: false, value: 1 });
     const writeFailed = new ConnectError("write after the client left", Code.Canceled);

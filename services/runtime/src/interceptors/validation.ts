@@ -19,10 +19,20 @@
 // message shortened, so an error's size is bounded too (and the error
 // interceptor bounds every message).
 //
-// Why not @connectrpc/validate: it wraps the same validator in the same way,
-// but has no size-first pass, no cap on the violations it returns, and
-// answers a rule that fails to compile (our bug) as InvalidArgument rather
-// than Internal.
+// Why not @connectrpc/validate (0.2.0, checked 2026-12-03): its
+// createValidateInterceptor runs the same protovalidate validator on the
+// same messages (unary up front, streamed ones as they are read), but its
+// only option is the validator, and what it lacks is what this file is for:
+//   - no bounds pass: every message goes straight to protovalidate, so a list
+//     far over its max_items costs per-item rules (and the NUL check, a rule
+//     of ours that protovalidate does not have, has no place to go);
+//   - no cap: the error message is protovalidate's text of every violation and
+//     the detail carries all of them, so their size is the caller's choice.
+//     The validator's failFast option stops at the first violation, which
+//     loses "the first MAX_VIOLATIONS and how many more" that forms show;
+//   - a rule that fails to compile or evaluate (our bug) answers
+//     InvalidArgument, blaming the caller, where this answers Internal.
+// Wrapping it would need all three around it, i.e. this file again.
 import {
   getOption,
   isFieldSet,

@@ -4,8 +4,8 @@
 // Dependency clients speak the Connect protocol (see clients.ts).
 import type { Interceptor } from "@connectrpc/connect";
 import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
-import { connectCodeName, grpcCodeName } from "../rpc-codes.ts";
-import { codeOf, runObservedCall } from "./rpc-call-end.ts";
+import { codeOf, connectCodeName, grpcCodeName } from "../rpc-codes.ts";
+import { observeCallEnd } from "../interceptors/call-end.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
 import { serverAddressOf } from "./rpc-server-telemetry.ts";
 import {
@@ -39,6 +39,7 @@ export function rpcClientTelemetry(telemetry: ServiceTelemetry): Interceptor {
       const code = codeOf(error);
       const status = grpcCodeName(code);
       span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, status);
+      // The OpenTelemetry RPC conventions: a client span is an error for every code but OK.
       if (code !== 0) {
         span.setAttribute(ATTR_RPC_CONNECT_RPC_ERROR_CODE, connectCodeName(code));
         span.setStatus({ code: SpanStatusCode.ERROR, message: status });
@@ -46,6 +47,6 @@ export function rpcClientTelemetry(telemetry: ServiceTelemetry): Interceptor {
       span.end();
       metrics.record({ ...base, [ATTR_RPC_RESPONSE_STATUS_CODE]: status }, (performance.now() - started) / 1000);
     };
-    return runObservedCall(ctx, req.signal, () => next(req), onEnd);
+    return observeCallEnd(() => next(req), { signal: req.signal, onEnd, within: (step) => context.with(ctx, step) });
   };
 }

@@ -4,9 +4,9 @@
 // access log (whose line then carries the trace id), and sees the final,
 // normalised code. Health and reflection are not traced (see server.ts).
 import type { Interceptor } from "@connectrpc/connect";
-import { SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
-import { connectCodeName, grpcCodeName, isServerFault } from "../rpc-codes.ts";
-import { codeOf, runObservedCall } from "./rpc-call-end.ts";
+import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
+import { codeOf, connectCodeName, grpcCodeName, isServerFault } from "../rpc-codes.ts";
+import { observeCallEnd } from "../interceptors/call-end.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
 import {
   ATTR_RPC_CONNECT_RPC_ERROR_CODE,
@@ -20,9 +20,6 @@ import {
 } from "./semconv.ts";
 import type { ServiceTelemetry } from "./service-telemetry.ts";
 import { contextFromRequestHeaders } from "./trace-context.ts";
-
-// What the OpenTelemetry gRPC conventions count as a server-side error: the
-// server's faults, not the caller's (NotFound, InvalidArgument... are fine).
 
 export function rpcServerTelemetry(telemetry: ServiceTelemetry): Interceptor {
   const metrics = new RpcMetrics(telemetry.meter, "server");
@@ -47,11 +44,12 @@ export function rpcServerTelemetry(telemetry: ServiceTelemetry): Interceptor {
       if (system === "grpc") span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
       else if (code !== 0) span.setAttribute(ATTR_RPC_CONNECT_RPC_ERROR_CODE, connectCodeName(code));
       span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, status);
+      // The OpenTelemetry RPC conventions: a server span is an error only for the server's faults.
       if (isServerFault(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: status });
       span.end();
       metrics.record({ ...base, [ATTR_RPC_RESPONSE_STATUS_CODE]: status }, (performance.now() - started) / 1000);
     };
-    return runObservedCall(ctx, req.signal, () => next(req), onEnd);
+    return observeCallEnd(() => next(req), { signal: req.signal, onEnd, within: (step) => context.with(ctx, step) });
   };
 }
 

@@ -18,6 +18,8 @@ export interface TelemetrySettings {
   serviceName: string;
   /** Where spans go; undefined = tracing off (no exporter, no recording). */
   tracesUrl: string | undefined;
+  /** OTEL_SDK_DISABLED: no SDK (and so no instrumentations) in process mode; metrics are still served. */
+  sdkDisabled: boolean;
   batchDelayMs: number;
   resourceAttributes: Record<string, string>;
   /** 0 = no metrics endpoint. */
@@ -47,6 +49,7 @@ export function telemetrySettings(
   return {
     serviceName: config.OTEL_SERVICE_NAME || service.name,
     tracesUrl: config.OTEL_SDK_DISABLED ? undefined : tracesUrl,
+    sdkDisabled: config.OTEL_SDK_DISABLED,
     batchDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
     resourceAttributes: parseResourceAttributes(config.OTEL_RESOURCE_ATTRIBUTES),
     metricsPort: config.METRICS_PORT,

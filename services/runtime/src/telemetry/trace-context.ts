@@ -9,16 +9,34 @@
 // the tracer is OpenTelemetry's no-op tracer, whose "spans" carry the
 // incoming context unchanged, so a service that exports nothing still passes
 // its caller's trace on to the services it calls and the events it emits.
-import { context, ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import {
+  context,
+  ROOT_CONTEXT,
+  type Context,
+  type ContextManager,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { CompositePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { routingHeadersPropagator } from "../routing-headers.ts";
 
-const propagator = new CompositePropagator({
+/** W3C trace context plus the mesh's routing headers: what every hop carries. */
+export const propagator: TextMapPropagator = new CompositePropagator({
   propagators: [new W3CTraceContextPropagator(), routingHeadersPropagator],
 });
 
 let contextManagerInstalled = false;
+
+/**
+ * The context manager for the NodeSDK to install (process mode,
+ * service-telemetry.ts): the same kind, and installContextManager leaves it be.
+ */
+export function contextManagerForSdk(): ContextManager {
+  contextManagerInstalled = true;
+  return new AsyncLocalStorageContextManager();
+}
 
 /** Installs the AsyncLocalStorage context manager once per process. */
 export function installContextManager(): void {
