@@ -34,6 +34,7 @@ const catalog = implement(CatalogService, {
   listCategories: () => ({ categories: [] }),
   createProduct: unused,
   updateProduct: unused,
+  watchCatalogChanges: unused,
 });
 const order = implement(OrderService, {
   placeOrder: unused,
@@ -228,6 +229,7 @@ describe("undecodable requests", () => {
       listCategories: unused,
       createProduct: unused,
       updateProduct: unused,
+      watchCatalogChanges: unused,
     });
     const server = await startTestServer({ services: [failing] });
     const answer = await h2Post(
