@@ -5,13 +5,19 @@
 //             validation, auth, telemetry, access log)
 //   raw       a bare connect-node server of the same generated service, constant answer
 //   raw-db    the same bare server doing the catalog's SELECT (drizzle, same database)
-//   gateway   StorefrontService.GetProduct through the gateway
-//   direct    the calls the gateway makes for it, from the client: catalog
-//             GetProduct, then inventory BatchGetStock
+//   gateway   StorefrontService.GetProduct through a gateway without its
+//             catalog read cache (CATALOG_CACHE_ENTRIES=0): the hop itself
+//   gateway-cached  the same through the gateway as `npm start` runs it, its
+//             catalog answer from the read cache (stock still asked of
+//             inventory on every call)
+//   direct    the calls the uncached gateway makes for it, from the client:
+//             catalog GetProduct, then inventory BatchGetStock
 //
 // Each is called by 16 concurrent callers over one HTTP/2 connection for
-// 4 s, two rounds, interleaved; server CPU per call is read from /proc. Ends
-// `rpc: runtime/raw <r1>, runtime/raw-db <r2>, gateway/direct <r3>`.
+// 4 s, two rounds, interleaved; server CPU per call is read from /proc. A
+// table of the medians, then the line
+// `rpc: runtime/raw <r1>, runtime/raw-db <r2>, gateway/direct <r3>` (the
+// uncached gateway: the cached one makes fewer calls than `direct`).
 // A benchmark, not a test: exits 0 whatever the figures.
 import "./start/require-transform-types.ts";
 import { fork, type ChildProcess } from "node:child_process";
@@ -21,11 +27,12 @@ import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { Http2Clients } from "./load/http2-clients.ts";
+import { SERVICE_NODE_FLAGS } from "../services/runtime/src/manifest.ts";
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { InventoryService } from "@shop/gen/shop/inventory/v1/inventory_pb";
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 
-const { discoverManifests, portVariable, REPO_ROOT } = await import("./start/services.ts");
+const { childEnv, discoverManifests, portVariable, REPO_ROOT } = await import("./start/services.ts");
 const { planLaunch, startSystem } = await import("./start/system.ts");
 const { freePorts } = await import("./start/ports.ts");
 
@@ -39,7 +46,7 @@ chmodSync(root, 0o755);
 const log = openSync(path.join(root, "bench.log"), "a");
 const sink = { line: (source: string, text: string) => void writeSync(log, `${source.padEnd(12)} | ${text}\n`) };
 const manifests = await discoverManifests();
-const ports = await freePorts(manifests.length + 4);
+const ports = await freePorts(manifests.length + 5);
 const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: "0" };
 delete env.DATABASE_URL;
 delete env.NATS_URL;
@@ -48,10 +55,12 @@ env.POSTGRES_PORT = String(ports[manifests.length]);
 env.NATS_PORT = String(ports[manifests.length + 1]);
 const rawPort = ports[manifests.length + 2];
 const rawDbPort = ports[manifests.length + 3];
+const uncachedGatewayPort = ports[manifests.length + 4];
 const url = (port: string | number | undefined) => `http://127.0.0.1:${String(port)}`;
 
 console.log(`rpc benchmark: ${String(os.availableParallelism())} CPUs, Node ${process.versions.node}`);
-const system = await startSystem(await planLaunch({ env, dataDir: root }), { sink });
+const plan = await planLaunch({ env, dataDir: root });
+const system = await startSystem(plan, { sink });
 const bare: ChildProcess[] = [];
 const clients = new Http2Clients();
 try {
@@ -76,6 +85,26 @@ try {
   };
   const raw = await startBare(rawPort, "constant");
   const rawDb = await startBare(rawDbPort, "db");
+  // A second gateway, as the launcher runs the first, with its read cache off.
+  const gatewayPlan = plan.services.find((s) => s.name === "gateway");
+  if (!gatewayPlan || !system.nats || !system.postgres) throw new Error("the launcher started no gateway");
+  const uncachedGateway = fork(gatewayPlan.main, [], {
+    execArgv: [...SERVICE_NODE_FLAGS],
+    cwd: REPO_ROOT,
+    stdio: ["ignore", log, log, "ipc"],
+    env: {
+      ...childEnv(gatewayPlan.manifest, {
+        ports: plan.ports,
+        databaseServerUrl: system.postgres.serverUrl,
+        natsUrl: system.nats.url,
+        env: plan.env,
+      }),
+      PORT: String(uncachedGatewayPort),
+      METRICS_PORT: "0",
+      CATALOG_CACHE_ENTRIES: "0",
+    },
+  });
+  bare.push(uncachedGateway);
 
   const client = <S extends DescService>(service: S, baseUrl: string): Client<S> => clients.client(service, baseUrl);
   const catalog = client(CatalogService, url(env.CATALOG_PORT));
@@ -83,6 +112,16 @@ try {
   const rawCatalog = client(CatalogService, url(rawPort));
   const rawDbCatalog = client(CatalogService, url(rawDbPort));
   const storefront = client(StorefrontService, url(env.GATEWAY_PORT));
+  const uncachedStorefront = client(StorefrontService, url(uncachedGatewayPort));
+  for (let tries = 0; ; tries++) {
+    try {
+      await uncachedStorefront.listCategories({});
+      break;
+    } catch (error) {
+      if (tries > 300 || uncachedGateway.exitCode !== null) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   const productId = (await catalog.listProducts({ pageSize: 1 })).products[0]?.id;
   if (!productId) throw new Error("the catalogue is empty");
 
@@ -102,6 +141,11 @@ try {
     { name: "raw-db", call: () => rawDbCatalog.getProduct({ productId }), servers: [rawDb.pid] },
     {
       name: "gateway",
+      call: () => uncachedStorefront.getProduct({ productId }),
+      servers: [uncachedGateway.pid, pidOf("catalog"), pidOf("inventory")],
+    },
+    {
+      name: "gateway-cached",
       call: () => storefront.getProduct({ productId }),
       servers: [pidOf("gateway"), pidOf("catalog"), pidOf("inventory")],
     },
@@ -115,6 +159,7 @@ try {
     },
   ];
   const rps: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
+  const cpuPerCall: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (const v of variants) for (let i = 0; i < 200; i++) await v.call(); // warm-up
   for (let round = 1; round <= ROUNDS; round++) {
     for (const v of variants) {
@@ -131,8 +176,9 @@ try {
       );
       const cpuMs = (cpuOf(v.servers) - cpu0) * 1000;
       rps[v.name].push(calls / SECONDS);
+      cpuPerCall[v.name].push(cpuMs / calls);
       console.log(
-        `round ${String(round)}  ${v.name.padEnd(8)} ${(calls / SECONDS).toFixed(0).padStart(6)} calls/s  ` +
+        `round ${String(round)}  ${v.name.padEnd(14)} ${(calls / SECONDS).toFixed(0).padStart(6)} calls/s  ` +
           `server CPU ${(cpuMs / calls).toFixed(2)} ms/call  load ${os.loadavg()[0].toFixed(1)}`,
       );
     }
@@ -143,6 +189,13 @@ try {
     return sorted.length % 2 ? (sorted[Math.floor(mid)] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
   };
   const ratio = (a: string, b: string) => (median(rps[a]) / median(rps[b])).toFixed(2);
+  console.log(`\n${"variant".padEnd(14)} ${"calls/s".padStart(8)}  server CPU ms/call  (medians)`);
+  for (const v of variants) {
+    console.log(
+      `${v.name.padEnd(14)} ${median(rps[v.name]).toFixed(0).padStart(8)}  ${median(cpuPerCall[v.name]).toFixed(2).padStart(18)}`,
+    );
+  }
+  console.log(`gateway-cached/gateway ${ratio("gateway-cached", "gateway")}, load ${os.loadavg()[0].toFixed(1)}`);
   console.log(
     `\nrpc: runtime/raw ${ratio("runtime", "raw")}, runtime/raw-db ${ratio("runtime", "raw-db")}, gateway/direct ${ratio("gateway", "direct")}`,
   );

@@ -1,7 +1,7 @@
 // CatalogService handlers: products, categories, prices. Reads are public;
 // CreateProduct and UpdateProduct need the admin role and publish their events
 // through the outbox in the same transaction as the change.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { and, asc, count, desc, eq, gt, inArray, lt, or, sql, type SQL } from "drizzle-orm";
@@ -12,6 +12,7 @@ import {
   ProductSchema,
   ProductSort,
   type Product,
+  type WatchCatalogChangesResponseSchema,
 } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { PriceChangedSchema, ProductCreatedSchema } from "@shop/gen/shop/catalog/v1/events_pb";
 import { MoneySchema } from "@shop/gen/shop/common/v1/money_pb";
@@ -19,11 +20,14 @@ import { requireAdmin } from "@shop/runtime/authorization";
 import { requiredField } from "@shop/runtime/field-violation";
 import type { Database } from "@shop/runtime/db/database";
 import type { Outbox } from "@shop/runtime/events/outbox";
+import { drainSignalKey } from "@shop/runtime/server";
+import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/runtime/page-token";
 import * as schema from "./schema.ts";
 import { categories, products, type ProductRow } from "./schema.ts";
 import { v7 as uuidv7 } from "uuid";
 import type { PublishedBy } from "@shop/runtime/manifest";
+import type { CatalogChangeFeed } from "./change-feed.ts";
 import type { manifest } from "./manifest.ts";
 
 type CatalogDatabase = Database<typeof schema>;
@@ -134,6 +138,7 @@ const UNIQUE_VIOLATION = "23505";
 export function catalogService(
   db: CatalogDatabase,
   outbox: Outbox<PublishedBy<typeof manifest>>,
+  changes: Pick<CatalogChangeFeed, "watch">,
 ): ServiceImpl<typeof CatalogService> {
   // The hottest read (every product page, every order line), built once:
   // drizzle's query building was ~6% of a GetProduct's CPU.
@@ -289,6 +294,23 @@ export function catalogService(
         return updated;
       });
       return { product: toProduct(row) };
+    },
+
+    watchCatalogChanges(_req, ctx) {
+      type Message = MessageInitShape<typeof WatchCatalogChangesResponseSchema>;
+      async function* messages(): AsyncGenerator<Message> {
+        const draining = ctx.values.get(drainSignalKey);
+        for await (const item of changes.watch(AbortSignal.any([ctx.signal, draining]))) {
+          yield item === "live"
+            ? { update: { case: "live", value: true } }
+            : { update: { case: "change", value: item } };
+        }
+        // Not a normal end: the gateway should watch again (another replica).
+        if (!ctx.signal.aborted) {
+          throw new ConnectError("the catalog is shutting down; watch again", Code.Unavailable);
+        }
+      }
+      return withHeartbeats<Message>(ctx, messages(), () => ({ update: { case: "heartbeat", value: true } }));
     },
   };
 }

@@ -267,3 +267,49 @@ describe("admin edits", () => {
     }
   });
 });
+
+describe("WatchCatalogChanges", () => {
+  it("says it is live, then streams each price change and new product as published", async () => {
+    const admin = await system.adminToken();
+    const abort = new AbortController();
+    const stream = catalog().watchCatalogChanges({}, { signal: abort.signal })[Symbol.asyncIterator]();
+    const next = async () => {
+      const result = await stream.next();
+      if (result.done) throw new Error("the stream ended");
+      return result.value;
+    };
+    try {
+      expect((await next()).update).toEqual({ case: "live", value: true });
+      const [product] = (await catalog().listProducts({ pageSize: 1 })).products;
+      await catalog().updateProduct(
+        {
+          productId: product.id,
+          price: { currencyCode: product.price!.currencyCode, amountMinor: product.price!.amountMinor + 7n },
+        },
+        { headers: bearer(admin) },
+      );
+      // A change that is not the price publishes nothing, so the next change is the new product's.
+      await catalog().updateProduct({ productId: product.id, description: "watched" }, { headers: bearer(admin) });
+      const { product: created } = await catalog().createProduct(
+        {
+          sku: `WATCH-${String(Date.now())}`,
+          name: "Watched product",
+          categoryId: "books",
+          price: { currencyCode: "EUR", amountMinor: 500n },
+        },
+        { headers: bearer(admin) },
+      );
+      const changes: unknown[] = [];
+      while (changes.length < 2) {
+        const { update } = await next();
+        if (update.case === "change") changes.push(update.value);
+      }
+      expect(changes).toMatchObject([
+        { productId: product.id, eventType: "shop.catalog.v1.PriceChanged" },
+        { productId: created!.id, eventType: "shop.catalog.v1.ProductCreated" },
+      ]);
+    } finally {
+      abort.abort();
+    }
+  });
+});

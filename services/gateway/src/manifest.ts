@@ -19,7 +19,15 @@ export const manifest = defineService({
     identity: { service: IdentityService, methods: ["register", "login", "getMe", "getJwks"] },
     catalog: {
       service: CatalogService,
-      methods: ["getProduct", "batchGetProducts", "listProducts", "searchProducts", "listCategories"],
+      // watchCatalogChanges: the read cache's invalidations (catalog-cache.ts); the gateway is its only caller.
+      methods: [
+        "getProduct",
+        "batchGetProducts",
+        "listProducts",
+        "searchProducts",
+        "listCategories",
+        "watchCatalogChanges",
+      ],
     },
     inventory: { service: InventoryService, methods: ["getStock", "batchGetStock"] },
     payment: { service: PaymentService, methods: ["tokenizeCard"] },

@@ -6,6 +6,7 @@ import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
 import { jwksVerifier } from "@shop/runtime/tokens";
 import { callerAuthenticator } from "./caller-auth.ts";
+import { CatalogReadCache, storefrontHttpCaching } from "./catalog-cache.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";
 import { callerErrorInterceptor } from "./downstream-errors.ts";
@@ -18,16 +19,34 @@ import { ensureWebBuild } from "./web-build.ts";
 
 export const definition = {
   manifest,
-  async setup({ clients, env, logger, tokenSettings }) {
+  async setup({ clients, config: base, env, logger, tokenSettings, telemetry, onStop }) {
     const config = loadGatewayConfig(env);
+    const reads = telemetry.meter.createCounter("gateway.catalog_cache.reads", {
+      description:
+        "Catalog reads of the storefront's cached methods, by result: hit, miss, or bypass (change stream not live)",
+    });
+    const catalogCache = new CatalogReadCache(clients.catalog, {
+      settings: config.catalogCache,
+      logger,
+      silenceMs: 3 * base.STREAM_HEARTBEAT_MS,
+      onRead: (result, method) => reads.add(1, { result, "rpc.method": method.name }),
+    });
+    catalogCache.start();
+    onStop(() => catalogCache.stop());
     const distDir = await ensureWebBuild({ logger, production: env.NODE_ENV === "production" });
     const verifier = jwksVerifier(clients.identity, tokenSettings);
     return {
-      services: [implement(StorefrontService, storefrontService(clients))],
+      services: [
+        implement(
+          StorefrontService,
+          storefrontService(clients, (ctx) => catalogCache.readsFor(ctx)),
+        ),
+      ],
       interceptors: [callerErrorInterceptor(logger)],
       authenticate: callerAuthenticator(verifier),
       http: {
         http1OnSamePort: true,
+        httpCaching: storefrontHttpCaching,
         httpHandler: gatewayRoutes({
           cors: new CorsPolicy(config.corsOrigins),
           jwks: new JwksDocument(clients.identity, logger),

@@ -13,6 +13,7 @@ import { requirePrincipal } from "@shop/runtime/authorization";
 import type { DependencyClients } from "@shop/runtime/clients";
 import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import { forwardToken } from "@shop/runtime/tokens";
+import type { CatalogReads } from "./catalog-cache.ts";
 import { watchUpdates } from "./live-updates.ts";
 import type { manifest } from "./manifest.ts";
 import { withStock } from "./product-views.ts";
@@ -25,8 +26,16 @@ function asCaller(ctx: HandlerContext) {
   return { headers: forwardToken(requirePrincipal(ctx)), signal: ctx.signal };
 }
 
-export function storefrontService(clients: GatewayClients): ServiceImpl<typeof StorefrontService> {
-  const { identity, catalog, inventory, payment, order, notification } = clients;
+/**
+ * `catalogReads(ctx)`: the catalog client a handler reads with, the read
+ * cache's for the methods it covers (catalog-cache.ts); the plain catalog
+ * client by default.
+ */
+export function storefrontService(
+  clients: GatewayClients,
+  catalogReads: (ctx: HandlerContext) => CatalogReads = () => clients.catalog,
+): ServiceImpl<typeof StorefrontService> {
+  const { identity, inventory, payment, order, notification } = clients;
   return {
     async signUp({ email, password, displayName }, ctx) {
       const res = await identity.register({ email, password, displayName }, { signal: ctx.signal });
@@ -44,12 +53,15 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
     },
 
     async listCategories(_req, ctx) {
-      const { categories } = await catalog.listCategories({}, { signal: ctx.signal });
+      const { categories } = await catalogReads(ctx).listCategories({}, { signal: ctx.signal });
       return { categories };
     },
 
     async listProducts({ categoryId, pageSize, pageToken, sort, skip }, ctx) {
-      const page = await catalog.listProducts({ categoryId, pageSize, pageToken, sort, skip }, { signal: ctx.signal });
+      const page = await catalogReads(ctx).listProducts(
+        { categoryId, pageSize, pageToken, sort, skip },
+        { signal: ctx.signal },
+      );
       return {
         products: await withStock(inventory, page.products, ctx.signal),
         nextPageToken: page.nextPageToken,
@@ -58,7 +70,10 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
     },
 
     async searchProducts({ query, pageSize, pageToken, sort, skip }, ctx) {
-      const page = await catalog.searchProducts({ query, pageSize, pageToken, sort, skip }, { signal: ctx.signal });
+      const page = await catalogReads(ctx).searchProducts(
+        { query, pageSize, pageToken, sort, skip },
+        { signal: ctx.signal },
+      );
       return {
         products: await withStock(inventory, page.products, ctx.signal),
         nextPageToken: page.nextPageToken,
@@ -67,7 +82,7 @@ export function storefrontService(clients: GatewayClients): ServiceImpl<typeof S
     },
 
     async getProduct({ productId }, ctx) {
-      const { product } = await catalog.getProduct({ productId }, { signal: ctx.signal });
+      const { product } = await catalogReads(ctx).getProduct({ productId }, { signal: ctx.signal });
       const [view] = await withStock(inventory, product ? [product] : [], ctx.signal);
       return { product: view };
     },

@@ -46,6 +46,7 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { conditionalGet, type HttpCachingPolicy } from "./conditional-get.ts";
 import type { HttpHandler } from "./server.ts";
 
 /** The default largest request message a server reads: 4 MiB, as gRPC's own default. */
@@ -74,6 +75,8 @@ export interface RpcHandlerOptions {
   /** Aborted on a hard stop: every handler's ctx.signal is aborted. */
   shutdownSignal: AbortSignal;
   contextValues(): ContextValues;
+  /** Caching headers (and 304s) for Connect GET answers of the methods it names; see conditional-get.ts. */
+  httpCaching?: HttpCachingPolicy;
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
@@ -96,8 +99,12 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
     const stage = { intercepted: false };
     const contextValues = options.contextValues().set(callStageKey, stage);
     const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+    const cacheControl = req.method === "GET" ? options.httpCaching?.(handler.method) : undefined;
     handler(uReq)
       .then((uRes) => (stage.intercepted ? uRes : undecodableAsInvalidArgument(uRes)))
+      .then((uRes) =>
+        cacheControl ? conditionalGet(uRes, cacheControl, headerValue(req.headers["if-none-match"])) : uRes,
+      )
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         // The client went away mid-answer; there is nobody to tell.
@@ -115,6 +122,10 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
         );
       });
   };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(",") : value;
 }
 
 /** An upload still arriving after its answer is read on and discarded for at most this long... */

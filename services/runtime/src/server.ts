@@ -15,6 +15,7 @@ import {
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
+import type { HttpCachingPolicy } from "./conditional-get.ts";
 import { createHealthService, Health, HealthRegistry, ServingStatus } from "./health.ts";
 import { accessLogInterceptor } from "./interceptors/access-log.ts";
 import { authInterceptor, type Authenticate } from "./interceptors/auth.ts";
@@ -68,6 +69,12 @@ export interface ServerOptions {
    * app and JWKS). Requests it passes on reach the RPC routes unchanged.
    */
   httpHandler?: (rpc: HttpHandler) => HttpHandler;
+  /**
+   * Cache-Control for the successful Connect GET answers of a method, which
+   * then also get an ETag and 304s (conditional-get.ts); undefined for a
+   * method: no caching headers. Default: none for any method.
+   */
+  httpCaching?: HttpCachingPolicy;
   services: readonly ServiceRegistration[];
   /** Extra interceptors, run after auth and validation, right before the handler. */
   interceptors?: readonly Interceptor[];
@@ -160,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const handler = createRpcHandler({
     readMaxBytes,
+    httpCaching: options.httpCaching,
     shutdownSignal: hardStop.signal,
     contextValues: () => {
       const values = createContextValues().set(drainSignalKey, draining.signal);

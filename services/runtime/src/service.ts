@@ -140,7 +140,7 @@ export interface ServiceParts<TSchema extends AnySchema, Consumes extends DescMe
    */
   interceptors?: Interceptor[];
   /** HTTP-level additions (the gateway: HTTP/1.1 on the same port, CORS, web app); see ServerOptions. */
-  http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler">;
+  http?: Pick<ServerOptions, "http1OnSamePort" | "httpHandler" | "httpCaching">;
 }
 
 export interface ServiceDefinition<M extends ServiceManifest, TSchema extends AnySchema> {

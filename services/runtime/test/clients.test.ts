@@ -33,6 +33,7 @@ describe("createDependencyClients", () => {
           listCategories: unused,
           createProduct: unused,
           updateProduct: unused,
+          watchCatalogChanges: unused,
         }),
       ],
     });

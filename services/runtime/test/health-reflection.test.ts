@@ -29,6 +29,9 @@ const catalog = implement(CatalogService, {
   listCategories: () => ({}),
   createProduct: () => ({}),
   updateProduct: () => ({}),
+  watchCatalogChanges: () => {
+    throw new Error("not used");
+  },
 });
 
 async function bufCurl(...args: string[]): Promise<string> {

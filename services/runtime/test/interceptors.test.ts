@@ -23,6 +23,7 @@ function catalogWith(getProduct: Parameters<typeof implement<typeof CatalogServi
     listCategories: unused,
     createProduct: unused,
     updateProduct: unused,
+    watchCatalogChanges: unused,
   });
 }
 

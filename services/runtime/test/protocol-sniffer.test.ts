@@ -23,6 +23,7 @@ const catalog = implement(CatalogService, {
   listCategories: unused,
   createProduct: unused,
   updateProduct: unused,
+  watchCatalogChanges: unused,
 });
 const productId = "01970000-0000-7000-8000-000000000001";
 

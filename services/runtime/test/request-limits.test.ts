@@ -35,6 +35,7 @@ const catalog = implement(CatalogService, {
   listCategories: () => ({ categories: [] }),
   createProduct: unused,
   updateProduct: unused,
+  watchCatalogChanges: unused,
 });
 const order = implement(OrderService, {
   placeOrder: unused,
@@ -267,6 +268,7 @@ describe("undecodable requests", () => {
       listCategories: unused,
       createProduct: unused,
       updateProduct: unused,
+      watchCatalogChanges: unused,
     });
     const server = await startTestServer({ services: [failing] });
     const answer = await h2Post(

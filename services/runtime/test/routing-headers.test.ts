@@ -28,6 +28,7 @@ const catalogWith = (getProduct: Parameters<typeof implement<typeof CatalogServi
     listCategories: unused,
     createProduct: unused,
     updateProduct: unused,
+    watchCatalogChanges: unused,
   });
 
 describe("routing headers", () => {

@@ -30,6 +30,7 @@ function slowCatalog(entered: () => void, release: Promise<void>) {
     listCategories: unused,
     createProduct: unused,
     updateProduct: unused,
+    watchCatalogChanges: unused,
   });
 }
 

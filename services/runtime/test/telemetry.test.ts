@@ -29,6 +29,7 @@ function catalogWith(getProduct: Parameters<typeof implement<typeof CatalogServi
     listCategories: unused,
     createProduct: unused,
     updateProduct: unused,
+    watchCatalogChanges: unused,
   });
 }
 

@@ -15,6 +15,9 @@ const bearerToken: Interceptor = (next) => (req) => {
 const transport = createConnectTransport({
   baseUrl: import.meta.env.VITE_API_URL || window.location.origin,
   interceptors: [bearerToken],
+  // Reads marked NO_SIDE_EFFECTS go as Connect GETs, so the browser's HTTP
+  // cache revalidates catalog answers with their ETag (304 when unchanged).
+  useHttpGet: true,
 });
 
 export const storefront = createClient(StorefrontService, transport);

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/catalog/v1/catalog.proto.
  */
 export const file_shop_catalog_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCLdAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI6CgtjYXRlZ29yeV9pZBgBIAEoCUIlukgiciAYKDIcXihbYS16MC05XVthLXowLTktXXswLDM5fSk/JBIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAIm8KFExpc3RQcm9kdWN0c1Jlc3BvbnNlEioKCHByb2R1Y3RzGAEgAygLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUivgEKFVNlYXJjaFByb2R1Y3RzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARjIARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAInEKFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5IrQDChRDcmVhdGVQcm9kdWN0UmVxdWVzdBIvCgNza3UYASABKAlCIrpIH3IdGCgyGV5bQS1aMC05XVtBLVowLTktXXsyLDM5fSQSFwoEbmFtZRgCIAEoCUIJukgGcgQQARh4Eh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxI3CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBLcAQoFcHJpY2UYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUK1AbpIsQG6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDC6AWAKCXByaWNlLm1heBIvcHJpY2UgbXVzdCBiZSBhdCBtb3N0IDEwMDAwMDAwMDAwMDAgbWlub3IgdW5pdHMaInRoaXMuYW1vdW50X21pbm9yIDw9IDEwMDAwMDAwMDAwMDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IukDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI8CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JEgCiAEBEtkBCgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QrIBukiuAboBSAoOcHJpY2UucG9zaXRpdmUSH3ByaWNlIG11c3QgYmUgZ3JlYXRlciB0aGFuIHplcm8aFXRoaXMuYW1vdW50X21pbm9yID4gMLoBYAoJcHJpY2UubWF4Ei9wcmljZSBtdXN0IGJlIGF0IG1vc3QgMTAwMDAwMDAwMDAwMCBtaW5vciB1bml0cxoidGhpcy5hbW91bnRfbWlub3IgPD0gMTAwMDAwMDAwMDAwMBIgCglpbWFnZV91cmwYBiABKAlCCLpIBXIDGPQDSAOIAQFCBwoFX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg4KDF9jYXRlZ29yeV9pZEIMCgpfaW1hZ2VfdXJsIkIKFVVwZGF0ZVByb2R1Y3RSZXNwb25zZRIpCgdwcm9kdWN0GAEgASgLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QqowEKC1Byb2R1Y3RTb3J0EhwKGFBST0RVQ1RfU09SVF9VTlNQRUNJRklFRBAAEhUKEVBST0RVQ1RfU09SVF9OQU1FEAESIgoeUFJPRFVDVF9TT1JUX1BSSUNFX0xPV19UT19ISUdIEAISIgoeUFJPRFVDVF9TT1JUX1BSSUNFX0hJR0hfVE9fTE9XEAMSFwoTUFJPRFVDVF9TT1JUX05FV0VTVBAEMtEFCg5DYXRhbG9nU2VydmljZRJaCgpHZXRQcm9kdWN0EiIuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXF1ZXN0GiMuc2hvcC5jYXRhbG9nLnYxLkdldFByb2R1Y3RSZXNwb25zZSIDkAIBEmwKEEJhdGNoR2V0UHJvZHVjdHMSKC5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1JlcXVlc3QaKS5zaG9wLmNhdGFsb2cudjEuQmF0Y2hHZXRQcm9kdWN0c1Jlc3BvbnNlIgOQAgESYAoMTGlzdFByb2R1Y3RzEiQuc2hvcC5jYXRhbG9nLnYxLkxpc3RQcm9kdWN0c1JlcXVlc3QaJS5zaG9wLmNhdGFsb2cudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiA5ACARJmCg5TZWFyY2hQcm9kdWN0cxImLnNob3AuY2F0YWxvZy52MS5TZWFyY2hQcm9kdWN0c1JlcXVlc3QaJy5zaG9wLmNhdGFsb2cudjEuU2VhcmNoUHJvZHVjdHNSZXNwb25zZSIDkAIBEmYKDkxpc3RDYXRlZ29yaWVzEiYuc2hvcC5jYXRhbG9nLnYxLkxpc3RDYXRlZ29yaWVzUmVxdWVzdBonLnNob3AuY2F0YWxvZy52MS5MaXN0Q2F0ZWdvcmllc1Jlc3BvbnNlIgOQAgESXgoNQ3JlYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5DcmVhdGVQcm9kdWN0UmVzcG9uc2USYwoNVXBkYXRlUHJvZHVjdBIlLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVxdWVzdBomLnNob3AuY2F0YWxvZy52MS5VcGRhdGVQcm9kdWN0UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL2NhdGFsb2cvdjEvY2F0YWxvZy5wcm90bxIPc2hvcC5jYXRhbG9nLnYxIvMBCgdQcm9kdWN0EgoKAmlkGAEgASgJEgsKA3NrdRgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhMKC2NhdGVnb3J5X2lkGAUgASgJEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSEQoJaW1hZ2VfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjkKCENhdGVnb3J5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkiMQoRR2V0UHJvZHVjdFJlcXVlc3QSHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQEiPwoSR2V0UHJvZHVjdFJlc3BvbnNlEikKB3Byb2R1Y3QYASABKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCJDChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIoCgtwcm9kdWN0X2lkcxgBIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdCLdAQoTTGlzdFByb2R1Y3RzUmVxdWVzdBI6CgtjYXRlZ29yeV9pZBgBIAEoCUIlukgiciAYKDIcXihbYS16MC05XVthLXowLTktXXswLDM5fSk/JBIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAIm8KFExpc3RQcm9kdWN0c1Jlc3BvbnNlEioKCHByb2R1Y3RzGAEgAygLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUivgEKFVNlYXJjaFByb2R1Y3RzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARjIARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABBI0CgRzb3J0GAQgASgOMhwuc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3RTb3J0Qgi6SAWCAQIQARIYCgRza2lwGAUgASgFQgq6SAcaBRiQTigAInEKFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USKgoIcHJvZHVjdHMYASADKAsyGC5zaG9wLmNhdGFsb2cudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiRwoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRItCgpjYXRlZ29yaWVzGAEgAygLMhkuc2hvcC5jYXRhbG9nLnYxLkNhdGVnb3J5IrQDChRDcmVhdGVQcm9kdWN0UmVxdWVzdBIvCgNza3UYASABKAlCIrpIH3IdGCgyGV5bQS1aMC05XVtBLVowLTktXXsyLDM5fSQSFwoEbmFtZRgCIAEoCUIJukgGcgQQARh4Eh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxI3CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBLcAQoFcHJpY2UYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUK1AbpIsQG6AUgKDnByaWNlLnBvc2l0aXZlEh9wcmljZSBtdXN0IGJlIGdyZWF0ZXIgdGhhbiB6ZXJvGhV0aGlzLmFtb3VudF9taW5vciA+IDC6AWAKCXByaWNlLm1heBIvcHJpY2UgbXVzdCBiZSBhdCBtb3N0IDEwMDAwMDAwMDAwMDAgbWlub3IgdW5pdHMaInRoaXMuYW1vdW50X21pbm9yIDw9IDEwMDAwMDAwMDAwMDDIAQESGwoJaW1hZ2VfdXJsGAYgASgJQgi6SAVyAxj0AyJCChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKQoHcHJvZHVjdBgBIAEoCzIYLnNob3AuY2F0YWxvZy52MS5Qcm9kdWN0IukDChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIcCgpwcm9kdWN0X2lkGAEgASgJQgi6SAVyA7ABARIcCgRuYW1lGAIgASgJQgm6SAZyBBABGHhIAIgBARIiCgtkZXNjcmlwdGlvbhgDIAEoCUIIukgFcgMY0A9IAYgBARI8CgtjYXRlZ29yeV9pZBgEIAEoCUIiukgfch0YKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JEgCiAEBEtkBCgVwcmljZRgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5QrIBukiuAboBSAoOcHJpY2UucG9zaXRpdmUSH3ByaWNlIG11c3QgYmUgZ3JlYXRlciB0aGFuIHplcm8aFXRoaXMuYW1vdW50X21pbm9yID4gMLoBYAoJcHJpY2UubWF4Ei9wcmljZSBtdXN0IGJlIGF0IG1vc3QgMTAwMDAwMDAwMDAwMCBtaW5vciB1bml0cxoidGhpcy5hbW91bnRfbWlub3IgPD0gMTAwMDAwMDAwMDAwMBIgCglpbWFnZV91cmwYBiABKAlCCLpIBXIDGPQDSAOIAQFCBwoFX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg4KDF9jYXRlZ29yeV9pZEIMCgpfaW1hZ2VfdXJsIkIKFVVwZGF0ZVByb2R1Y3RSZXNwb25zZRIpCgdwcm9kdWN0GAEgASgLMhguc2hvcC5jYXRhbG9nLnYxLlByb2R1Y3QiHAoaV2F0Y2hDYXRhbG9nQ2hhbmdlc1JlcXVlc3QifgobV2F0Y2hDYXRhbG9nQ2hhbmdlc1Jlc3BvbnNlEg4KBGxpdmUYASABKAhIABIwCgZjaGFuZ2UYAiABKAsyHi5zaG9wLmNhdGFsb2cudjEuQ2F0YWxvZ0NoYW5nZUgAEhMKCWhlYXJ0YmVhdBgDIAEoCEgAQggKBnVwZGF0ZSI3Cg1DYXRhbG9nQ2hhbmdlEhIKCnByb2R1Y3RfaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCSqjAQoLUHJvZHVjdFNvcnQSHAoYUFJPRFVDVF9TT1JUX1VOU1BFQ0lGSUVEEAASFQoRUFJPRFVDVF9TT1JUX05BTUUQARIiCh5QUk9EVUNUX1NPUlRfUFJJQ0VfTE9XX1RPX0hJR0gQAhIiCh5QUk9EVUNUX1NPUlRfUFJJQ0VfSElHSF9UT19MT1cQAxIXChNQUk9EVUNUX1NPUlRfTkVXRVNUEAQyygYKDkNhdGFsb2dTZXJ2aWNlEloKCkdldFByb2R1Y3QSIi5zaG9wLmNhdGFsb2cudjEuR2V0UHJvZHVjdFJlcXVlc3QaIy5zaG9wLmNhdGFsb2cudjEuR2V0UHJvZHVjdFJlc3BvbnNlIgOQAgESbAoQQmF0Y2hHZXRQcm9kdWN0cxIoLnNob3AuY2F0YWxvZy52MS5CYXRjaEdldFByb2R1Y3RzUmVxdWVzdBopLnNob3AuY2F0YWxvZy52MS5CYXRjaEdldFByb2R1Y3RzUmVzcG9uc2UiA5ACARJgCgxMaXN0UHJvZHVjdHMSJC5zaG9wLmNhdGFsb2cudjEuTGlzdFByb2R1Y3RzUmVxdWVzdBolLnNob3AuY2F0YWxvZy52MS5MaXN0UHJvZHVjdHNSZXNwb25zZSIDkAIBEmYKDlNlYXJjaFByb2R1Y3RzEiYuc2hvcC5jYXRhbG9nLnYxLlNlYXJjaFByb2R1Y3RzUmVxdWVzdBonLnNob3AuY2F0YWxvZy52MS5TZWFyY2hQcm9kdWN0c1Jlc3BvbnNlIgOQAgESZgoOTGlzdENhdGVnb3JpZXMSJi5zaG9wLmNhdGFsb2cudjEuTGlzdENhdGVnb3JpZXNSZXF1ZXN0Gicuc2hvcC5jYXRhbG9nLnYxLkxpc3RDYXRlZ29yaWVzUmVzcG9uc2UiA5ACARJeCg1DcmVhdGVQcm9kdWN0EiUuc2hvcC5jYXRhbG9nLnYxLkNyZWF0ZVByb2R1Y3RSZXF1ZXN0GiYuc2hvcC5jYXRhbG9nLnYxLkNyZWF0ZVByb2R1Y3RSZXNwb25zZRJjCg1VcGRhdGVQcm9kdWN0EiUuc2hvcC5jYXRhbG9nLnYxLlVwZGF0ZVByb2R1Y3RSZXF1ZXN0GiYuc2hvcC5jYXRhbG9nLnYxLlVwZGF0ZVByb2R1Y3RSZXNwb25zZSIDkAICEncKE1dhdGNoQ2F0YWxvZ0NoYW5nZXMSKy5zaG9wLmNhdGFsb2cudjEuV2F0Y2hDYXRhbG9nQ2hhbmdlc1JlcXVlc3QaLC5zaG9wLmNhdGFsb2cudjEuV2F0Y2hDYXRhbG9nQ2hhbmdlc1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * A product for sale.
@@ -579,6 +579,95 @@ export const UpdateProductResponseSchema: GenMessage<UpdateProductResponse> = /*
   messageDesc(file_shop_catalog_v1_catalog, 15);
 
 /**
+ * Empty: every change is streamed.
+ *
+ * @generated from message shop.catalog.v1.WatchCatalogChangesRequest
+ */
+export type WatchCatalogChangesRequest = Message<"shop.catalog.v1.WatchCatalogChangesRequest"> & {
+};
+
+/**
+ * Describes the message shop.catalog.v1.WatchCatalogChangesRequest.
+ * Use `create(WatchCatalogChangesRequestSchema)` to create a new message.
+ */
+export const WatchCatalogChangesRequestSchema: GenMessage<WatchCatalogChangesRequest> = /*@__PURE__*/
+  messageDesc(file_shop_catalog_v1_catalog, 16);
+
+/**
+ * One message of a WatchCatalogChanges stream.
+ *
+ * @generated from message shop.catalog.v1.WatchCatalogChangesResponse
+ */
+export type WatchCatalogChangesResponse = Message<"shop.catalog.v1.WatchCatalogChangesResponse"> & {
+  /**
+   * What it is.
+   *
+   * @generated from oneof shop.catalog.v1.WatchCatalogChangesResponse.update
+   */
+  update: {
+    /**
+     * Always true, and only in the first message: changes are followed from
+     * now on. Anything cached before it may be stale.
+     *
+     * @generated from field: bool live = 1;
+     */
+    value: boolean;
+    case: "live";
+  } | {
+    /**
+     * A product was created or its price changed.
+     *
+     * @generated from field: shop.catalog.v1.CatalogChange change = 2;
+     */
+    value: CatalogChange;
+    case: "change";
+  } | {
+    /**
+     * Always true: a keep-alive message while nothing changes. Skip it.
+     *
+     * @generated from field: bool heartbeat = 3;
+     */
+    value: boolean;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message shop.catalog.v1.WatchCatalogChangesResponse.
+ * Use `create(WatchCatalogChangesResponseSchema)` to create a new message.
+ */
+export const WatchCatalogChangesResponseSchema: GenMessage<WatchCatalogChangesResponse> = /*@__PURE__*/
+  messageDesc(file_shop_catalog_v1_catalog, 17);
+
+/**
+ * A change to the catalog, as told by one of its events.
+ *
+ * @generated from message shop.catalog.v1.CatalogChange
+ */
+export type CatalogChange = Message<"shop.catalog.v1.CatalogChange"> & {
+  /**
+   * The product that was created or whose price changed.
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * The event's full type name, for example "shop.catalog.v1.PriceChanged".
+   *
+   * @generated from field: string event_type = 2;
+   */
+  eventType: string;
+};
+
+/**
+ * Describes the message shop.catalog.v1.CatalogChange.
+ * Use `create(CatalogChangeSchema)` to create a new message.
+ */
+export const CatalogChangeSchema: GenMessage<CatalogChange> = /*@__PURE__*/
+  messageDesc(file_shop_catalog_v1_catalog, 18);
+
+/**
  * The order of a product listing.
  *
  * @generated from enum shop.catalog.v1.ProductSort
@@ -709,6 +798,25 @@ export const CatalogService: GenService<{
     methodKind: "unary";
     input: typeof UpdateProductRequestSchema;
     output: typeof UpdateProductResponseSchema;
+  },
+  /**
+   * Internal, for the gateway's read cache (only the gateway may call it):
+   * streams the catalog's changes as they are published. The first message
+   * has `live` set, once changes are being followed; from then on one
+   * `change` per ProductCreated or PriceChanged event published by any
+   * catalog replica, in the order they arrive, and heartbeats while nothing
+   * changes. Changes made while no stream is open are never replayed, so a
+   * caller must treat whatever it cached as stale when its stream (re)starts,
+   * and must not trust its cache while the stream is down. The stream ends
+   * with UNAVAILABLE when this replica loses its connection to the event
+   * bus (it could miss changes): watch again, with backoff.
+   *
+   * @generated from rpc shop.catalog.v1.CatalogService.WatchCatalogChanges
+   */
+  watchCatalogChanges: {
+    methodKind: "server_streaming";
+    input: typeof WatchCatalogChangesRequestSchema;
+    output: typeof WatchCatalogChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_catalog_v1_catalog, 0);
