@@ -2,7 +2,7 @@
 // derivation from the manifests, planning, health polling, child stop, and
 // the clear failure when NATS is unavailable, the pid file of an earlier run.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -19,7 +19,7 @@ import { formatLine, type LogSink } from "./output.ts";
 import { freePort, isPortFree } from "./ports.ts";
 import { childEnv, discoverManifests, REPO_ROOT, resolvePorts, serviceDatabaseUrl, startWaves } from "./services.ts";
 import { describeProcess, listProcesses, pidFilePath, type ProcessEntry } from "./pid-file.ts";
-import { planLaunch } from "./system.ts";
+import { cpuProfileFlags, planLaunch } from "./system.ts";
 
 const NODE = process.execPath;
 const FLAGS = ["--experimental-transform-types", "--disable-warning=ExperimentalWarning"];
@@ -50,6 +50,31 @@ describe("per-service DATABASE_URL", () => {
   it("rejects a URL that is not postgres://, naming DATABASE_URL and hiding the password", () => {
     expect(() => serviceDatabaseUrl("mysql://root:secret@db/app", "order")).toThrow(LaunchError);
     expect(() => serviceDatabaseUrl("mysql://root:secret@db/app", "order")).toThrow(/DATABASE_URL.*\*\*\*/);
+  });
+});
+
+describe("SHOP_CPU_PROF", () => {
+  it("adds no flag when unset or blank", () => {
+    expect(cpuProfileFlags({}, "order")).toEqual([]);
+    expect(cpuProfileFlags({ SHOP_CPU_PROF: " " }, "order")).toEqual([]);
+  });
+
+  it("makes each instance write a CPU profile into <dir>/<instance> when it exits", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shop-cpu-prof-"));
+    try {
+      const flags = cpuProfileFlags({ SHOP_CPU_PROF: dir }, "order-2");
+      const run = spawnSync(process.execPath, [...flags, "-e", "let n = 0; for (let i = 0; i < 1e6; i++) n += i;"], {
+        encoding: "utf8",
+      });
+      expect(run.status).toBe(0);
+      const files = readdirSync(path.join(dir, "order-2"));
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/\.cpuprofile$/);
+      const profile = JSON.parse(readFileSync(path.join(dir, "order-2", files[0]), "utf8")) as { nodes: unknown[] };
+      expect(profile.nodes.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

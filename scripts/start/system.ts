@@ -57,6 +57,19 @@ export function compileCacheDir(dataDir: string): string {
   return path.join(dataDir, "node-compile-cache");
 }
 
+/**
+ * `--cpu-prof` flags when SHOP_CPU_PROF names a directory: each service
+ * instance writes a V8 CPU profile (open it in Chrome DevTools' Performance
+ * panel or speedscope) to <dir>/<instance>/ when it exits, one file per
+ * process, so a restart adds a file instead of replacing one. The flag
+ * cannot go through NODE_OPTIONS, hence this variable.
+ */
+export function cpuProfileFlags(env: NodeJS.ProcessEnv, instance: string): string[] {
+  const dir = env.SHOP_CPU_PROF?.trim();
+  if (!dir) return [];
+  return ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(dir), instance)}`];
+}
+
 /** Private ports tried first, away from the usual 5432/4222 of a machine-wide Postgres and NATS. */
 export const DEFAULT_POSTGRES_PORT = 54329;
 export const DEFAULT_NATS_PORT = 42229;
@@ -662,7 +675,7 @@ export async function startSystem(plan: Plan, options: StartOptions): Promise<Ru
             name: service.name,
             // The same Node that runs the launcher (Node 24 under npm), not whatever `node` is on PATH.
             command: process.execPath,
-            args: [...NODE_FLAGS, service.main],
+            args: [...NODE_FLAGS, ...cpuProfileFlags(plan.env, service.name), service.main],
             env: {
               ...childEnv(service.manifest, {
                 ports: plan.ports,

@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { eq, sql } from "drizzle-orm";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/gen/shop/order/v1/events_pb";
 import type { DbOrTx, Outbox } from "@shop/runtime/events/outbox";
-import { notifyOrderChanged } from "./order-change-feed.ts";
+import { ORDER_CHANGED_CHANNEL } from "./order-change-feed.ts";
 import { money } from "./order-reads.ts";
 import { waitingFor, type Transition, type WaitingFor } from "./saga.ts";
 import type { TimelineEventKind } from "@shop/gen/shop/order/v1/order_pb";
@@ -32,6 +32,10 @@ export function deadlineFor(waiting: WaitingFor | null, timeouts: Timeouts) {
   return sql`clock_timestamp() + ${ms}::double precision * interval '1 millisecond'`;
 }
 
+/**
+ * Appends a timeline entry and tells the order's watchers (NOTIFY, delivered
+ * on commit), in one statement: every change to an order does both.
+ */
 export async function recordTimeline(
   tx: DbOrTx,
   orderId: string,
@@ -39,7 +43,13 @@ export async function recordTimeline(
   kind: TimelineEventKind,
   description: string,
 ): Promise<void> {
-  await tx.insert(orderTimeline).values({ orderId, status, kind: timelineKindName(kind), description });
+  const insert = tx
+    .insert(orderTimeline)
+    .values({ orderId, status, kind: timelineKindName(kind), description })
+    .returning({ id: orderTimeline.id });
+  await tx.execute(
+    sql`with inserted as ${insert} select pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId}) from inserted`,
+  );
 }
 
 /** Returns the order row after the transition (the same row if nothing changed). */
@@ -58,7 +68,6 @@ export async function applyTransition(
       .where(eq(orders.id, order.id))
       .returning();
     await recordTimeline(tx, order.id, order.status, transition.event, transition.description);
-    await notifyOrderChanged(tx, order.id);
     return updated;
   }
 
@@ -106,6 +115,5 @@ export async function applyTransition(
         break;
     }
   }
-  await notifyOrderChanged(tx, order.id);
   return updated;
 }

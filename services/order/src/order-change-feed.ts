@@ -1,20 +1,14 @@
 // Change notification for WatchOrder: every transaction that changes an order
-// runs `NOTIFY order_changed, '<order id>'` (delivered on commit, dropped on
+// runs `NOTIFY order_changed, '<order id>'` (in the statement that adds its
+// timeline entry, see recordTimeline; delivered on commit, dropped on
 // rollback); each process holds one LISTEN (postgres.js shares one connection
 // for all its listens) and fans the notifications out to the watchers of that
 // order. Notifications can be missed (the LISTEN connection reconnecting), so
 // watchers also poll slowly; on every (re)connect all watchers are woken to
 // re-read.
-import { sql } from "drizzle-orm";
 import type { Sql } from "@shop/runtime/db/database";
-import type { DbOrTx } from "@shop/runtime/events/outbox";
 
 export const ORDER_CHANGED_CHANNEL = "order_changed";
-
-/** Tells watchers (in every replica) that `orderId` changed, once the transaction commits. */
-export async function notifyOrderChanged(tx: DbOrTx, orderId: string): Promise<void> {
-  await tx.execute(sql`select pg_notify(${ORDER_CHANGED_CHANNEL}, ${orderId})`);
-}
 
 export class OrderChangeFeed {
   readonly #watchers = new Map<string, Set<() => void>>();

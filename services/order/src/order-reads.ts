@@ -2,7 +2,7 @@
 // order the customer listed them) and its timeline (oldest first).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { asc, eq, inArray } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import { MoneySchema } from "@shop/gen/shop/common/v1/money_pb";
 import { OrderSchema, type Order } from "@shop/gen/shop/order/v1/order_pb";
 import type { Database } from "@shop/runtime/db/database";
@@ -90,15 +90,67 @@ export function inSnapshot<T>(db: OrderDatabase, read: (tx: DbOrTx) => Promise<T
   return db.transaction(read, { isolationLevel: "repeatable read", accessMode: "read only" });
 }
 
-/** One order with its lines and timeline, and the row it was built from; undefined if there is none. */
-export function readOrderState(
+/** An order line or timeline entry as json_build_object gives it (bigints and times as text). */
+interface LineJson {
+  orderId: string;
+  lineNo: number;
+  productId: string;
+  productName: string;
+  quantity: number;
+  unitPriceMinor: string;
+  imageUrl: string;
+}
+interface TimelineJson {
+  id: number;
+  orderId: string;
+  occurredAt: string;
+  status: OrderTimelineRow["status"];
+  description: string;
+  kind: OrderTimelineRow["kind"];
+}
+
+/** postgres.js parses json itself; a driver that does not hands over the text. */
+function fromJson(value: unknown): unknown {
+  return typeof value === "string" ? JSON.parse(value) : value;
+}
+
+/**
+ * One order with its lines and timeline, and the row it was built from;
+ * undefined if there is none. One statement, so one snapshot (a change
+ * committed meanwhile cannot show a timeline ahead of the status) and one
+ * round trip instead of a read-only transaction of five (WatchOrder reads
+ * the order again after every change).
+ */
+export async function readOrderState(
   db: OrderDatabase,
   orderId: string,
 ): Promise<{ row: OrderRow; order: Order } | undefined> {
-  return inSnapshot(db, async (tx) => {
-    const row = (await tx.select().from(orders).where(eq(orders.id, orderId))).at(0);
-    return row ? { row, order: (await withDetails(tx, [row]))[0] } : undefined;
-  });
+  const found = (
+    await db
+      .select({
+        row: orders,
+        lines: sql<unknown>`(select coalesce(json_agg(json_build_object(
+          'orderId', l.order_id, 'lineNo', l.line_no, 'productId', l.product_id, 'productName', l.product_name,
+          'quantity', l.quantity, 'unitPriceMinor', l.unit_price_minor::text, 'imageUrl', l.image_url)), '[]')
+          from ${orderLines} l where l.order_id = ${orders}.id)`,
+        timeline: sql<unknown>`(select coalesce(json_agg(json_build_object(
+          'id', t.id, 'orderId', t.order_id, 'occurredAt', t.occurred_at, 'status', t.status,
+          'description', t.description, 'kind', t.kind) order by t.id), '[]')
+          from ${orderTimeline} t where t.order_id = ${orders}.id)`,
+      })
+      .from(orders)
+      .where(eq(orders.id, orderId))
+  ).at(0);
+  if (!found) return undefined;
+  const lines: OrderLineRow[] = (fromJson(found.lines) as LineJson[]).map((l) => ({
+    ...l,
+    unitPriceMinor: BigInt(l.unitPriceMinor),
+  }));
+  const timeline: OrderTimelineRow[] = (fromJson(found.timeline) as TimelineJson[]).map((t) => ({
+    ...t,
+    occurredAt: new Date(t.occurredAt),
+  }));
+  return { row: found.row, order: toOrderMessage(found.row, lines, timeline) };
 }
 
 /** One order with its lines and timeline, or undefined. */

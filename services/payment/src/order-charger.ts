@@ -12,7 +12,8 @@
 //      sets cancel_requested_at and commits without waiting for us.
 //   2. charge (no transaction of ours open on the payment): the processor
 //      call, retried with backoff on ProcessorUnavailable. It may take seconds.
-//      Attempts are recorded in short autocommit updates.
+//      Attempts after an outage are recorded in short autocommit updates
+//      (a decision's are recorded with the outcome in step 3).
 //   3. finish (in the inbox transaction): lock the payment row, and if it is
 //      still PENDING record CAPTURED or FAILED, mark the token used, enqueue
 //      the event, and refund at once if cancel_requested_at was set meanwhile.
@@ -35,7 +36,7 @@ import { ProcessorUnavailable, type CardProcessor } from "./card-processor.ts";
 import { claimCardToken, claimedCardToken } from "./card-tokens.ts";
 import type { PaymentTransitions } from "./payment-transitions.ts";
 import * as schema from "./schema.ts";
-import { payments, type FailureReasonName, type PaymentRow } from "./schema.ts";
+import { payments, type CardTokenRow, type FailureReasonName, type PaymentRow } from "./schema.ts";
 
 export interface ChargeRetryPolicy {
   /** Processor calls per order before giving up. */
@@ -61,17 +62,18 @@ export class OrderCharger {
   async onStockReserved(tx: DbOrTx, event: StockReserved): Promise<void> {
     // Not retryable: the message is malformed; it ends up as a dead letter.
     if (!event.amount) throw new Error(`StockReserved for order ${event.orderId} carries no amount`);
-    const payment = await this.open(event);
+    const { payment, card } = await this.open(event);
     if (payment.status !== "PENDING") return; // charged, failed or cancelled already
-    await this.complete(tx, payment);
+    await this.complete(tx, payment, card);
   }
 
   /**
    * Charges a PENDING payment and records the outcome in `tx`. Safe to repeat
    * and to run concurrently with another charger of the same payment.
+   * `card` is the token open() just claimed for it, if it did (read again otherwise).
    */
-  async complete(tx: DbOrTx, payment: PaymentRow): Promise<void> {
-    const outcome = await this.charge(payment);
+  async complete(tx: DbOrTx, payment: PaymentRow, card?: CardTokenRow): Promise<void> {
+    const outcome = await this.charge(payment, card);
     const [locked] = await tx.select().from(payments).where(eq(payments.id, payment.id)).for("update");
     if (locked.status !== "PENDING") return; // another charger recorded it first
     if (outcome.kind === "approved") {
@@ -83,8 +85,8 @@ export class OrderCharger {
     }
   }
 
-  /** Step 1: the order's payment, created PENDING with its card bound if there was none. */
-  private async open(event: StockReserved): Promise<PaymentRow> {
+  /** Step 1: the order's payment, created PENDING with its card bound if there was none (and that card). */
+  private async open(event: StockReserved): Promise<{ payment: PaymentRow; card?: CardTokenRow }> {
     const amount = event.amount;
     // Inventory always sets it; an event without one can never be charged (retries end in the dead letters).
     if (!amount) throw new Error(`StockReserved for order ${event.orderId} has no amount`);
@@ -108,7 +110,7 @@ export class OrderCharger {
       ).at(0);
       if (!created) {
         const [existing] = await tx.select().from(payments).where(eq(payments.orderId, event.orderId));
-        return existing;
+        return { payment: existing };
       }
       const token = await claimCardToken(tx, {
         token: event.cardToken,
@@ -116,19 +118,19 @@ export class OrderCharger {
         orderId: event.orderId,
         now,
       });
-      if (!token) return created; // charge() fails it with INVALID_CARD_TOKEN
+      if (!token) return { payment: created }; // charge() fails it with INVALID_CARD_TOKEN
       const [withCard] = await tx
         .update(payments)
         .set({ cardBrand: token.brand, cardLast4: token.last4 })
         .where(eq(payments.id, created.id))
         .returning();
-      return withCard;
+      return { payment: withCard, card: token };
     });
   }
 
   /** Step 2: the processor call, with bounded retries for outages. */
-  private async charge(payment: PaymentRow): Promise<ChargeOutcome> {
-    const card = await claimedCardToken(this.db, payment.orderId);
+  private async charge(payment: PaymentRow, claimed?: CardTokenRow): Promise<ChargeOutcome> {
+    const card = claimed ?? (await claimedCardToken(this.db, payment.orderId));
     // No number: the token's charge already ended (or it expired) and it was erased.
     if (!card?.cardNumber) return { kind: "failed", reason: "INVALID_CARD_TOKEN", attempts: payment.attempts };
     const { amountMinor, currencyCode } = payment;
@@ -142,7 +144,8 @@ export class OrderCharger {
           amountMinor,
           currencyCode,
         });
-        await this.recordAttempts(payment.id, result.attempts);
+        // A decision: the finish records the attempts with it, in the same
+        // handler, so no separate progress update.
         switch (result.decision) {
           case "APPROVED":
             return { kind: "approved", chargeId: result.chargeId, attempts: result.attempts };

@@ -37,6 +37,8 @@ export interface TokenVerifierOptions {
   refreshIntervalMs?: number;
   /** Never re-fetch more often than this, whatever tokens arrive; default 10 s. */
   minRefetchIntervalMs?: number;
+  /** Tokens remembered as verified (see TokenVerifier.verify); default 10,000; 0 verifies every time. */
+  cacheSize?: number;
 }
 
 export class TokenVerifier {
@@ -45,15 +47,31 @@ export class TokenVerifier {
   private inflight: Promise<void> | undefined;
   private readonly refreshIntervalMs: number;
   private readonly minRefetchIntervalMs: number;
+  private readonly cacheSize: number;
+  /**
+   * Tokens verified against the current key set, until their `exp`: a
+   * customer's token arrives with every call (and again downstream, where
+   * it is forwarded), and an ES256 verification costs far more than a
+   * lookup. Emptied whenever the key set is fetched again, so a key that
+   * identity withdrew stops vouching for its tokens at the next refresh, as
+   * without the cache. Oldest entries go first when it is full.
+   */
+  private readonly verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60_000;
     this.minRefetchIntervalMs = options.minRefetchIntervalMs ?? 10_000;
+    this.cacheSize = options.cacheSize ?? 10_000;
   }
 
   /** Verifies a JWT; Unauthenticated (with a generic message) if it is not valid now. */
   async verify(token: string): Promise<Principal> {
     if (!this.keys || Date.now() - this.fetchedAt > this.refreshIntervalMs) await this.refresh();
+    const known = this.verified.get(token);
+    if (known) {
+      if (Date.now() < known.expiresAtMs) return known.principal;
+      this.verified.delete(token);
+    }
     try {
       return await this.verifyWithCurrentKeys(token);
     } catch (err) {
@@ -79,7 +97,16 @@ export class TokenVerifier {
     if (role !== "customer" && role !== "admin") throw new Error("token has no valid role claim");
     // requiredClaims makes jwtVerify reject a token without one.
     if (payload.sub === undefined) throw new Error("token has no sub claim");
-    return { subject: payload.sub, roles: [role], token };
+    if (payload.exp === undefined) throw new Error("token has no exp claim");
+    const principal: Principal = { subject: payload.sub, roles: [role], token };
+    if (this.cacheSize > 0 && keys === this.keys) {
+      if (this.verified.size >= this.cacheSize) {
+        const oldest = this.verified.keys().next();
+        if (!oldest.done) this.verified.delete(oldest.value);
+      }
+      this.verified.set(token, { principal, expiresAtMs: payload.exp * 1000 });
+    }
+    return principal;
   }
 
   private refresh(): Promise<void> {
@@ -88,6 +115,7 @@ export class TokenVerifier {
       .then((set) => {
         this.keys = createLocalJWKSet(set);
         this.fetchedAt = Date.now();
+        this.verified.clear();
       })
       .catch((err: unknown) => {
         // Without keys nobody can be verified; say so as Unavailable so that

@@ -50,7 +50,7 @@ export interface EnqueueOptions {
 
 /**
  * Writes `message` to the outbox inside the caller's transaction and
- * NOTIFYs the relay (delivered on commit, dropped on rollback). Returns the
+ * NOTIFYs the relay (both in one statement) (delivered on commit, dropped on rollback). Returns the
  * event id. `message` may be a message or an init object for `schema`.
  */
 export async function enqueueEvent<Desc extends DescMessage>(
@@ -67,14 +67,20 @@ export async function enqueueEvent<Desc extends DescMessage>(
   const headers: EventHeaders = {};
   for (const provider of headerProviders) Object.assign(headers, provider() ?? {});
   Object.assign(headers, options.headers ?? {});
-  await tx.insert(outbox).values({
-    id,
-    subject: naming.subject(schema),
-    eventType: schema.typeName,
-    payload: toBinary(schema, typed),
-    headers,
-  });
-  await tx.execute(sql`select pg_notify(${options.channel ?? OUTBOX_CHANNEL}, '')`);
+  // The row and the NOTIFY in one statement: one round trip per event, not two.
+  const insert = tx
+    .insert(outbox)
+    .values({
+      id,
+      subject: naming.subject(schema),
+      eventType: schema.typeName,
+      payload: toBinary(schema, typed),
+      headers,
+    })
+    .returning({ id: outbox.id });
+  await tx.execute(
+    sql`with inserted as ${insert} select pg_notify(${options.channel ?? OUTBOX_CHANNEL}, '') from inserted`,
+  );
   return id;
 }
 
