@@ -27,7 +27,7 @@ const settingsSchema = z.object({
    * orders of a quiet shop, and orders placed while inventory or payment
    * restart (the saga finishes them later).
    */
-  ORDER_MIN_IN_SAGA: env.int({ min: 0, default: 32 }),
+  ORDER_MIN_IN_SAGA: env.int({ min: 0, default: 16 }),
   /**
    * New orders are refused while more than ORDER_MAX_LAGGING orders have
    * waited longer than ORDER_LAG_MS; 0 (the default) = no such rule, because
