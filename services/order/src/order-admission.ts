@@ -1,20 +1,28 @@
 // Admission control for PlaceOrder: what keeps a saturated shop finishing
 // the orders it accepted instead of accepting everything and slowing to a
-// crawl. Two bounds, both checked before any work (no identity or catalog
-// call, no transaction), refused with ResourceExhausted, retryable, with a
+// crawl. Checked before any work (no identity or catalog call, no
+// transaction), refused with ResourceExhausted, retryable, with a
 // Retry-After:
 //
 // - PlaceOrder calls being handled at once by this replica (placing);
-// - orders still in the saga (PENDING or AWAITING_PAYMENT) in the database:
+// - orders still in the saga (PENDING or AWAITING_PAYMENT) in the database,
 //   the saga's backlog, which is what makes place→CONFIRMED latency grow
-//   without bound under overload (Little's law: latency = backlog ÷
-//   throughput). A fixed cap cannot know the throughput, so a second rule
-//   adapts to it: refuse while more than `maxLagging` orders have waited
-//   longer than `lagMs` (the saga is falling behind whatever the machine);
-//   a few orders waiting long for their own reasons (a slow card, processor
-//   retries) do not close the door. The counts are sampled with one indexed query at most every
-//   `sampleMs` while orders are being placed (never when idle), plus the
-//   orders this replica accepted since the sample.
+//   without bound under overload (Little's law: wait = backlog ÷
+//   throughput). The backlog may grow to what the saga finishes in
+//   `targetWaitMs` at the rate it has been finishing orders lately, and
+//   never beyond `maxInSaga`; below `minInSaga` an order is always taken,
+//   so a saga that finishes nothing for a while (inventory or payment
+//   restarting) still takes a few orders and finishes them later, and a
+//   quiet shop's first orders are never refused for want of a rate;
+// - optionally (maxLagging), not while more than that many orders have
+//   waited longer than `lagMs`.
+//
+// The counts are sampled with one statement at most every `sampleMs` while
+// orders are being placed (never when idle), plus the orders this replica
+// accepted since the sample. The rate is the orders that left the saga over
+// the last RATE_WINDOW_MS, across all replicas: the backlog before, plus
+// the orders placed since (counted on the primary key: ids are UUIDv7,
+// minted at placement), minus the backlog now.
 //
 // Orders already accepted are never affected: they finish as before.
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -27,6 +35,10 @@ export interface AdmissionLimits {
   maxPlacing: number;
   /** Orders in the saga (all replicas); 0 = unbounded. */
   maxInSaga: number;
+  /** The backlog may hold what the saga finishes in this long; 0 = no such rule. */
+  targetWaitMs: number;
+  /** Below this backlog an order is always taken (the rate rule does not apply). */
+  minInSaga: number;
   /** Orders in the saga for longer than lagMs beyond which new ones are refused; 0 = no such rule. */
   maxLagging: number;
   lagMs: number;
@@ -35,6 +47,22 @@ export interface AdmissionLimits {
 }
 
 const RETRY_AFTER_SECONDS = "1";
+/** The saga's recent finishing rate is measured over this long. */
+const RATE_WINDOW_MS = 3_000;
+
+interface Sample {
+  /** Database time of the sample, ms since the epoch. */
+  at: number;
+  inSaga: number;
+  /** Orders that left the saga since the previous sample. */
+  finished: number;
+}
+
+/** The lowest UUIDv7 minted at `ms` (its first 48 bits are the time). */
+function uuidv7Floor(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
 
 export class OrderAdmission {
   #placing = 0;
@@ -43,6 +71,7 @@ export class OrderAdmission {
   #acceptedSinceSample = 0;
   #sampledAt = -Infinity;
   #sampling: Promise<void> | undefined;
+  #samples: Sample[] = [];
 
   constructor(
     private readonly db: OrderDatabase,
@@ -55,11 +84,15 @@ export class OrderAdmission {
     if (maxPlacing > 0 && this.#placing >= maxPlacing) {
       throw busy(`${String(this.#placing)} orders are being placed right now`);
     }
-    const { maxLagging } = this.limits;
-    if (maxInSaga > 0 || maxLagging > 0) {
+    const { maxLagging, targetWaitMs } = this.limits;
+    if (maxInSaga > 0 || maxLagging > 0 || targetWaitMs > 0) {
       await this.#freshCount();
-      if (maxInSaga > 0 && this.#inSaga + this.#acceptedSinceSample + this.#placing >= maxInSaga) {
+      const backlog = this.#inSaga + this.#acceptedSinceSample + this.#placing;
+      if (maxInSaga > 0 && backlog >= maxInSaga) {
         throw busy("too many orders are waiting for stock or payment");
+      }
+      if (targetWaitMs > 0 && backlog >= this.#backlogLimit(targetWaitMs)) {
+        throw busy("orders are waiting for stock or payment longer than they should");
       }
       if (maxLagging > 0 && this.#lagging > maxLagging) {
         throw busy("orders are waiting longer than usual for stock or payment");
@@ -75,6 +108,22 @@ export class OrderAdmission {
     }
   }
 
+  /** The backlog the saga finishes in `targetWaitMs` at its recent rate, but at least minInSaga. */
+  #backlogLimit(targetWaitMs: number): number {
+    const first = this.#samples.at(0);
+    const last = this.#samples.at(-1);
+    const span = first && last ? last.at - first.at : 0;
+    // Not yet a window's worth of samples: no rate to go by.
+    if (span < RATE_WINDOW_MS / 2) return Infinity;
+    const finished = this.#samples.slice(1).reduce((n, sample) => n + sample.finished, 0);
+    return Math.max(this.limits.minInSaga, (finished / span) * targetWaitMs);
+  }
+
+  /** Takes a sample now (admit() samples in the background once it has one). */
+  async refresh(): Promise<void> {
+    await (this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined)));
+  }
+
   /** Waits for a sample only when there is none yet; otherwise refreshes in the background. */
   async #freshCount(): Promise<void> {
     if (performance.now() - this.#sampledAt < this.limits.sampleMs) return;
@@ -86,16 +135,27 @@ export class OrderAdmission {
     const startedAt = performance.now();
     const accepted = this.#acceptedSinceSample;
     try {
-      // Served by orders_deadline_idx: only waiting orders have a deadline.
+      const previous = this.#samples.at(-1);
+      const waiting = and(isNotNull(orders.deadlineAt), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"]));
+      // The backlog is served by orders_deadline_idx (only waiting orders
+      // have a deadline), the orders placed since the last sample by the
+      // primary key.
       const [row] = await this.db
         .select({
           n: sql<number>`count(*)::int`,
           lagging: sql<number>`(count(*) filter (where ${orders.createdAt} < now() - ${this.limits.lagMs}::double precision * interval '1 millisecond'))::int`,
+          placedSince: previous
+            ? sql<number>`(select count(*)::int from ${orders} where ${orders.id} >= ${uuidv7Floor(previous.at)}::uuid)`
+            : sql<number>`0`,
+          at: sql<number>`(extract(epoch from now()) * 1000)::float8`,
         })
         .from(orders)
-        .where(and(isNotNull(orders.deadlineAt), inArray(orders.status, ["PENDING", "AWAITING_PAYMENT"])));
+        .where(waiting);
       this.#inSaga = row.n;
       this.#lagging = row.lagging;
+      const finished = previous ? Math.max(0, previous.inSaga + row.placedSince - row.n) : 0;
+      this.#samples.push({ at: row.at, inSaga: row.n, finished });
+      while (this.#samples.length > 2 && row.at - this.#samples[1].at > RATE_WINDOW_MS) this.#samples.shift();
       // Accepted before the count was taken are in it.
       this.#acceptedSinceSample -= accepted;
       this.#sampledAt = startedAt;

@@ -1,6 +1,7 @@
 // The order service's own environment variables (on top of the runtime's).
 import { z } from "zod";
 import { env, loadConfig } from "@shop/runtime/config";
+import type { AdmissionLimits } from "./order-admission.ts";
 
 const settingsSchema = z.object({
   /** How long an order may wait for inventory to reserve (or reject) its stock. */
@@ -16,6 +17,18 @@ const settingsSchema = z.object({
   /** Orders waiting for stock or payment (all replicas) beyond which new ones are refused; 0 = no limit. */
   ORDER_MAX_IN_SAGA: env.int({ min: 0, default: 200 }),
   /**
+   * The saga's backlog may hold what it finishes in this long at the rate it
+   * has finished orders over the last 3 s (so a new order should be done in
+   * about this long); more are refused. 0 = no such rule.
+   */
+  ORDER_TARGET_WAIT_MS: env.int({ min: 0, default: 1000 }),
+  /**
+   * A backlog below this is always taken, whatever the rate: the first
+   * orders of a quiet shop, and orders placed while inventory or payment
+   * restart (the saga finishes them later).
+   */
+  ORDER_MIN_IN_SAGA: env.int({ min: 0, default: 16 }),
+  /**
    * New orders are refused while more than ORDER_MAX_LAGGING orders have
    * waited longer than ORDER_LAG_MS; 0 (the default) = no such rule, because
    * it also refuses orders while inventory or payment is down, which the
@@ -30,7 +43,7 @@ export interface OrderSettings {
   paymentTimeoutMs: number;
   sweepIntervalMs: number;
   watchPollMs: number;
-  admission: { maxPlacing: number; maxInSaga: number; maxLagging: number; lagMs: number; sampleMs: number };
+  admission: AdmissionLimits;
 }
 
 export function loadOrderSettings(source: Record<string, string | undefined>): OrderSettings {
@@ -43,6 +56,8 @@ export function loadOrderSettings(source: Record<string, string | undefined>): O
     admission: {
       maxPlacing: c.ORDER_MAX_PLACING,
       maxInSaga: c.ORDER_MAX_IN_SAGA,
+      targetWaitMs: c.ORDER_TARGET_WAIT_MS,
+      minInSaga: c.ORDER_MIN_IN_SAGA,
       maxLagging: c.ORDER_MAX_LAGGING,
       lagMs: c.ORDER_LAG_MS,
       sampleMs: 200,

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type Client } from "@connectrpc/connect";
-import { sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import postgres from "postgres";
 import { CatalogService, type Product } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import {
@@ -37,7 +37,7 @@ import {
   type Account,
   type TestSystem,
 } from "../../../tests/support/system.ts";
-import { OrderAdmission } from "../src/order-admission.ts";
+import { OrderAdmission, type AdmissionLimits } from "../src/order-admission.ts";
 import { OrderChangeFeed } from "../src/order-change-feed.ts";
 import * as schema from "../src/schema.ts";
 import { watchOrder } from "../src/watch-order.ts";
@@ -165,7 +165,9 @@ const captured = (order: Order, options = {}) =>
 
 beforeAll(async () => {
   system = await startSystem(["identity", "catalog", "order"], {
-    env: { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: "info" },
+    // No inventory here: orders stay PENDING, a backlog that never finishes,
+    // which the default admission would refuse after ORDER_MIN_IN_SAGA.
+    env: { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: "info", ORDER_TARGET_WAIT_MS: "0" },
     logs,
   });
   bus = await EventBus.connect({ servers: NATS_URL, naming: system.naming });
@@ -372,6 +374,17 @@ describe("PlaceOrder", () => {
 });
 
 describe("admission control", () => {
+  const limits = (set: Partial<AdmissionLimits>): AdmissionLimits => ({
+    maxPlacing: 0,
+    maxInSaga: 0,
+    targetWaitMs: 0,
+    minInSaga: 0,
+    maxLagging: 0,
+    lagMs: 1,
+    sampleMs: 0,
+    ...set,
+  });
+
   it("refuses new orders (ResourceExhausted, retryable) past the saga backlog or the placing limit, and lets the rest through", async () => {
     const db = await openDatabase({ url: system.databaseUrl("order"), schema });
     try {
@@ -380,7 +393,7 @@ describe("admission control", () => {
         .select({ n: sql<number>`count(*)::int` })
         .from(schema.orders)
         .where(sql`${schema.orders.deadlineAt} is not null`);
-      const backlog = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: n + 2, maxLagging: 0, lagMs: 1, sampleMs: 0 });
+      const backlog = new OrderAdmission(db, limits({ maxInSaga: n + 2 }));
       const admitted = () => backlog.admit(() => place(alice, [{ productId: products[0].id, quantity: 1 }]));
       await admitted();
       await admitted();
@@ -388,7 +401,7 @@ describe("admission control", () => {
       expect(refused.code).toBe(Code.ResourceExhausted);
       expect(refused.message).toMatch(/busy.*nothing was placed, try again/);
 
-      const placing = new OrderAdmission(db, { maxPlacing: 1, maxInSaga: 0, maxLagging: 0, lagMs: 1, sampleMs: 0 });
+      const placing = new OrderAdmission(db, limits({ maxPlacing: 1 }));
       let finish = () => {};
       const first = placing.admit(() => new Promise<void>((resolve) => (finish = resolve)));
       expect((await codeOf(() => placing.admit(() => Promise.resolve()))).code).toBe(Code.ResourceExhausted);
@@ -398,16 +411,45 @@ describe("admission control", () => {
 
       // Orders that have waited longer than lagMs: the saga is behind; refused while more than maxLagging do.
       await new Promise((r) => setTimeout(r, 50));
-      const lagging = new OrderAdmission(db, { maxPlacing: 0, maxInSaga: 0, maxLagging: 1, lagMs: 10, sampleMs: 0 });
+      const lagging = new OrderAdmission(db, limits({ maxLagging: 1, lagMs: 10 }));
       expect((await codeOf(() => lagging.admit(() => Promise.resolve()))).message).toMatch(/waiting longer than usual/);
-      const patient = new OrderAdmission(db, {
-        maxPlacing: 0,
-        maxInSaga: 0,
-        maxLagging: 1,
-        lagMs: 600_000,
-        sampleMs: 0,
-      });
+      const patient = new OrderAdmission(db, limits({ maxLagging: 1, lagMs: 600_000 }));
       await patient.admit(() => Promise.resolve());
+    } finally {
+      await closeDatabase(db);
+    }
+  });
+
+  it("lets the backlog grow to what the saga finishes in targetWaitMs at its recent rate, never below minInSaga", async () => {
+    const db = await openDatabase({ url: system.databaseUrl("order"), schema });
+    // The rate is measured over a window of database time: half of it must pass.
+    const aWindowLater = () => new Promise((resolve) => setTimeout(resolve, 1_700));
+    try {
+      // Orders here stay PENDING (no inventory runs): a backlog that finishes nothing.
+      await place(alice, [{ productId: products[0].id, quantity: 1 }]);
+      const stuck = new OrderAdmission(db, limits({ targetWaitMs: 1_000 }));
+      const floored = new OrderAdmission(db, limits({ targetWaitMs: 1_000, minInSaga: 100_000 }));
+      await Promise.all([stuck.refresh(), floored.refresh()]);
+      await aWindowLater();
+      await Promise.all([stuck.refresh(), floored.refresh()]);
+      const refused = await codeOf(() => stuck.admit(() => Promise.resolve()));
+      expect(refused.code).toBe(Code.ResourceExhausted);
+      expect(refused.message).toMatch(/longer than they should/);
+      await floored.admit(() => Promise.resolve());
+
+      // The saga finishing orders makes room: three finished in ~1.7 s is a
+      // rate that empties the backlog well within an hour.
+      const finishing = new OrderAdmission(db, limits({ targetWaitMs: 3_600_000 }));
+      const mine = [];
+      for (let i = 0; i < 3; i++) mine.push((await place(alice, [{ productId: products[0].id, quantity: 1 }])).id);
+      await finishing.refresh();
+      await db
+        .update(schema.orders)
+        .set({ status: "CONFIRMED", deadlineAt: null })
+        .where(inArray(schema.orders.id, mine));
+      await aWindowLater();
+      await finishing.refresh();
+      await finishing.admit(() => Promise.resolve());
     } finally {
       await closeDatabase(db);
     }

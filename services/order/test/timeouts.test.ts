@@ -55,7 +55,13 @@ function orderWhen(orderId: string, what: string, check: (o: Order) => boolean):
 
 beforeAll(async () => {
   system = await startSystem(["identity", "catalog", "order"], {
-    env: { ORDER_PENDING_TIMEOUT_MS: String(PENDING_TIMEOUT_MS), ORDER_PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS) },
+    env: {
+      ORDER_PENDING_TIMEOUT_MS: String(PENDING_TIMEOUT_MS),
+      ORDER_PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS),
+      // No inventory here: orders wait until they time out, a backlog the
+      // default admission would refuse past ORDER_MIN_IN_SAGA.
+      ORDER_TARGET_WAIT_MS: "0",
+    },
   });
   bus = await EventBus.connect({ servers: NATS_URL, naming: system.naming });
   log = await OrderEventLog.open(bus);
