@@ -9,20 +9,22 @@
 //   the saga's backlog, which is what makes place→CONFIRMED latency grow
 //   without bound under overload (Little's law: wait = backlog ÷
 //   throughput). The backlog may grow to what the saga finishes in
-//   `targetWaitMs` at the rate it has been finishing orders lately, and
-//   never beyond `maxInSaga`; below `minInSaga` an order is always taken,
-//   so a saga that finishes nothing for a while (inventory or payment
-//   restarting) still takes a few orders and finishes them later, and a
-//   quiet shop's first orders are never refused for want of a rate;
+//   `targetWaitMs` at its capacity, and never beyond `maxInSaga`. The
+//   capacity is the rate at which orders left the saga over the last
+//   RATE_WINDOW_MS while it had a backlog of at least `minInSaga` (the rate
+//   of a shop with little to do is only its arrival rate); until such a
+//   rate is known there is no such limit, and below `minInSaga` an order is
+//   always taken, so a saga that finishes nothing for a while (inventory or
+//   payment restarting) still takes a few orders and finishes them later;
 // - optionally (maxLagging), not while more than that many orders have
 //   waited longer than `lagMs`.
 //
 // The counts are sampled with one statement at most every `sampleMs` while
 // orders are being placed (never when idle), plus the orders this replica
-// accepted since the sample. The rate is the orders that left the saga over
-// the last RATE_WINDOW_MS, across all replicas: the backlog before, plus
-// the orders placed since (counted on the primary key: ids are UUIDv7,
-// minted at placement), minus the backlog now.
+// accepted since the sample. Orders that left the saga between two samples,
+// across all replicas: the backlog before, plus the orders placed since
+// (counted on the primary key: ids are UUIDv7, minted at placement), minus
+// the backlog now.
 //
 // Orders already accepted are never affected: they finish as before.
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -54,8 +56,12 @@ interface Sample {
   /** Database time of the sample, ms since the epoch. */
   at: number;
   inSaga: number;
-  /** Orders that left the saga since the previous sample. */
+  /** Orders that left the saga since the previous sample... */
   finished: number;
+  /** ...in this many ms... */
+  span: number;
+  /** ...with a backlog of at least minInSaga: the saga had work enough to show its capacity. */
+  saturated: boolean;
 }
 
 /** The lowest UUIDv7 minted at `ms` (its first 48 bits are the time). */
@@ -110,12 +116,13 @@ export class OrderAdmission {
 
   /** The backlog the saga finishes in `targetWaitMs` at its recent rate, but at least minInSaga. */
   #backlogLimit(targetWaitMs: number): number {
-    const first = this.#samples.at(0);
-    const last = this.#samples.at(-1);
-    const span = first && last ? last.at - first.at : 0;
-    // Not yet a window's worth of samples: no rate to go by.
+    // The rate while the saga had a backlog is its capacity; the rate of a
+    // shop with little to do is only its arrival rate, and would refuse the
+    // next burst. Without half a window of saturated samples: no rule.
+    const saturated = this.#samples.filter((sample) => sample.saturated);
+    const span = saturated.reduce((ms, sample) => ms + sample.span, 0);
     if (span < RATE_WINDOW_MS / 2) return Infinity;
-    const finished = this.#samples.slice(1).reduce((n, sample) => n + sample.finished, 0);
+    const finished = saturated.reduce((n, sample) => n + sample.finished, 0);
     return Math.max(this.limits.minInSaga, (finished / span) * targetWaitMs);
   }
 
@@ -153,9 +160,14 @@ export class OrderAdmission {
         .where(waiting);
       this.#inSaga = row.n;
       this.#lagging = row.lagging;
-      const finished = previous ? Math.max(0, previous.inSaga + row.placedSince - row.n) : 0;
-      this.#samples.push({ at: row.at, inSaga: row.n, finished });
-      while (this.#samples.length > 2 && row.at - this.#samples[1].at > RATE_WINDOW_MS) this.#samples.shift();
+      this.#samples.push({
+        at: row.at,
+        inSaga: row.n,
+        finished: previous ? Math.max(0, previous.inSaga + row.placedSince - row.n) : 0,
+        span: previous ? row.at - previous.at : 0,
+        saturated: previous !== undefined && previous.inSaga >= Math.max(1, this.limits.minInSaga),
+      });
+      while (this.#samples.length > 1 && row.at - this.#samples[0].at > RATE_WINDOW_MS) this.#samples.shift();
       // Accepted before the count was taken are in it.
       this.#acceptedSinceSample -= accepted;
       this.#sampledAt = startedAt;

@@ -17,9 +17,10 @@ const settingsSchema = z.object({
   /** Orders waiting for stock or payment (all replicas) beyond which new ones are refused; 0 = no limit. */
   ORDER_MAX_IN_SAGA: env.int({ min: 0, default: 200 }),
   /**
-   * The saga's backlog may hold what it finishes in this long at the rate it
-   * has finished orders over the last 3 s (so a new order should be done in
-   * about this long); more are refused. 0 = no such rule.
+   * The saga's backlog may hold what it finishes in this long at its
+   * capacity (the rate it finished orders at over the last 3 s while at
+   * least ORDER_MIN_IN_SAGA were waiting), so a new order should be done in
+   * about this long; more are refused. 0 = no such rule.
    */
   ORDER_TARGET_WAIT_MS: env.int({ min: 0, default: 1000 }),
   /**
