@@ -22,8 +22,33 @@ export function isPostgresDriverNextWriteFault(error: unknown): boolean {
   return firstFrame !== undefined && /^\s*at (Immediate\.)?nextWrite \(.*(postgres|dist\/main\.js)/.test(firstFrame);
 }
 
+const SOCKET_FAULTS = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"]);
+
 /**
- * Survives the postgres.js fault above; every other uncaught exception still
+ * A socket's own error with nobody listening for it: a connection reset
+ * (or refused) at the socket layer, whose stack holds only Node's internals.
+ * Seen when Postgres shuts down in immediate mode while postgres.js 3.4.9 is
+ * reconnecting: the error of a connection's socket reached no listener (the
+ * driver's other connections reported the same reset to their queries as
+ * usual) and Node exited (tests/e2e/supervision.test.ts, about one run in
+ * five). The socket is destroyed once it has emitted the error, so nothing
+ * is left to clean up; the connection is renewed by the driver's own
+ * reconnect. Crashing for it would turn a database restart into a restart
+ * of every service.
+ */
+export function isUnheardSocketFault(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (code === undefined || !SOCKET_FAULTS.has(code)) return false;
+  if (syscall !== "read" && syscall !== "write" && syscall !== "connect") return false;
+  const frames = (error.stack ?? "").split("\n").filter((line) => line.trimStart().startsWith("at "));
+  return (
+    frames.length > 0 && frames.every((line) => /\(node:internal\//.test(line) || /^\s*at node:internal\//.test(line))
+  );
+}
+
+/**
+ * Survives the postgres.js faults above; every other uncaught exception still
  * ends the process as Node would (its stack on stderr, exit code 1), after a
  * log line.
  */
@@ -31,6 +56,13 @@ export function tolerateDriverFaults(logger: Pick<Logger, "warn" | "fatal">): ()
   const onUncaught = (error: Error) => {
     if (isPostgresDriverNextWriteFault(error)) {
       logger.warn({ err: error }, "postgres.js dropped a write to a closed connection (porsager/postgres #1154)");
+      return;
+    }
+    if (isUnheardSocketFault(error)) {
+      logger.warn(
+        { err: error },
+        "a connection was reset with nobody listening for its error (the database restarting?)",
+      );
       return;
     }
     logger.fatal({ err: error }, "uncaught exception");

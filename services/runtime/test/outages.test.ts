@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { closeDependencyClients, createDependencyClients } from "../src/clients.ts";
 import { NonBlockingStdout } from "../src/log-destination.ts";
 import { isOutage } from "../src/outages.ts";
-import { isPostgresDriverNextWriteFault } from "../src/process-guards.ts";
+import { isPostgresDriverNextWriteFault, isUnheardSocketFault } from "../src/process-guards.ts";
 
 const withCode = (code: string) => Object.assign(new Error(code), { code });
 
@@ -51,6 +51,29 @@ describe("the postgres.js nextWrite fault (porsager/postgres #1154)", () => {
     ours.stack = `${ours.name}: ${ours.message}\n    at placeOrder (file:///srv/services/order/dist/main.js:1:1)`;
     expect(isPostgresDriverNextWriteFault(ours)).toBe(false);
     expect(isPostgresDriverNextWriteFault(new Error("Cannot read properties of null (reading 'write')"))).toBe(false);
+  });
+});
+
+describe("a socket's reset that nobody listens for", () => {
+  const fault = (code: string, syscall: string, stack: string) =>
+    Object.assign(new Error(`${syscall} ${code}`), { code, syscall, stack: `Error: ${syscall} ${code}\n${stack}` });
+
+  it("is recognised by its code, its syscall and a stack of Node's internals only", () => {
+    const internal = "    at TCP.onStreamRead (node:internal/stream_base_commons:216:20)";
+    expect(isUnheardSocketFault(fault("ECONNRESET", "read", internal))).toBe(true);
+    expect(
+      isUnheardSocketFault(
+        fault("EPIPE", "write", "    at afterWriteDispatched (node:internal/stream_base_commons:159:15)"),
+      ),
+    ).toBe(true);
+    // Our code on the stack, another code or syscall, or no error at all: a real fault.
+    expect(
+      isUnheardSocketFault(fault("ECONNRESET", "read", `${internal}\n    at relay (file:///srv/main.js:1:1)`)),
+    ).toBe(false);
+    expect(isUnheardSocketFault(fault("ENOENT", "read", internal))).toBe(false);
+    expect(isUnheardSocketFault(fault("ECONNRESET", "open", internal))).toBe(false);
+    expect(isUnheardSocketFault(new TypeError("x is undefined"))).toBe(false);
+    expect(isUnheardSocketFault("ECONNRESET")).toBe(false);
   });
 });
 
