@@ -33,6 +33,7 @@ import type { CallOptions, Client } from "@connectrpc/connect";
 import { CatalogService } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import type { Logger } from "@shop/runtime/log";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import type { CatalogCacheSettings } from "./config.ts";
 import { manifest } from "./manifest.ts";
@@ -265,15 +266,8 @@ export class CatalogReadCache {
       if (stopped()) return;
       const wait = backoff / 2 + Math.random() * (backoff / 2);
       backoff = Math.min(backoff * 2, maxBackoff);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, wait);
-        function done() {
-          clearTimeout(timer);
-          stopping.removeEventListener("abort", done);
-          resolve();
-        }
-        stopping.addEventListener("abort", done, { once: true });
-      });
+      // Cut short by stop(); the loop then ends.
+      await sleep(wait, undefined, { signal: stopping }).catch(() => undefined);
     }
   }
 }

@@ -127,15 +127,16 @@ export class OrderAdmission {
   }
 
   /** Takes a sample now (admit() samples in the background once it has one). */
-  async refresh(): Promise<void> {
-    await (this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined)));
+  refresh(): Promise<void> {
+    return (this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined)));
   }
 
   /** Waits for a sample only when there is none yet; otherwise refreshes in the background. */
   async #freshCount(): Promise<void> {
     if (performance.now() - this.#sampledAt < this.limits.sampleMs) return;
-    this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined));
-    if (this.#sampledAt === -Infinity) await this.#sampling;
+    const sampling = this.refresh();
+    // #sample() never rejects: a failed count keeps the last one.
+    if (this.#sampledAt === -Infinity) await sampling;
   }
 
   async #sample(): Promise<void> {

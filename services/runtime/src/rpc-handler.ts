@@ -227,9 +227,7 @@ async function undecodableAsInvalidArgument(uRes: UniversalServerResponse): Prom
     const frame = await readAllBytes(uRes.body, 64 * 1024);
     const error = frame[0] === trailerFlag ? findTrailerError(trailerParse(frame.subarray(5))) : undefined;
     if (error?.code !== Code.Internal) return { ...uRes, body: createAsyncIterable([frame]) };
-    const trailer = new Headers();
-    setTrailerStatus(trailer, undecodableRequest(error));
-    return { ...uRes, body: createAsyncIterable([encodeEnvelope(trailerFlag, trailerSerialize(trailer))]) };
+    return { ...uRes, body: errorAnswer(contentType, undecodableRequest(error)).body };
   }
   if (contentType.startsWith("application/grpc")) {
     const trailer = uRes.trailer;
