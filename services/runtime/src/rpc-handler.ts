@@ -130,7 +130,7 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 /** An upload still arriving after its answer is read on and discarded for at most this long... */
 const LINGER_MS = 2_000;
-/** ...or this many bytes, then the connection is closed. */
+/** ...and at most this many bytes; past them it is no longer read, until the connection closes. */
 const LINGER_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -141,6 +141,10 @@ const LINGER_BYTES = 8 * 1024 * 1024;
  * reset the connection under a client still writing, which may then never
  * read the answer; so the rest is read and discarded for a bounded time and
  * size first (as nginx's lingering close does), then the connection closes.
+ * Past the size the upload is paused, not cut: closing a socket with unread
+ * bytes sends a reset, which can destroy the answer in the client's receive
+ * buffer before a fast writer has read it; paused, the client's writes stall
+ * on flow control while it reads the answer, and the time bound closes.
  * (A client that sent `Connection: close` has its connection closed by Node
  * right after the answer, as it asked.)
  */
@@ -161,7 +165,7 @@ export function endUnreadUploads(handler: HttpHandler): HttpHandler {
       const timer = setTimeout(close, LINGER_MS);
       req.on("data", (chunk: Buffer) => {
         discarded += chunk.length;
-        if (discarded > LINGER_BYTES) close();
+        if (discarded > LINGER_BYTES) req.pause();
       });
       req.once("end", () => {
         clearTimeout(timer);

@@ -174,7 +174,7 @@ describe("request size limits", () => {
       const answer = await h1Post(server.port, "/shop.catalog.v1.CatalogService/GetProduct", 200 * MiB, chunked);
       expect(answer.status).toBe(429);
       expect(JSON.parse(answer.body.toString())).toMatchObject({ code: "resource_exhausted" });
-      // The server reads and discards at most 8 MiB more, then closes.
+      // The server reads and discards at most 8 MiB more, then stops reading until it closes.
       expect(answer.sent).toBeLessThan(64 * MiB);
     }
   });
