@@ -39,14 +39,66 @@ export async function openDatabase<TSchema extends Record<string, unknown> = Rec
   if (options.createIfMissing) {
     await ensureDatabase(options.url, { adminDatabase: options.adminDatabase });
   }
-  const raw = postgres(
-    options.url,
-    clientOptions({ max: options.max ?? 10, applicationName: options.applicationName }),
+  const raw = preparingEveryStatement(
+    postgres(options.url, clientOptions({ max: options.max ?? 10, applicationName: options.applicationName })),
   );
   const client = options.instrument ? options.instrument(raw) : raw;
   const db = drizzle({ client, schema: options.schema ?? ({} as TSchema) }) as Database<TSchema>;
   urls.set(db, options.url);
   return db;
+}
+
+/**
+ * `client` with every `unsafe(text, params, options)` call handed to `send`
+ * instead. drizzle sends every statement through `unsafe`, and transactions
+ * through `begin`/`savepoint`, whose transaction client is intercepted the
+ * same way; everything else (sql``, listen, end) passes through.
+ */
+export function interceptStatements(
+  client: Sql,
+  send: (unsafe: (text: string, ...rest: unknown[]) => unknown, text: string, rest: unknown[]) => unknown,
+): Sql {
+  const wrap = (sql: Sql): Sql =>
+    new Proxy(sql, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === "unsafe") {
+          const unsafe = (value as (...a: unknown[]) => unknown).bind(target);
+          return (text: string, ...rest: unknown[]) => send(unsafe, text, rest);
+        }
+        if (prop === "begin" || prop === "savepoint") {
+          // begin(fn) / begin(options, fn): hand fn the intercepted transaction client.
+          return (...args: unknown[]) => {
+            const fn = args.at(-1) as (tx: Sql) => unknown;
+            return (value as (...a: unknown[]) => unknown).call(target, ...args.slice(0, -1), (tx: Sql) =>
+              fn(wrap(tx)),
+            );
+          };
+        }
+        return value;
+      },
+    });
+  return wrap(client);
+}
+
+/**
+ * Makes each parameterised statement drizzle sends a named prepared statement
+ * of its connection (postgres.js keeps them per connection, keyed by text).
+ * drizzle asks for an unnamed one unless the query was built with
+ * `.prepare(name)`, and for an unnamed statement with parameters postgres.js
+ * first sends Parse + Describe and waits for the answer before it binds: two
+ * round trips, and Postgres parses and plans the text every time. Prepared,
+ * a statement is one Bind/Execute round trip planned once per connection.
+ * Safe because no statement text here carries values (they are always
+ * parameters), so the number of distinct statements stays the number of
+ * query shapes in the code.
+ */
+export function preparingEveryStatement(client: Sql): Sql {
+  return interceptStatements(client, (unsafe, text, rest) => {
+    // unsafe(text), unsafe(text, params), unsafe(text, params, options), unsafe(text, options)
+    const [params, options] = Array.isArray(rest[0]) ? rest : [[], rest[0]];
+    return unsafe(text, params, { ...(options as object | undefined), prepare: true });
+  });
 }
 
 /** The URL a database was opened with by openDatabase(), if it was. */

@@ -12,14 +12,14 @@
 //
 // How: drizzle runs every statement through `client.unsafe(text, params)`
 // (and transactions through `client.begin`/`savepoint`, whose transaction
-// client is wrapped the same way). The span starts when the query is awaited,
+// client is wrapped the same way; see interceptStatements). The span starts when the query is awaited,
 // which is when postgres.js sends it, and ends when it settles. Only the
 // parameterised text is recorded, never the parameters (password hashes,
 // tokens, addresses). Queries outside any recording span (pollers, the
 // relay's own bookkeeping, metric gauges) make no spans: they would be
 // thousands of one-span traces saying nothing.
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
-import type { Sql } from "../db/database.ts";
+import { interceptStatements, type Sql } from "../db/database.ts";
 import {
   ATTR_DB_COLLECTION_NAME,
   ATTR_DB_NAMESPACE,
@@ -100,28 +100,9 @@ export function withQuerySpans(client: Sql, tracer: Tracer, target: DatabaseTarg
     return proxy;
   };
 
-  const wrap = (sql: Sql): Sql =>
-    new Proxy(sql, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (prop === "unsafe") {
-          return (text: string, ...rest: unknown[]) =>
-            traced((value as (...a: unknown[]) => PromiseLike<unknown> & object).call(target, text, ...rest), text);
-        }
-        if (prop === "begin" || prop === "savepoint") {
-          // begin(fn) / begin(options, fn): hand fn the traced transaction client.
-          return (...args: unknown[]) => {
-            const fn = args.at(-1) as (tx: Sql) => unknown;
-            return (value as (...a: unknown[]) => unknown).call(target, ...args.slice(0, -1), (tx: Sql) =>
-              fn(wrap(tx)),
-            );
-          };
-        }
-        return value;
-      },
-    });
-
-  return wrap(client);
+  return interceptStatements(client, (unsafe, text, rest) =>
+    traced(unsafe(text, ...rest) as PromiseLike<unknown> & object, text),
+  );
 }
 
 /** "select ... from \"orders\"" → { operation: "SELECT", collection: "orders" }. */
