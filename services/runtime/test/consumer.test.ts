@@ -172,6 +172,51 @@ describe("EventConsumer", () => {
     }
   });
 
+  it("a burst is pulled at once, handled one at a time in order, and none waiting behind a slow handler is redelivered", async () => {
+    const durable = "svc-burst";
+    const name = naming.consumerName(durable, StringValueSchema);
+    const handled: { value: string; delivery: number }[] = [];
+    const unackedWhileFirstRan: number[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    // ack_wait is 300 ms; six handlers of 150 ms each keep the last message
+    // waiting ~750 ms after it arrived.
+    const consumer = new EventConsumer({ db, bus }).consume({
+      durable,
+      events: [StringValueSchema],
+      backoffMs: [300, 600],
+      handle: async (tx, event, meta) => {
+        if (!event.value.startsWith("burst ")) return; // the stream's earlier events
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        if (handled.length === 0) {
+          unackedWhileFirstRan.push((await bus.jsm.consumers.info(stream(), name)).num_ack_pending);
+        }
+        handled.push({ value: event.value, delivery: meta.deliveryCount });
+        await tx.insert(effects).values({ consumer: meta.consumer, eventId: meta.eventId, value: event.value });
+        running--;
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor("the stream's earlier events to be handled", () => consumerIdle(bus, stream(), name));
+      const values = [1, 2, 3, 4, 5, 6].map((i) => `burst ${i}`);
+      await db.transaction(async (tx) => {
+        for (const value of values) await enqueueEvent(tx, StringValueSchema, { value }, { naming });
+      });
+      await waitFor(
+        "the burst to be handled and acked",
+        async () => handled.length >= values.length && (await consumerIdle(bus, stream(), name)),
+      );
+      expect(handled).toEqual(values.map((value) => ({ value, delivery: 1 })));
+      expect(mostAtOnce).toBe(1);
+      // One pull brought them all: with a pull per message only one is ever unacked.
+      expect(unackedWhileFirstRan[0]).toBe(values.length);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it("an event published twice past JetStream's duplicate window is applied once", async () => {
     const durable = "svc-dup";
     const name = naming.consumerName(durable, StringValueSchema);

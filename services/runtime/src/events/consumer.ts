@@ -72,6 +72,13 @@ export interface SubscriptionOptions {
   backoffMs?: number[];
   /** Messages handled at once per JetStream consumer; default 1 (in order). */
   concurrency?: number;
+  /**
+   * Messages one pull asks for; default 8 × concurrency. Each pull costs a
+   * subscription and a request, so asking for one message at a time doubles
+   * the NATS traffic per event; the ones waiting for a free handler get
+   * in-progress acks like those being handled, so their ack timers never fire.
+   */
+  pullBatch?: number;
   /** How long one pull waits for messages; default 5000 ms (also bounds stop()). */
   pullExpiresMs?: number;
 }
@@ -129,6 +136,7 @@ interface Route {
   maxDeliver: number;
   backoffMs: number[];
   concurrency: number;
+  pullBatch: number;
   pullExpiresMs: number;
   fetch?: ConsumerMessages;
 }
@@ -158,6 +166,7 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
     const naming = this.#bus.naming;
     for (const schema of sub.events) {
       const name = naming.consumerName(sub.durable, schema);
+      const concurrency = Math.max(1, sub.concurrency ?? d.concurrency ?? 1);
       if (this.#routes.some((r) => r.name === name)) throw new Error(`EventConsumer: duplicate consumer ${name}`);
       this.#routes.push({
         name,
@@ -167,7 +176,8 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
         sub,
         maxDeliver: sub.maxDeliver ?? d.maxDeliver ?? 5,
         backoffMs: sub.backoffMs ?? d.backoffMs ?? DEFAULT_BACKOFF_MS,
-        concurrency: Math.max(1, sub.concurrency ?? d.concurrency ?? 1),
+        concurrency,
+        pullBatch: Math.max(concurrency, sub.pullBatch ?? d.pullBatch ?? concurrency * 8),
         pullExpiresMs: Math.max(1000, sub.pullExpiresMs ?? d.pullExpiresMs ?? 5000),
       });
     }
@@ -222,20 +232,29 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
       try {
         const consumer = await this.#bus.js.consumers.get(route.stream, route.name);
         while (!this.#stopRequested()) {
-          const batch = await consumer.fetch({ max_messages: route.concurrency, expires: route.pullExpiresMs });
+          const batch = await consumer.fetch({ max_messages: route.pullBatch, expires: route.pullExpiresMs });
           route.fetch = batch;
-          const inFlight: Promise<void>[] = [];
+          // Up to `concurrency` workers take arrived messages in arrival order
+          // (with one, strictly in order); each message is kept alive from
+          // its arrival, so none sits unattended while its ack timer runs.
+          const waiting: Arrived[] = [];
+          const workers: Promise<void>[] = [];
+          let active = 0;
+          const work = async () => {
+            active++;
+            for (let next = waiting.shift(); next; next = waiting.shift()) await this.#handle(route, next);
+            active--;
+          };
           for await (const msg of batch) {
             if (this.#stopRequested()) {
               msg.nak();
               continue;
             }
-            // Start at once (heartbeats included): nothing sits unattended
-            // while its ack timer runs.
-            inFlight.push(this.#handle(route, msg));
+            waiting.push({ msg, beat: keepAlive(route, msg) });
+            if (active < route.concurrency) workers.push(work());
           }
           route.fetch = undefined;
-          await Promise.all(inFlight);
+          await Promise.all(workers);
           failures = 0;
         }
       } catch (error) {
@@ -253,7 +272,13 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
     }
   }
 
-  async #handle(route: Route, msg: JsMsg): Promise<void> {
+  async #handle(route: Route, { msg, beat }: Arrived): Promise<void> {
+    if (this.#stopRequested()) {
+      // Not started yet: let another replica (or this one, restarted) have it now.
+      clearInterval(beat);
+      msg.nak();
+      return;
+    }
     const headers = headersOf(msg);
     const meta: EventMeta = {
       eventId: headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER] || "",
@@ -267,8 +292,6 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
       timestamp: new Date(Math.floor(msg.info.timestampNanos / 1e6)),
       ...(headers[REPLAY_OF_HEADER] ? { replayOf: headers[REPLAY_OF_HEADER] } : {}),
     };
-    // Keep the ack timer (backoff[0]) from firing while the handler runs.
-    const beat = setInterval(() => msg.working(), Math.max(100, Math.floor((route.backoffMs[0] ?? 30_000) / 3)));
     try {
       const run = () => this.#process(route, msg, meta);
       const outcome = this.#opts.around ? await this.#opts.around(meta, run) : await run();
@@ -364,6 +387,17 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
       return "retry";
     }
   }
+}
+
+/** A pulled message waiting for (or in) its handler, with its in-progress acks running. */
+interface Arrived {
+  msg: JsMsg;
+  beat: NodeJS.Timeout;
+}
+
+/** Keeps the ack timer (backoff[0]) from firing until the handling ends and clears it. */
+function keepAlive(route: Route, msg: JsMsg): NodeJS.Timeout {
+  return setInterval(() => msg.working(), Math.max(100, Math.floor((route.backoffMs[0] ?? 30_000) / 3)));
 }
 
 function headersOf(msg: JsMsg): EventHeaders {
