@@ -35,15 +35,18 @@ export async function commitStock(
 
   const lines = reservation.lines;
   await lockStock(tx, lines);
-  await moveStock(tx, lines, SELL);
-  await tx
-    .update(reservations)
-    .set({ status: "COMMITTED", updatedAt: sql`now()` })
-    .where(eq(reservations.orderId, orderId));
-  await outbox.enqueue(tx, StockCommittedSchema, {
-    orderId,
-    lines: toStockLines(lines),
-    committedAt: timestampNow(),
-  });
+  // With every row this touches locked, the rest is independent: sent together.
+  await Promise.all([
+    moveStock(tx, lines, SELL),
+    tx
+      .update(reservations)
+      .set({ status: "COMMITTED", updatedAt: sql`now()` })
+      .where(eq(reservations.orderId, orderId)),
+    outbox.enqueue(tx, StockCommittedSchema, {
+      orderId,
+      lines: toStockLines(lines),
+      committedAt: timestampNow(),
+    }),
+  ]);
   return "committed";
 }

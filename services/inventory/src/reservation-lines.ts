@@ -60,22 +60,28 @@ export const RELEASE: StockMovement = { available: 1, reserved: -1 };
 /** Committing lets held units leave stock for good. */
 export const SELL: StockMovement = { available: 0, reserved: -1 };
 
-/** Applies `movement` to the (already locked) stock row of every line. */
+/**
+ * Applies `movement` to the (already locked) stock row of every line; the
+ * updates are independent, so they go out together (the transaction's
+ * connection pipelines them: one round trip, not one per line).
+ */
 export async function moveStock(
   tx: InventoryTransaction,
   lines: readonly ReservedLine[],
   movement: StockMovement,
 ): Promise<void> {
-  for (const line of lines) {
-    await tx
-      .update(stock)
-      .set({
-        available: sql`${stock.available} + ${movement.available * line.quantity}`,
-        reserved: sql`${stock.reserved} + ${movement.reserved * line.quantity}`,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(stock.productId, line.productId));
-  }
+  await Promise.all(
+    lines.map((line) =>
+      tx
+        .update(stock)
+        .set({
+          available: sql`${stock.available} + ${movement.available * line.quantity}`,
+          reserved: sql`${stock.reserved} + ${movement.reserved * line.quantity}`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(stock.productId, line.productId)),
+    ),
+  );
 }
 
 export function toStockLines(lines: readonly ReservedLine[]): StockLine[] {

@@ -40,31 +40,36 @@ export async function reserveStock(
   const unavailable = lines.filter((l) => (levels.get(l.productId)?.available ?? 0n) < BigInt(l.quantity));
   if (unavailable.length > 0) {
     const neverStocked = unavailable.some((l) => !levels.has(l.productId));
-    await tx
-      .update(reservations)
-      .set({ status: "REJECTED", updatedAt: sql`now()` })
-      .where(eq(reservations.orderId, placed.orderId));
-    await outbox.enqueue(tx, StockRejectedSchema, {
-      orderId: placed.orderId,
-      reason: neverStocked ? StockRejectionReason.UNKNOWN_PRODUCT : StockRejectionReason.INSUFFICIENT_STOCK,
-      // The quantity each unsatisfied product has available right now.
-      unavailable: unavailable.map((l) => ({
-        productId: l.productId,
-        quantity: levels.get(l.productId)?.available ?? 0n,
-      })),
-      rejectedAt: timestampNow(),
-    });
+    await Promise.all([
+      tx
+        .update(reservations)
+        .set({ status: "REJECTED", updatedAt: sql`now()` })
+        .where(eq(reservations.orderId, placed.orderId)),
+      outbox.enqueue(tx, StockRejectedSchema, {
+        orderId: placed.orderId,
+        reason: neverStocked ? StockRejectionReason.UNKNOWN_PRODUCT : StockRejectionReason.INSUFFICIENT_STOCK,
+        // The quantity each unsatisfied product has available right now.
+        unavailable: unavailable.map((l) => ({
+          productId: l.productId,
+          quantity: levels.get(l.productId)?.available ?? 0n,
+        })),
+        rejectedAt: timestampNow(),
+      }),
+    ]);
     return "rejected";
   }
 
-  await moveStock(tx, lines, HOLD);
-  await outbox.enqueue(tx, StockReservedSchema, {
-    orderId: placed.orderId,
-    userId: placed.userId,
-    lines: toStockLines(lines),
-    ...(placed.total && { amount: placed.total }),
-    cardToken: placed.cardToken,
-    reservedAt: timestampNow(),
-  });
+  // The stock rows are locked: the updates and the event are independent, sent together.
+  await Promise.all([
+    moveStock(tx, lines, HOLD),
+    outbox.enqueue(tx, StockReservedSchema, {
+      orderId: placed.orderId,
+      userId: placed.userId,
+      lines: toStockLines(lines),
+      ...(placed.total && { amount: placed.total }),
+      cardToken: placed.cardToken,
+      reservedAt: timestampNow(),
+    }),
+  ]);
   return "reserved";
 }

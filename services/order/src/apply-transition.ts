@@ -61,13 +61,17 @@ export async function applyTransition(
 ): Promise<OrderRow> {
   if (transition.kind === "unchanged" || transition.kind === "refused") return order;
 
+  // Statements that do not depend on each other are sent together: the
+  // transaction's connection pipelines them, one round trip instead of several.
   if (transition.kind === "note") {
-    const [updated] = await tx
-      .update(orders)
-      .set({ version: sql`${orders.version} + 1`, updatedAt: sql`clock_timestamp()` })
-      .where(eq(orders.id, order.id))
-      .returning();
-    await recordTimeline(tx, order.id, order.status, transition.event, transition.description);
+    const [[updated]] = await Promise.all([
+      tx
+        .update(orders)
+        .set({ version: sql`${orders.version} + 1`, updatedAt: sql`clock_timestamp()` })
+        .where(eq(orders.id, order.id))
+        .returning(),
+      recordTimeline(tx, order.id, order.status, transition.event, transition.description),
+    ]);
     return updated;
   }
 
@@ -89,31 +93,36 @@ export async function applyTransition(
     })
     .where(eq(orders.id, order.id))
     .returning();
-  await recordTimeline(tx, order.id, status, transition.event, transition.description);
 
   const at = timestampFromDate(updated.updatedAt);
+  const written: Promise<unknown>[] = [recordTimeline(tx, order.id, status, transition.event, transition.description)];
   for (const emission of transition.emit) {
     switch (emission.type) {
       case "OrderConfirmed":
-        await deps.outbox.enqueue(tx, OrderConfirmedSchema, {
-          orderId: order.id,
-          userId: order.userId,
-          total: money(order.currency, order.totalMinor),
-          confirmedAt: at,
-          contactEmail: order.contactEmail,
-          ...(order.shippingAddress && { shippingAddress: order.shippingAddress }),
-        });
+        written.push(
+          deps.outbox.enqueue(tx, OrderConfirmedSchema, {
+            orderId: order.id,
+            userId: order.userId,
+            total: money(order.currency, order.totalMinor),
+            confirmedAt: at,
+            contactEmail: order.contactEmail,
+            ...(order.shippingAddress && { shippingAddress: order.shippingAddress }),
+          }),
+        );
         break;
       case "OrderCancelled":
-        await deps.outbox.enqueue(tx, OrderCancelledSchema, {
-          orderId: order.id,
-          userId: order.userId,
-          reason: emission.reason,
-          detail: emission.detail,
-          cancelledAt: at,
-        });
+        written.push(
+          deps.outbox.enqueue(tx, OrderCancelledSchema, {
+            orderId: order.id,
+            userId: order.userId,
+            reason: emission.reason,
+            detail: emission.detail,
+            cancelledAt: at,
+          }),
+        );
         break;
     }
   }
+  await Promise.all(written);
   return updated;
 }

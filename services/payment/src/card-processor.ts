@@ -17,7 +17,7 @@
 //   4000 0000 0000 3063   approved after a delay (PROCESSOR_SLOW_DELAY_MS)
 //   any other number      approved
 import { setTimeout as sleep } from "node:timers/promises";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "@shop/runtime/db/database";
 import { v7 as uuidv7 } from "uuid";
 import * as schema from "./schema.ts";
@@ -88,7 +88,11 @@ export class CardProcessor {
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     const last4 = request.cardNumber.slice(-4);
     const result = await this.db.transaction(async (tx) => {
-      await tx
+      // The key's row, new or existing, locked, in one statement: a conflict
+      // updates nothing but takes the row lock (waiting for a concurrent
+      // first call to commit), which serialises concurrent calls with one
+      // key: the second waits for the first decision and then returns it.
+      const [row] = await tx
         .insert(processorCharges)
         .values({
           idempotencyKey: request.idempotencyKey,
@@ -97,14 +101,11 @@ export class CardProcessor {
           currencyCode: request.currencyCode,
           cardLast4: last4,
         })
-        .onConflictDoNothing();
-      // The row lock serialises concurrent calls with one key: the second
-      // waits for the first decision and then returns it.
-      const [row] = await tx
-        .select()
-        .from(processorCharges)
-        .where(eq(processorCharges.idempotencyKey, request.idempotencyKey))
-        .for("update");
+        .onConflictDoUpdate({
+          target: processorCharges.idempotencyKey,
+          set: { attempts: sql`${processorCharges.attempts}` },
+        })
+        .returning();
       if (
         row.amountMinor !== request.amountMinor ||
         row.currencyCode !== request.currencyCode ||

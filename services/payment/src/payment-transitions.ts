@@ -27,24 +27,28 @@ export class PaymentTransitions {
   async capture(tx: DbOrTx, locked: PaymentRow, charge: { chargeId: string; attempts: number }): Promise<PaymentRow> {
     assertStatus(locked, "PENDING");
     const now = new Date();
-    const [captured] = await tx
-      .update(payments)
-      .set({
-        status: "CAPTURED",
-        processorChargeId: charge.chargeId,
-        attempts: Math.max(locked.attempts, charge.attempts),
-        capturedAt: now,
-        updatedAt: now,
-      })
-      .where(eq(payments.id, locked.id))
-      .returning();
-    await markCardTokenUsed(tx, locked.orderId, now);
-    await this.outbox.enqueue(tx, PaymentCapturedSchema, {
-      paymentId: captured.id,
-      orderId: captured.orderId,
-      amount: moneyOf(captured),
-      capturedAt: timestampFromDate(now),
-    });
+    // The row is locked and the event needs nothing the update returns: the
+    // three statements go out together (pipelined, one round trip).
+    const [[captured]] = await Promise.all([
+      tx
+        .update(payments)
+        .set({
+          status: "CAPTURED",
+          processorChargeId: charge.chargeId,
+          attempts: Math.max(locked.attempts, charge.attempts),
+          capturedAt: now,
+          updatedAt: now,
+        })
+        .where(eq(payments.id, locked.id))
+        .returning(),
+      markCardTokenUsed(tx, locked.orderId, now),
+      this.outbox.enqueue(tx, PaymentCapturedSchema, {
+        paymentId: locked.id,
+        orderId: locked.orderId,
+        amount: moneyOf(locked),
+        capturedAt: timestampFromDate(now),
+      }),
+    ]);
     return captured.cancelRequestedAt ? this.refund(tx, captured) : captured;
   }
 
@@ -52,26 +56,28 @@ export class PaymentTransitions {
   async fail(tx: DbOrTx, locked: PaymentRow, reason: FailureReasonName, attempts: number): Promise<PaymentRow> {
     assertStatus(locked, "PENDING");
     const now = new Date();
-    const [failed] = await tx
-      .update(payments)
-      .set({
-        status: "FAILED",
-        failureReason: reason,
-        attempts: Math.max(locked.attempts, attempts),
-        failedAt: now,
-        updatedAt: now,
-      })
-      .where(eq(payments.id, locked.id))
-      .returning();
-    // A token that reached the processor is spent, whatever the answer.
-    await markCardTokenUsed(tx, locked.orderId, now);
-    await this.outbox.enqueue(tx, PaymentFailedSchema, {
-      paymentId: failed.id,
-      orderId: failed.orderId,
-      userId: failed.userId,
-      reason: PaymentFailureReason[reason],
-      failedAt: timestampFromDate(now),
-    });
+    const [[failed]] = await Promise.all([
+      tx
+        .update(payments)
+        .set({
+          status: "FAILED",
+          failureReason: reason,
+          attempts: Math.max(locked.attempts, attempts),
+          failedAt: now,
+          updatedAt: now,
+        })
+        .where(eq(payments.id, locked.id))
+        .returning(),
+      // A token that reached the processor is spent, whatever the answer.
+      markCardTokenUsed(tx, locked.orderId, now),
+      this.outbox.enqueue(tx, PaymentFailedSchema, {
+        paymentId: locked.id,
+        orderId: locked.orderId,
+        userId: locked.userId,
+        reason: PaymentFailureReason[reason],
+        failedAt: timestampFromDate(now),
+      }),
+    ]);
     return failed;
   }
 
