@@ -36,6 +36,13 @@ afterAll(async () => {
   await shop?.stop();
 }, 60_000);
 
+/** Code, message, cause and the first stack frames of a failed call. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof ConnectError)) return String(error);
+  const stack = (error.stack ?? "").split("\n").slice(1, 6).join(" | ");
+  return `${Code[error.code]}: ${error.rawMessage} (cause: ${String(error.cause)}) at ${stack}`;
+}
+
 function codeOf(error: unknown): string {
   return error instanceof ConnectError ? Code[error.code] : `not a ConnectError: ${String(error)}`;
 }
@@ -63,13 +70,16 @@ describe("npm start supervises", () => {
     const outputBefore = shop.output.length;
     const codes = new Map<string, number>();
     const count = (code: string) => codes.set(code, (codes.get(code) ?? 0) + 1);
+    const unexpected: string[] = [];
     let loadRunning = true;
     const orders: string[] = [];
     const worker = async () => {
       while (loadRunning) {
         const idempotencyKey = `supervision-${randomUUID()}`;
+        let step = "TokenizeCard";
         try {
           const cardToken = await tokenizeCard(asSystem(), customer, CARDS.approve);
+          step = "PlaceOrder";
           const { order } = await shop
             .client(OrderService)
             .placeOrder(
@@ -77,12 +87,16 @@ describe("npm start supervises", () => {
               { headers: bearer(customer.token), timeoutMs: 10_000 },
             );
           orders.push(order!.id);
+          step = "ListPayments";
           await shop
             .client(PaymentService)
             .listPayments({ orderId: order!.id }, { headers: bearer(customer.token), timeoutMs: 10_000 });
           count("OK");
         } catch (error) {
           count(codeOf(error));
+          // An unexpected code is asserted below; what the call was and said tells why.
+          if (!["Unavailable", "DeadlineExceeded"].includes(codeOf(error)))
+            unexpected.push(`${step} ${describeFailure(error)}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
@@ -101,6 +115,7 @@ describe("npm start supervises", () => {
     console.log(`calls during the Postgres restart: ${JSON.stringify(Object.fromEntries(codes))}`);
     const faults = shop.output.filter((line) => line.includes("unhandled error in rpc handler"));
     if (faults.length > 0) console.log(faults.slice(0, 3).join("\n"));
+    if (unexpected.length > 0) console.log(`unexpected failures:\n${unexpected.slice(0, 3).join("\n")}`);
     expect([...codes.keys()].filter((code) => !["OK", "Unavailable", "DeadlineExceeded"].includes(code))).toEqual([]);
     for (const [name, pid] of before) {
       if (name !== "postgres") expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: true });
