@@ -5,7 +5,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import { MoneySchema } from "@shop/gen/shop/common/v1/money_pb";
 import { OrderSchema, type Order } from "@shop/gen/shop/order/v1/order_pb";
-import type { Database } from "@shop/runtime/db/database";
+import { oncePerDatabase, type Database } from "@shop/runtime/db/database";
 import type { DbOrTx } from "@shop/runtime/events/outbox";
 import type * as schema from "./schema.ts";
 import {
@@ -114,6 +114,26 @@ function fromJson(value: unknown): unknown {
   return typeof value === "string" ? JSON.parse(value) : value;
 }
 
+// Built once per database: WatchOrder reads the order after every change,
+// and drizzle's query building costs more than the statement itself.
+const orderStateQuery = oncePerDatabase((db: OrderDatabase) =>
+  db
+    .select({
+      row: orders,
+      lines: sql<unknown>`(select coalesce(json_agg(json_build_object(
+        'orderId', l.order_id, 'lineNo', l.line_no, 'productId', l.product_id, 'productName', l.product_name,
+        'quantity', l.quantity, 'unitPriceMinor', l.unit_price_minor::text, 'imageUrl', l.image_url)), '[]')
+        from ${orderLines} l where l.order_id = ${orders}.id)`,
+      timeline: sql<unknown>`(select coalesce(json_agg(json_build_object(
+        'id', t.id, 'orderId', t.order_id, 'occurredAt', t.occurred_at, 'status', t.status,
+        'description', t.description, 'kind', t.kind) order by t.id), '[]')
+        from ${orderTimeline} t where t.order_id = ${orders}.id)`,
+    })
+    .from(orders)
+    .where(eq(orders.id, sql.placeholder("orderId")))
+    .prepare("order_state_by_id"),
+);
+
 /**
  * One order with its lines and timeline, and the row it was built from;
  * undefined if there is none. One statement, so one snapshot (a change
@@ -125,22 +145,7 @@ export async function readOrderState(
   db: OrderDatabase,
   orderId: string,
 ): Promise<{ row: OrderRow; order: Order } | undefined> {
-  const found = (
-    await db
-      .select({
-        row: orders,
-        lines: sql<unknown>`(select coalesce(json_agg(json_build_object(
-          'orderId', l.order_id, 'lineNo', l.line_no, 'productId', l.product_id, 'productName', l.product_name,
-          'quantity', l.quantity, 'unitPriceMinor', l.unit_price_minor::text, 'imageUrl', l.image_url)), '[]')
-          from ${orderLines} l where l.order_id = ${orders}.id)`,
-        timeline: sql<unknown>`(select coalesce(json_agg(json_build_object(
-          'id', t.id, 'orderId', t.order_id, 'occurredAt', t.occurred_at, 'status', t.status,
-          'description', t.description, 'kind', t.kind) order by t.id), '[]')
-          from ${orderTimeline} t where t.order_id = ${orders}.id)`,
-      })
-      .from(orders)
-      .where(eq(orders.id, orderId))
-  ).at(0);
+  const found = (await orderStateQuery(db).execute({ orderId })).at(0);
   if (!found) return undefined;
   const lines: OrderLineRow[] = (fromJson(found.lines) as LineJson[]).map((l) => ({
     ...l,

@@ -9,7 +9,7 @@
 // first attempts both pass the checks, but only one insert wins the unique
 // constraint; the other re-reads the winner's order and answers with it.
 import { ConnectError, Code, type HandlerContext } from "@connectrpc/connect";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { OrderPlacedSchema } from "@shop/gen/shop/order/v1/events_pb";
 import {
@@ -22,6 +22,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requirePrincipal } from "@shop/runtime/authorization";
 import type { Principal } from "@shop/runtime/interceptors/auth";
 import { forwardToken } from "@shop/runtime/tokens";
+import { oncePerDatabase } from "@shop/runtime/db/database";
 import type { Outbox } from "@shop/runtime/events/outbox";
 import { deadlineFor, type Timeouts } from "./apply-transition.ts";
 import type { OrderAdmission } from "./order-admission.ts";
@@ -143,11 +144,17 @@ function orderPlacedEvent(row: OrderRow, priced: PricedOrder, cardToken: string)
   };
 }
 
-async function findByKey(db: OrderDatabase, userId: string, idempotencyKey: string): Promise<OrderRow | undefined> {
-  const [row] = await db
+// Every PlaceOrder asks first: built once.
+const orderByKey = oncePerDatabase((db: OrderDatabase) =>
+  db
     .select()
     .from(orders)
-    .where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, idempotencyKey)));
+    .where(and(eq(orders.userId, sql.placeholder("userId")), eq(orders.idempotencyKey, sql.placeholder("key"))))
+    .prepare("order_by_idempotency_key"),
+);
+
+async function findByKey(db: OrderDatabase, userId: string, idempotencyKey: string): Promise<OrderRow | undefined> {
+  const [row] = await orderByKey(db).execute({ userId, key: idempotencyKey });
   return row;
 }
 

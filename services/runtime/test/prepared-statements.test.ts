@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { closeDatabase, dropDatabase, openDatabase, withDatabase, type Database } from "../src/db/index.ts";
+import { oncePerDatabase } from "../src/db/database.ts";
 import { ADMIN_URL, uniqueName } from "./helpers.ts";
 
 const url = withDatabase(ADMIN_URL, uniqueName());
@@ -42,5 +43,32 @@ describe("openDatabase", () => {
     await db.execute(sql.raw("update notes set body = 'a' where id = 2; update notes set body = 'b' where id = 3"));
     const rows = await db.execute<{ body: string }>(sql`select body from notes where id in (2, 3) order by id`);
     expect(rows.map((r) => r.body)).toEqual(["a", "b"]);
+  });
+});
+
+describe("oncePerDatabase", () => {
+  it("builds once per database and hands back what it built", async () => {
+    await db.execute(sql`create table pages (id int primary key, body text not null)`);
+    await db.execute(sql`insert into pages values (1, 'first'), (2, 'second')`);
+    let builds = 0;
+    const pageById = oncePerDatabase((d: Database) => {
+      builds++;
+      return d
+        .select({ body: sql<string>`body` })
+        .from(sql`pages`)
+        .where(sql`id = ${sql.placeholder("id")}`)
+        .prepare("page_by_id");
+    });
+    expect(pageById(db)).toBe(pageById(db));
+    expect(builds).toBe(1);
+    expect(await pageById(db).execute({ id: 2 })).toEqual([{ body: "second" }]);
+    const other = await openDatabase({ url, max: 1 });
+    try {
+      expect(pageById(other)).not.toBe(pageById(db));
+      expect(builds).toBe(2);
+      expect(await pageById(other).execute({ id: 1 })).toEqual([{ body: "first" }]);
+    } finally {
+      await closeDatabase(other);
+    }
   });
 });

@@ -82,6 +82,20 @@ export function interceptStatements(
 }
 
 /**
+ * `build(db)` once per database, e.g. a drizzle query built with
+ * `.prepare(name)` that hot paths execute with placeholders instead of
+ * building the same SQL on every call.
+ */
+export function oncePerDatabase<D extends object, T>(build: (db: D) => T): (db: D) => T {
+  const built = new WeakMap<D, T>();
+  return (db) => {
+    let value = built.get(db);
+    if (value === undefined) built.set(db, (value = build(db)));
+    return value;
+  };
+}
+
+/**
  * Makes each parameterised statement drizzle sends a named prepared statement
  * of its connection (postgres.js keeps them per connection, keyed by text).
  * drizzle asks for an unnamed one unless the query was built with
