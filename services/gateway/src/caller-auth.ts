@@ -13,10 +13,12 @@ export const PUBLIC_METHODS: ReadonlySet<string> = new Set(manifest.publicMethod
 
 export function callerAuthenticator(verifier: Pick<TokenVerifier, "verify">): Authenticate {
   const bearer = bearerAuthenticator(verifier);
-  return async (req) => {
+  // Not async: a public method (every catalog read) is answered at once.
+  return (req) => {
     if (PUBLIC_METHODS.has(req.method.localName)) return undefined;
-    const principal = await bearer(req);
-    if (!principal) throw new ConnectError("sign in first: this call needs an access token", Code.Unauthenticated);
-    return principal;
+    return Promise.resolve(bearer(req)).then((principal) => {
+      if (!principal) throw new ConnectError("sign in first: this call needs an access token", Code.Unauthenticated);
+      return principal;
+    });
   };
 }

@@ -8,7 +8,7 @@
 // stays in the gateway's log.
 import { create } from "@bufbuild/protobuf";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { translateFailures } from "@shop/runtime/interceptors/stream-failures";
 import type { Logger } from "@shop/runtime/log";
 import { isServerFault } from "@shop/runtime/rpc-codes";
@@ -73,13 +73,20 @@ export function toCallerError(err: unknown, logger: Logger, procedure: string): 
  * translated; the runtime's own answers (validation, auth) pass as they are.
  */
 export function callerErrorInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
+  // Not async, and the procedure named only for a failure: this runs on every call.
+  return (next) => (req) => {
     const translate = (err: unknown) => toCallerError(err, logger, `/${req.service.typeName}/${req.method.name}`);
+    let answer: Promise<UnaryResponse | StreamResponse>;
     try {
-      const res = await next(req);
-      return res.stream ? { ...res, message: translateFailures(res.message, translate) } : res;
+      answer = next(req);
     } catch (err) {
-      throw translate(err);
+      return Promise.reject(translate(err));
     }
+    return answer.then(
+      (res) => (res.stream ? { ...res, message: translateFailures(res.message, translate) } : res),
+      (err: unknown) => {
+        throw translate(err);
+      },
+    );
   };
 }

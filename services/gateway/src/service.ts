@@ -1,6 +1,7 @@
 // The gateway deployable (see manifest.ts): the storefront API for browsers
 // (Connect over HTTP/1.1) and gRPC clients (h2c) on one port, plus the web
 // app and the JWKS on the same origin. No database, no events.
+import type { DescMethod } from "@bufbuild/protobuf";
 import { StorefrontService } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { implement } from "@shop/runtime/server";
 import type { ServiceDefinition } from "@shop/runtime/service";
@@ -25,11 +26,20 @@ export const definition = {
       description:
         "Catalog reads of the storefront's cached methods, by result: hit, miss, or bypass (change stream not live)",
     });
+    // One attribute object per result and method, not one per read.
+    type ReadAttributes = { result: string; "rpc.method": string };
+    const readAttributes = new Map<DescMethod, Map<string, ReadAttributes>>();
     const catalogCache = new CatalogReadCache(clients.catalog, {
       settings: config.catalogCache,
       logger,
       silenceMs: 3 * base.STREAM_HEARTBEAT_MS,
-      onRead: (result, method) => reads.add(1, { result, "rpc.method": method.name }),
+      onRead: (result, method) => {
+        let byResult = readAttributes.get(method);
+        if (!byResult) readAttributes.set(method, (byResult = new Map<string, ReadAttributes>()));
+        let attributes = byResult.get(result);
+        if (!attributes) byResult.set(result, (attributes = { result, "rpc.method": method.name }));
+        reads.add(1, attributes);
+      },
     });
     catalogCache.start();
     onStop(() => catalogCache.stop());

@@ -89,8 +89,9 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   return (req, res) => {
-    const path = (req.url ?? "").split("?", 1)[0];
-    const handler = handlers.get(path);
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const handler = handlers.get(query === -1 ? url : url.slice(0, query));
     if (!handler) {
       res.statusCode = 404;
       res.end();
@@ -100,27 +101,29 @@ export function createRpcHandler(options: RpcHandlerOptions): HttpHandler {
     const contextValues = options.contextValues().set(callStageKey, stage);
     const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     const cacheControl = req.method === "GET" ? options.httpCaching?.(handler.method) : undefined;
-    handler(uReq)
-      .then((uRes) => (stage.intercepted ? uRes : undecodableAsInvalidArgument(uRes)))
-      .then((uRes) =>
-        cacheControl ? conditionalGet(uRes, cacheControl, headerValue(req.headers["if-none-match"])) : uRes,
-      )
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
-      .catch((reason: unknown) => {
-        // The client went away mid-answer; there is nobody to tell.
-        if (ConnectError.from(reason).code === Code.Aborted) return;
-        if (res.headersSent) return void res.destroy(reason instanceof Error ? reason : undefined);
-        // connect-es failed to write its own answer (it throws while encoding
-        // an error message that is not well-formed text into grpc-message:
-        // a JSON decoder's message quoting half of an emoji). Answer in its
-        // place rather than reset the stream with no answer at all.
-        const error = stage.intercepted
-          ? new ConnectError("internal error", Code.Internal)
-          : new ConnectError(UNDECODABLE, Code.InvalidArgument);
-        universalResponseToNodeResponse(errorAnswer(req.headers["content-type"] ?? "", error), res).catch(() =>
-          res.destroy(),
-        );
-      });
+    // One async function rather than a chain of then(): the steps that do
+    // nothing for a call (most of them) cost no promise of their own.
+    const answer = async () => {
+      let uRes = await handler(uReq);
+      if (!stage.intercepted) uRes = await undecodableAsInvalidArgument(uRes);
+      if (cacheControl) uRes = await conditionalGet(uRes, cacheControl, headerValue(req.headers["if-none-match"]));
+      await universalResponseToNodeResponse(uRes, res);
+    };
+    answer().catch((reason: unknown) => {
+      // The client went away mid-answer; there is nobody to tell.
+      if (ConnectError.from(reason).code === Code.Aborted) return;
+      if (res.headersSent) return void res.destroy(reason instanceof Error ? reason : undefined);
+      // connect-es failed to write its own answer (it throws while encoding
+      // an error message that is not well-formed text into grpc-message:
+      // a JSON decoder's message quoting half of an emoji). Answer in its
+      // place rather than reset the stream with no answer at all.
+      const error = stage.intercepted
+        ? new ConnectError("internal error", Code.Internal)
+        : new ConnectError(UNDECODABLE, Code.InvalidArgument);
+      universalResponseToNodeResponse(errorAnswer(req.headers["content-type"] ?? "", error), res).catch(() =>
+        res.destroy(),
+      );
+    });
   };
 }
 

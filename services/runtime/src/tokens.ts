@@ -140,11 +140,14 @@ function rejectToken(err: unknown): never {
  * present must carry a valid bearer token, or the call fails Unauthenticated.
  */
 export function bearerAuthenticator(verifier: Pick<TokenVerifier, "verify">): Authenticate {
-  return async ({ header }) => {
+  // Not async: an anonymous call (most catalog reads) is answered at once.
+  return ({ header }) => {
     const value = header.get("authorization");
     if (value === null) return undefined;
     const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
-    if (!match) throw new ConnectError("authorization header must be 'Bearer <token>'", Code.Unauthenticated);
+    if (!match) {
+      return Promise.reject(new ConnectError("authorization header must be 'Bearer <token>'", Code.Unauthenticated));
+    }
     return verifier.verify(match[1]);
   };
 }

@@ -12,7 +12,15 @@
 // interceptor: bytes that do not decode are the caller's fault and answer
 // InvalidArgument (unary requests are decoded before any interceptor; see
 // rpc-handler.ts).
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { isOutage } from "../outages.ts";
 import { undecodableRequest } from "../rpc-handler.ts";
@@ -44,20 +52,8 @@ function bounded(err: ConnectError): ConnectError {
 }
 
 export function errorInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
-    const normalize = (err: unknown): ConnectError => {
-      if (err instanceof ConnectError) return bounded(err);
-      // The client went away or the deadline passed and the handler surfaced
-      // the AbortSignal's error: report why the call ended, not a server fault.
-      if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);
-      // The database or the broker is down or restarting: retryable, not a bug.
-      if (isOutage(err)) {
-        logger.warn({ err, procedure: procedureOf(req) }, "rpc failed: a dependency is unavailable");
-        return new ConnectError("temporarily unavailable, try again", Code.Unavailable);
-      }
-      logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
-      return new ConnectError("internal error", Code.Internal);
-    };
+  // Not async, and `normalize` made only for a failure: this runs on every call.
+  return (next) => (req) => {
     if (req.stream) {
       req = {
         ...req,
@@ -66,13 +62,33 @@ export function errorInterceptor(logger: Logger): Interceptor {
         ),
       };
     }
+    let answer: Promise<UnaryResponse | StreamResponse>;
     try {
-      const res = await next(req);
-      if (!res.stream) return res;
-      // Stream handlers fail while the response is iterated, after next() returned.
-      return { ...res, message: translateFailures(res.message, normalize) };
+      answer = next(req);
     } catch (err) {
-      throw normalize(err);
+      return Promise.reject(normalize(logger, req, err));
     }
+    return answer.then(
+      (res) =>
+        // Stream handlers fail while the response is iterated, after next() returned.
+        res.stream ? { ...res, message: translateFailures(res.message, (err) => normalize(logger, req, err)) } : res,
+      (err: unknown) => {
+        throw normalize(logger, req, err);
+      },
+    );
   };
+}
+
+function normalize(logger: Logger, req: UnaryRequest | StreamRequest, err: unknown): ConnectError {
+  if (err instanceof ConnectError) return bounded(err);
+  // The client went away or the deadline passed and the handler surfaced
+  // the AbortSignal's error: report why the call ended, not a server fault.
+  if (req.signal.aborted) return ConnectError.from(req.signal.reason, Code.Canceled);
+  // The database or the broker is down or restarting: retryable, not a bug.
+  if (isOutage(err)) {
+    logger.warn({ err, procedure: procedureOf(req) }, "rpc failed: a dependency is unavailable");
+    return new ConnectError("temporarily unavailable, try again", Code.Unavailable);
+  }
+  logger.error({ err, procedure: procedureOf(req) }, "unhandled error in rpc handler");
+  return new ConnectError("internal error", Code.Internal);
 }

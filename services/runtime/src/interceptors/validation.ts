@@ -63,10 +63,15 @@ export const MAX_VIOLATIONS = 10;
 const MAX_VIOLATION_MESSAGE = 120;
 
 export function validationInterceptor(validator: Validator = createValidator()): Interceptor {
-  return (next) => async (req) => {
+  // Not async: on every unary call, a valid request goes straight on.
+  return (next) => (req) => {
     const schema = req.method.input;
     if (!req.stream) {
-      assertValid(validator, schema, req.message);
+      try {
+        assertValid(validator, schema, req.message);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       return next(req);
     }
     const messages = req.message;

@@ -3,34 +3,26 @@
 // context goes out in the traceparent header; and the client RED metrics.
 // Dependency clients speak the Connect protocol (see clients.ts).
 import type { Interceptor } from "@connectrpc/connect";
-import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { codeOf, connectCodeName, grpcCodeName } from "../rpc-codes.ts";
 import { observeCallEnd } from "../interceptors/call-end.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
-import { serverAddressOf } from "./rpc-server-telemetry.ts";
-import {
-  ATTR_RPC_CONNECT_RPC_ERROR_CODE,
-  ATTR_RPC_METHOD,
-  ATTR_RPC_RESPONSE_STATUS_CODE,
-  ATTR_RPC_SERVICE,
-  ATTR_RPC_SYSTEM,
-} from "./semconv.ts";
+import { RpcAttributeCache } from "./rpc-attributes.ts";
+import { ATTR_RPC_CONNECT_RPC_ERROR_CODE, ATTR_RPC_RESPONSE_STATUS_CODE } from "./semconv.ts";
 import type { ServiceTelemetry } from "./service-telemetry.ts";
 import { injectIntoRequestHeaders } from "./trace-context.ts";
 
 export function rpcClientTelemetry(telemetry: ServiceTelemetry): Interceptor {
   const metrics = new RpcMetrics(telemetry.meter, "client");
-  return (next) => async (req) => {
+  const attributes = new RpcAttributeCache();
+  // Not async (it returns observeCallEnd's promise): it runs on every call.
+  return (next) => (req) => {
     const started = performance.now();
-    const base: Attributes = {
-      [ATTR_RPC_SYSTEM]: "connect_rpc",
-      [ATTR_RPC_SERVICE]: req.service.typeName,
-      [ATTR_RPC_METHOD]: req.method.name,
-    };
+    const call = attributes.of(req.method, "connect_rpc");
     const parent = context.active();
     const span = telemetry.tracer.startSpan(
-      `${req.service.typeName}/${req.method.name}`,
-      { kind: SpanKind.CLIENT, attributes: { ...base, ...serverAddressOf(req.url) } },
+      call.spanName,
+      { kind: SpanKind.CLIENT, attributes: call.span(req.url) },
       parent,
     );
     const ctx = trace.setSpan(parent, span);
@@ -45,7 +37,7 @@ export function rpcClientTelemetry(telemetry: ServiceTelemetry): Interceptor {
         span.setStatus({ code: SpanStatusCode.ERROR, message: status });
       }
       span.end();
-      metrics.record({ ...base, [ATTR_RPC_RESPONSE_STATUS_CODE]: status }, (performance.now() - started) / 1000);
+      metrics.record(call.metric(status), (performance.now() - started) / 1000);
     };
     return observeCallEnd(() => next(req), { signal: req.signal, onEnd, within: (step) => context.with(ctx, step) });
   };
