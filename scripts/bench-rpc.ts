@@ -3,7 +3,8 @@
 //
 //   runtime   catalog GetProduct through the shop's runtime (interceptors,
 //             validation, auth, telemetry, access log)
-//   raw       a bare connect-node server of the same generated service, constant answer
+//   raw       a bare connect-node server of the same generated service, constant
+//             answer (run with the services' Node flags, as all below)
 //   raw-db    the same bare server doing the catalog's SELECT (drizzle, same database)
 //   gateway   StorefrontService.GetProduct through a gateway without its
 //             catalog read cache (CATALOG_CACHE_ENTRIES=0): the hop itself
@@ -67,11 +68,13 @@ try {
   const serverUrl = new URL(system.postgres?.serverUrl ?? "");
   serverUrl.pathname = "/shop_catalog";
   const startBare = async (port: number, mode: string) => {
-    const child = fork(path.join(REPO_ROOT, "scripts", "bench-rpc", "bare-catalog-server.ts"), [
-      String(port),
-      mode,
-      serverUrl.toString(),
-    ]);
+    // With the services' Node flags (young generation, heap cap): the same GC
+    // on both sides, so the ratio measures the runtime, not V8's settings.
+    const child = fork(
+      path.join(REPO_ROOT, "scripts", "bench-rpc", "bare-catalog-server.ts"),
+      [String(port), mode, serverUrl.toString()],
+      { execArgv: [...process.execArgv, ...SERVICE_NODE_FLAGS] },
+    );
     bare.push(child);
     await new Promise<void>((resolve, reject) => {
       child.once("message", () => {
