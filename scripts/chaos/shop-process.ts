@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import path from "node:path";
 import { discoverManifests, portVariable, REPO_ROOT, serviceAddress } from "../start/services.ts";
-import { freePort } from "../start/ports.ts";
+import { freePort, freePorts } from "../start/ports.ts";
 import { readPidFile, stillRunning } from "../start/pid-file.ts";
 import { instanceName, replicaPortVariable } from "../start/system.ts";
 import { embeddedServerUrl } from "../start/postgres.ts";
@@ -54,6 +54,7 @@ export async function startShop(options: {
 }): Promise<ShopProcess> {
   const manifests = await discoverManifests();
   const instances: Instance[] = [];
+  const [postgresPort, natsPort] = await freePorts(2);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -64,8 +65,8 @@ export async function startShop(options: {
     // No metrics endpoints: their default ports (PORT + 1000) are not checked for clashes.
     METRICS_PORT: "0",
     NO_COLOR: "1",
-    POSTGRES_PORT: String(await freePort()),
-    NATS_PORT: String(await freePort()),
+    POSTGRES_PORT: String(postgresPort),
+    NATS_PORT: String(natsPort),
     ...options.env,
   };
   const taken = new Set([Number(env.POSTGRES_PORT), Number(env.NATS_PORT)]);

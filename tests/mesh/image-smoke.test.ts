@@ -30,7 +30,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { dropDatabase } from "@shop/runtime/db/database";
 import { EventBus, EventNaming } from "@shop/runtime/events/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/start/ports.ts";
+import { freePorts } from "../../scripts/start/ports.ts";
 import { readReleasePlan, tracksOf } from "../../mesh/generator/releases.ts";
 import { addressVariable } from "../../services/runtime/src/manifest.ts";
 import { type Any, deploymentsOf, manifests, named, ofKind, render, repoRoot } from "./fixtures.ts";
@@ -134,7 +134,8 @@ describe.skipIf(!asRoot)("image smoke test: each service's image runs as its Dep
     scratch = mkdtempSync(join(tmpdir(), "image-check-"));
     // The build's RUN user and the container's user work inside.
     chmodSync(scratch, 0o755);
-    for (const m of manifests) ports.set(m.name, await freePort());
+    const free = await freePorts(manifests.length); // distinct, unlike ports picked one by one
+    manifests.forEach((m, i) => ports.set(m.name, free[i]));
     const context = new BuildContext(repoRoot);
     const requests: BuildRequest[] = manifests.map((m) => ({
       name: m.name,

@@ -10,7 +10,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { LineWaiter } from "../../scripts/start/line-waiter.ts";
 import { discoverManifests, portVariable, REPO_ROOT, serviceAddress } from "../../scripts/start/services.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, shopAccess, type ShopAccess } from "./shop-access.ts";
-import { freePort } from "./system.ts";
+import { freePorts } from "./system.ts";
 
 export interface LauncherProcess extends ShopAccess {
   readonly pid: number;
@@ -74,6 +74,8 @@ export async function startLauncher(
   // Running as root, Postgres runs as the "postgres" user, which must reach it.
   chmodSync(dataDir, 0o755);
   const manifests = await discoverManifests();
+  // Distinct: ports picked one by one can repeat (a clash the launcher refuses).
+  const [postgresPort, natsPort, ...servicePorts] = await freePorts(manifests.length + 2);
   const env: NodeJS.ProcessEnv = reuse
     ? { ...reuse.env, ...extraEnv }
     : {
@@ -83,13 +85,13 @@ export async function startLauncher(
         METRICS_PORT: "0",
         ADMIN_EMAIL,
         ADMIN_PASSWORD,
-        POSTGRES_PORT: String(await freePort()),
-        NATS_PORT: String(await freePort()),
+        POSTGRES_PORT: String(postgresPort),
+        NATS_PORT: String(natsPort),
         ...extraEnv,
       };
   const ports = new Map<string, number>();
-  for (const m of manifests) {
-    ports.set(m.name, reuse ? Number(env[portVariable(m.name)]) : await freePort());
+  for (const [i, m] of manifests.entries()) {
+    ports.set(m.name, reuse ? Number(env[portVariable(m.name)]) : servicePorts[i]);
     env[portVariable(m.name)] = String(ports.get(m.name));
   }
   const launcher: ChildProcess = spawn(

@@ -21,7 +21,7 @@ import {
   serviceAddress,
 } from "../../scripts/start/services.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, shopAccess, type Account } from "./shop-access.ts";
-import { ADMIN_DATABASE_URL, freePort, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
+import { ADMIN_DATABASE_URL, freePorts, NATS_URL, uniqueId, type ServiceName } from "./system.ts";
 
 export interface LogLine {
   service: string;
@@ -63,7 +63,9 @@ export async function startProcessSystem(options: ProcessSystemOptions = {}): Pr
     (m) => !options.services || options.services.includes(m.name as ServiceName),
   );
   const ports = new Map<string, number>();
-  for (const m of manifests) ports.set(m.name, await freePort());
+  // Distinct: ports picked one by one can repeat.
+  const free = await freePorts(manifests.length);
+  manifests.forEach((m, i) => ports.set(m.name, free[i]));
   const byName = new Map(manifests.map((m) => [m.name, m]));
   const databaseUrl = (name: ServiceName) => withDatabase(ADMIN_DATABASE_URL, `${id}_${name}`);
   const url = (name: ServiceName) => serviceAddress(ports.get(name) ?? fail(`${name} is not part of this system`));

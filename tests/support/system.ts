@@ -20,11 +20,11 @@ import { startService, type RunningService } from "@shop/runtime/service";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-import { freePort } from "../../scripts/start/ports.ts";
+import { freePort, freePorts } from "../../scripts/start/ports.ts";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, shopAccess, type Account } from "./shop-access.ts";
 
 export { ADMIN_EMAIL, ADMIN_PASSWORD, SIGNING_KEY_ENCRYPTION_KEY, type Account };
-export { freePort };
+export { freePort, freePorts };
 
 export type ServiceName = "identity" | "catalog" | "inventory" | "payment" | "order" | "notification" | "gateway";
 
@@ -83,10 +83,12 @@ export async function startSystem(names: ServiceName[], options: SystemOptions =
   const definitions = new Map<ServiceName, Definition>();
   const ports = new Map<ServiceName, number>();
   const metricsPorts = new Map<ServiceName, number>();
+  // Distinct: ports picked one by one can repeat.
+  const free = await freePorts(names.length * (options.metrics ? 2 : 1));
   for (const name of names) {
     definitions.set(name, await loadDefinition(name));
-    ports.set(name, await freePort());
-    if (options.metrics) metricsPorts.set(name, await freePort());
+    ports.set(name, free.pop()!);
+    if (options.metrics) metricsPorts.set(name, free.pop()!);
   }
   const url = (name: ServiceName) => {
     const port = ports.get(name);
