@@ -217,6 +217,53 @@ describe("EventConsumer", () => {
     }
   });
 
+  it("a hook that fails leaves nothing behind: its message comes back (the inbox has it), the rest of the pull flows", async () => {
+    const durable = "svc-hook-fails";
+    const name = naming.consumerName(durable, StringValueSchema);
+    const outcomes: { value: string; delivery: number; outcome: Outcome }[] = [];
+    let failOnce = true;
+    const values = new Map<string, string>();
+    const consumer = new EventConsumer({
+      db,
+      bus,
+      beforeAck: (meta, outcome) => {
+        const value = values.get(meta.eventId);
+        if (value === undefined) return; // the stream's earlier events
+        outcomes.push({ value, delivery: meta.deliveryCount, outcome });
+        if (value === "hook 1" && failOnce) {
+          failOnce = false;
+          throw new Error("metrics backend down");
+        }
+      },
+    }).consume({
+      durable,
+      events: [StringValueSchema],
+      backoffMs: [300, 600],
+      handle: async (tx, event, meta) => {
+        await tx.insert(effects).values({ consumer: meta.consumer, eventId: meta.eventId, value: event.value });
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor("the stream's earlier events to be handled", () => consumerIdle(bus, stream(), name));
+      await db.transaction(async (tx) => {
+        for (const value of ["hook 1", "hook 2", "hook 3"]) {
+          values.set(await enqueueEvent(tx, StringValueSchema, { value }, { naming }), value);
+        }
+      });
+      await waitFor("all three settled", async () => outcomes.length >= 4 && (await consumerIdle(bus, stream(), name)));
+      expect(outcomes).toEqual([
+        { value: "hook 1", delivery: 1, outcome: "processed" },
+        { value: "hook 2", delivery: 1, outcome: "processed" },
+        { value: "hook 3", delivery: 1, outcome: "processed" },
+        { value: "hook 1", delivery: 2, outcome: "duplicate" },
+      ]);
+      for (const id of values.keys()) expect(await countEffects(db, name, id)).toBe(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it("an event published twice past JetStream's duplicate window is applied once", async () => {
     const durable = "svc-dup";
     const name = naming.consumerName(durable, StringValueSchema);

@@ -242,19 +242,33 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
           let active = 0;
           const work = async () => {
             active++;
-            for (let next = waiting.shift(); next; next = waiting.shift()) await this.#handle(route, next);
-            active--;
-          };
-          for await (const msg of batch) {
-            if (this.#stopRequested()) {
-              msg.nak();
-              continue;
+            try {
+              for (let next = waiting.shift(); next; next = waiting.shift()) await this.#handle(route, next);
+            } finally {
+              active--;
             }
-            waiting.push({ msg, beat: keepAlive(route, msg) });
-            if (active < route.concurrency) workers.push(work());
+          };
+          try {
+            for await (const msg of batch) {
+              if (this.#stopRequested()) {
+                msg.nak();
+                continue;
+              }
+              waiting.push({ msg, beat: keepAlive(route, msg) });
+              if (active < route.concurrency) workers.push(work());
+            }
+          } finally {
+            // However the pull ended, what arrived is finished first. Should a
+            // handler have failed outright, the messages it left are no longer
+            // kept alive: JetStream redelivers them once their ack wait is up.
+            route.fetch = undefined;
+            for (const result of await Promise.allSettled(workers)) {
+              if (result.status === "rejected") {
+                this.#log.error({ err: result.reason as unknown, consumer: route.name }, "event handler loop failed");
+              }
+            }
+            for (const left of waiting.splice(0)) clearInterval(left.beat);
           }
-          route.fetch = undefined;
-          await Promise.all(workers);
           failures = 0;
         }
       } catch (error) {
@@ -272,32 +286,22 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
     }
   }
 
+  /** Never throws: whatever happens, the message is acked, nak'ed or terminated, and its keep-alive stops. */
   async #handle(route: Route, { msg, beat }: Arrived): Promise<void> {
-    if (this.#stopRequested()) {
-      // Not started yet: let another replica (or this one, restarted) have it now.
-      clearInterval(beat);
-      msg.nak();
-      return;
-    }
-    const headers = headersOf(msg);
-    const meta: EventMeta = {
-      eventId: headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER] || "",
-      eventType: headers[EVENT_TYPE_HEADER] || this.#bus.naming.typeNameFromSubject(msg.subject) || "",
-      subject: msg.subject,
-      consumer: route.name,
-      stream: msg.info.stream,
-      streamSequence: msg.info.streamSequence,
-      deliveryCount: msg.info.deliveryCount,
-      headers,
-      timestamp: new Date(Math.floor(msg.info.timestampNanos / 1e6)),
-      ...(headers[REPLAY_OF_HEADER] ? { replayOf: headers[REPLAY_OF_HEADER] } : {}),
-    };
+    let meta: EventMeta | undefined;
     try {
-      const run = () => this.#process(route, msg, meta);
-      const outcome = this.#opts.around ? await this.#opts.around(meta, run) : await run();
-      await this.#opts.beforeAck?.(meta, outcome);
+      if (this.#stopRequested()) {
+        // Not started yet: let another replica (or this one, restarted) have it now.
+        msg.nak();
+        return;
+      }
+      const current = metaOf(route, msg, this.#bus.naming);
+      meta = current;
+      const run = () => this.#process(route, msg, current);
+      const outcome = this.#opts.around ? await this.#opts.around(current, run) : await run();
+      await this.#opts.beforeAck?.(current, outcome);
       if (outcome === "retry") {
-        const i = Math.min(meta.deliveryCount - 1, route.backoffMs.length - 1);
+        const i = Math.min(current.deliveryCount - 1, route.backoffMs.length - 1);
         msg.nak(route.backoffMs[Math.max(0, i)] ?? 1000);
       } else if (outcome === "dead-lettered") {
         msg.term();
@@ -305,9 +309,13 @@ export class EventConsumer<TSchema extends Record<string, unknown> = Record<stri
         msg.ack();
       }
     } catch (error) {
-      // Only hooks can get here; redeliver.
-      this.#log.error({ err: error, consumer: route.name, eventId: meta.eventId }, "event handling failed");
-      msg.nak(route.backoffMs[0] ?? 1000);
+      // Only hooks (or a connection closed under the ack) get here; redeliver.
+      this.#log.error({ err: error, consumer: route.name, eventId: meta?.eventId }, "event handling failed");
+      try {
+        msg.nak(route.backoffMs[0] ?? 1000);
+      } catch {
+        // The connection is gone: JetStream redelivers after the ack wait.
+      }
     } finally {
       clearInterval(beat);
     }
@@ -398,6 +406,22 @@ interface Arrived {
 /** Keeps the ack timer (backoff[0]) from firing until the handling ends and clears it. */
 function keepAlive(route: Route, msg: JsMsg): NodeJS.Timeout {
   return setInterval(() => msg.working(), Math.max(100, Math.floor((route.backoffMs[0] ?? 30_000) / 3)));
+}
+
+function metaOf(route: Route, msg: JsMsg, naming: EventBus["naming"]): EventMeta {
+  const headers = headersOf(msg);
+  return {
+    eventId: headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER] || "",
+    eventType: headers[EVENT_TYPE_HEADER] || naming.typeNameFromSubject(msg.subject) || "",
+    subject: msg.subject,
+    consumer: route.name,
+    stream: msg.info.stream,
+    streamSequence: msg.info.streamSequence,
+    deliveryCount: msg.info.deliveryCount,
+    headers,
+    timestamp: new Date(Math.floor(msg.info.timestampNanos / 1e6)),
+    ...(headers[REPLAY_OF_HEADER] ? { replayOf: headers[REPLAY_OF_HEADER] } : {}),
+  };
 }
 
 function headersOf(msg: JsMsg): EventHeaders {
