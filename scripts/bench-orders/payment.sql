@@ -15,8 +15,7 @@ UPDATE payments SET card_brand = 'visa', card_last4 = '4242' WHERE id = :payment
 COMMIT;
 BEGIN;
 SELECT token, card_number FROM card_tokens WHERE order_id = :order_id;
-SELECT idempotency_key, outcome FROM processor_charges WHERE idempotency_key = :order_id;
-INSERT INTO processor_charges (idempotency_key, charge_id, amount_minor, currency_code, card_last4) VALUES (:order_id, gen_random_uuid(), 1500, 'EUR', '4242') ON CONFLICT DO NOTHING;
+INSERT INTO processor_charges (idempotency_key, charge_id, amount_minor, currency_code, card_last4) VALUES (:order_id, gen_random_uuid(), 1500, 'EUR', '4242') ON CONFLICT (idempotency_key) DO UPDATE SET attempts = processor_charges.attempts RETURNING idempotency_key, outcome;
 UPDATE processor_charges SET attempts = 1, outcome = 'APPROVED', decided_at = now() WHERE idempotency_key = :order_id;
 COMMIT;
 BEGIN;
