@@ -27,28 +27,19 @@ export class PaymentTransitions {
   async capture(tx: DbOrTx, locked: PaymentRow, charge: { chargeId: string; attempts: number }): Promise<PaymentRow> {
     assertStatus(locked, "PENDING");
     const now = new Date();
-    // The row is locked and the event needs nothing the update returns: the
-    // three statements go out together (pipelined, one round trip).
-    const [[captured]] = await Promise.all([
-      tx
-        .update(payments)
-        .set({
-          status: "CAPTURED",
-          processorChargeId: charge.chargeId,
-          attempts: Math.max(locked.attempts, charge.attempts),
-          capturedAt: now,
-          updatedAt: now,
-        })
-        .where(eq(payments.id, locked.id))
-        .returning(),
-      markCardTokenUsed(tx, locked.orderId, now),
-      this.outbox.enqueue(tx, PaymentCapturedSchema, {
-        paymentId: locked.id,
-        orderId: locked.orderId,
-        amount: moneyOf(locked),
-        capturedAt: timestampFromDate(now),
-      }),
-    ]);
+    const captured = await this.recordOutcome(
+      tx,
+      locked,
+      now,
+      { status: "CAPTURED", processorChargeId: charge.chargeId, attempts: charge.attempts, capturedAt: now },
+      () =>
+        this.outbox.enqueue(tx, PaymentCapturedSchema, {
+          paymentId: locked.id,
+          orderId: locked.orderId,
+          amount: moneyOf(locked),
+          capturedAt: timestampFromDate(now),
+        }),
+    );
     return captured.cancelRequestedAt ? this.refund(tx, captured) : captured;
   }
 
@@ -56,29 +47,46 @@ export class PaymentTransitions {
   async fail(tx: DbOrTx, locked: PaymentRow, reason: FailureReasonName, attempts: number): Promise<PaymentRow> {
     assertStatus(locked, "PENDING");
     const now = new Date();
-    const [[failed]] = await Promise.all([
+    return this.recordOutcome(
+      tx,
+      locked,
+      now,
+      { status: "FAILED", failureReason: reason, attempts, failedAt: now },
+      () =>
+        this.outbox.enqueue(tx, PaymentFailedSchema, {
+          paymentId: locked.id,
+          orderId: locked.orderId,
+          userId: locked.userId,
+          reason: PaymentFailureReason[reason],
+          failedAt: timestampFromDate(now),
+        }),
+    );
+  }
+
+  /**
+   * The processor's answer for a PENDING payment: its final state (attempts
+   * never below those already recorded), the card token spent (one that
+   * reached the processor is spent, whatever the answer) and the event. The
+   * row is locked and the event needs nothing the update returns, so the
+   * three statements go out together (pipelined, one round trip).
+   */
+  private async recordOutcome(
+    tx: DbOrTx,
+    locked: PaymentRow,
+    now: Date,
+    outcome: Partial<PaymentRow> & { attempts: number },
+    enqueueEvent: () => Promise<unknown>,
+  ): Promise<PaymentRow> {
+    const [[recorded]] = await Promise.all([
       tx
         .update(payments)
-        .set({
-          status: "FAILED",
-          failureReason: reason,
-          attempts: Math.max(locked.attempts, attempts),
-          failedAt: now,
-          updatedAt: now,
-        })
+        .set({ ...outcome, attempts: Math.max(locked.attempts, outcome.attempts), updatedAt: now })
         .where(eq(payments.id, locked.id))
         .returning(),
-      // A token that reached the processor is spent, whatever the answer.
       markCardTokenUsed(tx, locked.orderId, now),
-      this.outbox.enqueue(tx, PaymentFailedSchema, {
-        paymentId: locked.id,
-        orderId: locked.orderId,
-        userId: locked.userId,
-        reason: PaymentFailureReason[reason],
-        failedAt: timestampFromDate(now),
-      }),
+      enqueueEvent(),
     ]);
-    return failed;
+    return recorded;
   }
 
   /**
