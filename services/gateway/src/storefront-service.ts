@@ -16,7 +16,7 @@ import { forwardToken } from "@shop/runtime/tokens";
 import type { CatalogReads } from "./catalog-cache.ts";
 import { watchUpdates } from "./live-updates.ts";
 import type { manifest } from "./manifest.ts";
-import { withStock } from "./product-views.ts";
+import { asViews, stockLevels, withStock } from "./product-views.ts";
 import { relayStream } from "./stream-relay.ts";
 
 export type GatewayClients = DependencyClients<typeof manifest.dependsOn>;
@@ -82,8 +82,15 @@ export function storefrontService(
     },
 
     async getProduct({ productId }, ctx) {
-      const { product } = await catalogReads(ctx).getProduct({ productId }, { signal: ctx.signal });
-      const [view] = await withStock(inventory, product ? [product] : [], ctx.signal);
+      // Both asked at once (the id is all the stock read needs); the
+      // catalog's failure (NotFound) is the answer when there is one.
+      const [found, stock] = await Promise.allSettled([
+        catalogReads(ctx).getProduct({ productId }, { signal: ctx.signal }),
+        stockLevels(inventory, [productId], ctx.signal),
+      ]);
+      if (found.status === "rejected") throw found.reason;
+      if (stock.status === "rejected") throw stock.reason;
+      const [view] = asViews(found.value.product ? [found.value.product] : [], stock.value);
       return { product: view };
     },
 

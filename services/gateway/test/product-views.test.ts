@@ -1,14 +1,18 @@
 // Composition of catalog products with inventory stock: one BatchGetStock per
-// page, whatever its size, and products inventory does not know have none.
+// page, whatever its size, and products inventory does not know have none;
+// a single product's stock asked alongside the product, not after it.
 import { create } from "@bufbuild/protobuf";
-import { ProductSchema } from "@shop/gen/shop/catalog/v1/catalog_pb";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { GetProductResponseSchema, ProductSchema } from "@shop/gen/shop/catalog/v1/catalog_pb";
 import {
   BatchGetStockResponseSchema,
   StockLevelSchema,
   type BatchGetStockRequest,
 } from "@shop/gen/shop/inventory/v1/inventory_pb";
-import { describe, expect, it } from "vitest";
+import { GetProductRequestSchema as StorefrontGetProductRequestSchema } from "@shop/gen/shop/storefront/v1/storefront_pb";
+import { describe, expect, it, vi } from "vitest";
 import { withStock } from "../src/product-views.ts";
+import { storefrontService } from "../src/storefront-service.ts";
 
 const product = (n: number) =>
   create(ProductSchema, { id: `01970000-0000-7000-8000-${String(n).padStart(12, "0")}`, name: `p${n}` });
@@ -49,5 +53,53 @@ describe("withStock", () => {
     const inventory = fakeInventory({});
     expect(await withStock(inventory as never, [], new AbortController().signal)).toEqual([]);
     expect(inventory.calls).toHaveLength(0);
+  });
+});
+
+describe("StorefrontService.GetProduct", () => {
+  const ctx = { signal: new AbortController().signal } as HandlerContext;
+
+  it("asks catalog and inventory at once", async () => {
+    const p = product(7);
+    const inventory = fakeInventory({ [p.id]: 4n });
+    let release: () => void = () => undefined;
+    const catalog = {
+      getProduct: async () => {
+        // Answers only once inventory has been asked: sequential calls would never finish.
+        await new Promise<void>((resolve) => (release = resolve));
+        return create(GetProductResponseSchema, { product: p });
+      },
+    };
+    const answer = storefrontService({ inventory } as never, () => catalog as never).getProduct(
+      create(StorefrontGetProductRequestSchema, { productId: p.id }),
+      ctx,
+    );
+    await vi.waitUntil(() => inventory.calls.length === 1);
+    release();
+    const { product: view } = await answer;
+    expect(view?.product?.name).toBe(p.name);
+    expect(view?.available).toBe(4n);
+  });
+
+  it("answers with the catalog's failure when both fail", async () => {
+    const inventory = { batchGetStock: () => Promise.reject(new ConnectError("down", Code.Unavailable)) };
+    const catalog = { getProduct: () => Promise.reject(new ConnectError("no such product", Code.NotFound)) };
+    await expect(
+      storefrontService({ inventory } as never, () => catalog as never).getProduct(
+        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
+        ctx,
+      ),
+    ).rejects.toMatchObject({ code: Code.NotFound });
+  });
+
+  it("fails with inventory's failure when only inventory fails", async () => {
+    const inventory = { batchGetStock: () => Promise.reject(new ConnectError("down", Code.Unavailable)) };
+    const catalog = { getProduct: async () => create(GetProductResponseSchema, { product: product(1) }) };
+    await expect(
+      storefrontService({ inventory } as never, () => catalog as never).getProduct(
+        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
+        ctx,
+      ),
+    ).rejects.toMatchObject({ code: Code.Unavailable });
   });
 });
