@@ -88,6 +88,8 @@ interface Sample {
 }
 
 const LIVE_WINDOW_MS = 5000;
+/** A refused order's card token is offered again only this long (payment keeps tokens 30 min). */
+const SPARE_TOKEN_MAX_AGE_MS = 10 * 60_000;
 
 /** What a run orders and who orders it (several runs may share them). */
 export interface LoadFixtures {
@@ -138,6 +140,18 @@ export async function runLoad(target: ShopTarget, options: LoadOptions, prepared
   const placedAt: number[] = [];
   const confirmedAt: number[] = [];
   let next = 0;
+  // An order refused with ResourceExhausted placed nothing, so its card token
+  // (single-use: spent only by a charge) is still good: the customer's next
+  // order offers it again, as a shopper's browser keeps the token it holds,
+  // instead of tokenizing a card for every attempt.
+  const spareTokens = new Map<Customer, { token: string; at: number }[]>();
+  const cardTokenFor = async (customer: Customer): Promise<string> => {
+    const spares = spareTokens.get(customer) ?? [];
+    for (let spare = spares.pop(); spare; spare = spares.pop()) {
+      if (performance.now() - spare.at < SPARE_TOKEN_MAX_AGE_MS) return spare.token;
+    }
+    return target.tokenizeCard(customer);
+  };
 
   /** One order, start to terminal state; resolves once it is done or failed. */
   const oneOrder = async (): Promise<void> => {
@@ -145,8 +159,9 @@ export async function runLoad(target: ShopTarget, options: LoadOptions, prepared
     const productId = products[Math.floor(Math.random() * products.length)];
     let started: number;
     let accepted = false;
+    let cardToken: string | undefined;
     try {
-      const cardToken = await target.tokenizeCard(customer);
+      cardToken = await cardTokenFor(customer);
       started = performance.now();
       const order = await target.placeOrder(customer, productId, cardToken, abort.signal);
       const placedTime = performance.now();
@@ -175,6 +190,9 @@ export async function runLoad(target: ShopTarget, options: LoadOptions, prepared
         const name = Code[code];
         errors[name] = (errors[name] ?? 0) + 1;
         if (code === Code.ResourceExhausted || code === Code.Unavailable) refused++;
+        if (code === Code.ResourceExhausted && cardToken !== undefined) {
+          spareTokens.set(customer, [...(spareTokens.get(customer) ?? []), { token: cardToken, at: performance.now() }]);
+        }
         // A refused client waits a little before its next order, as a polite client would.
         if (options.clients) await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
       } else {
