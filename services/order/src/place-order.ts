@@ -1,7 +1,8 @@
-// PlaceOrder: check the customer (identity) and the prices (catalog), then
-// store the order PENDING, its first timeline entry and its OrderPlaced event
-// in one transaction. The shipping address and contact email are stored with
-// it (the contact email defaults to the account's, as identity has it now).
+// PlaceOrder: check the customer (identity) and the prices (catalog), both
+// at once, then store the order PENDING, its first timeline entry and its
+// OrderPlaced event in one transaction. The shipping address and contact
+// email are stored with it (the contact email defaults to the account's, as
+// identity has it now).
 //
 // Idempotency: (user, idempotency_key) is unique. A retry of the same request
 // finds the order placed the first time; the same key with a different
@@ -62,15 +63,20 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
   return deps.admission ? deps.admission.admit(() => placeNew()) : placeNew();
 
   async function placeNew(): Promise<Order> {
-    const customer = await checkCustomer(deps.identity, principal, ctx.signal);
-    const priced = priceOrder(
-      req.lines,
-      await fetchProducts(
+    // Asked at once (neither needs the other's answer); identity's refusal
+    // is the answer when both fail, as the caller's account comes first.
+    const [account, products] = await Promise.allSettled([
+      checkCustomer(deps.identity, principal, ctx.signal),
+      fetchProducts(
         deps.catalog,
         req.lines.map((l) => l.productId),
         ctx.signal,
       ),
-    );
+    ]);
+    if (account.status === "rejected") throw account.reason;
+    if (products.status === "rejected") throw products.reason;
+    const customer = account.value;
+    const priced = priceOrder(req.lines, products.value);
 
     const orderId = uuidv7();
     const placed = await deps.db.transaction(async (tx) => {
