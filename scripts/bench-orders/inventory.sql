@@ -15,8 +15,9 @@ WITH inserted AS (INSERT INTO outbox (id, subject, event_type, payload, headers)
   SELECT id AS event_id, pg_notify('shop_outbox', '') FROM inserted \gset
 COMMIT;
 BEGIN;
-SELECT id, seq, subject, event_type, payload, headers FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED;
-UPDATE outbox SET published_at = now() WHERE id IN (:event_id);
+UPDATE outbox SET published_at = now()
+  WHERE id IN (SELECT id FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED)
+  RETURNING id, seq, subject, event_type, payload, headers;
 COMMIT;
 BEGIN;
 INSERT INTO inbox (message_id, consumer, subject) VALUES (gen_random_uuid()::text, 'inventory', 'shop.order.v1.OrderConfirmed') ON CONFLICT DO NOTHING RETURNING message_id;
@@ -28,6 +29,7 @@ WITH inserted AS (INSERT INTO outbox (id, subject, event_type, payload, headers)
 UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE order_id = :order_id;
 COMMIT;
 BEGIN;
-SELECT id, seq, subject, event_type, payload, headers FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED;
-UPDATE outbox SET published_at = now() WHERE id IN (:event_id);
+UPDATE outbox SET published_at = now()
+  WHERE id IN (SELECT id FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED)
+  RETURNING id, seq, subject, event_type, payload, headers;
 COMMIT;

@@ -7,7 +7,8 @@
 -- order read WatchOrder sends after each change the load generator follows
 -- (placed, AWAITING_PAYMENT, CONFIRMED). An event's outbox row and its
 -- NOTIFY are one statement, as are a timeline entry and the watchers' NOTIFY.
--- The relay's row lock names its own event: the service runs one relay
+-- The relay takes and marks its batch in one statement, committed after the
+-- publish; its row lock names its own event here: the service runs one relay
 -- pass at a time, pgbench many clients at once, which would otherwise lock
 -- each other's rows and wait on them as the relay never does.
 \set key random(1, 2000000000)
@@ -29,8 +30,9 @@ INSERT INTO order_timeline (order_id, status, description, kind)
   VALUES (:order_id, 'PENDING', 'order placed; waiting for stock to be reserved', 'PLACED') RETURNING id;
 COMMIT;
 BEGIN;
-SELECT id, seq, subject, event_type, payload, headers FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED;
-UPDATE outbox SET published_at = now() WHERE id IN (:event_id);
+UPDATE outbox SET published_at = now()
+  WHERE id IN (SELECT id FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED)
+  RETURNING id, seq, subject, event_type, payload, headers;
 COMMIT;
 SELECT id, status, version, (SELECT coalesce(json_agg(json_build_object('lineNo', l.line_no, 'productId', l.product_id, 'quantity', l.quantity)), '[]') FROM order_lines l WHERE l.order_id = orders.id),
   (SELECT coalesce(json_agg(json_build_object('id', t.id, 'status', t.status, 'description', t.description) ORDER BY t.id), '[]') FROM order_timeline t WHERE t.order_id = orders.id)
@@ -65,8 +67,9 @@ SELECT id, status, version, (SELECT coalesce(json_agg(json_build_object('lineNo'
   (SELECT coalesce(json_agg(json_build_object('id', t.id, 'status', t.status, 'description', t.description) ORDER BY t.id), '[]') FROM order_timeline t WHERE t.order_id = orders.id)
   FROM orders WHERE id = :order_id;
 BEGIN;
-SELECT id, seq, subject, event_type, payload, headers FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED;
-UPDATE outbox SET published_at = now() WHERE id IN (:event_id);
+UPDATE outbox SET published_at = now()
+  WHERE id IN (SELECT id FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED)
+  RETURNING id, seq, subject, event_type, payload, headers;
 COMMIT;
 -- StockCommitted (a timeline note)
 BEGIN;

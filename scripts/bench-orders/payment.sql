@@ -28,6 +28,7 @@ WITH inserted AS (INSERT INTO outbox (id, subject, event_type, payload, headers)
 UPDATE payments SET status = 'CAPTURED', attempts = 1, processor_charge_id = gen_random_uuid(), updated_at = now(), captured_at = now() WHERE id = :payment_id RETURNING id;
 COMMIT;
 BEGIN;
-SELECT id, seq, subject, event_type, payload, headers FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED;
-UPDATE outbox SET published_at = now() WHERE id IN (:event_id);
+UPDATE outbox SET published_at = now()
+  WHERE id IN (SELECT id FROM outbox WHERE id = :event_id AND published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED)
+  RETURNING id, seq, subject, event_type, payload, headers;
 COMMIT;

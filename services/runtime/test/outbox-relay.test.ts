@@ -131,6 +131,39 @@ describe("OutboxRelay", () => {
     }
   });
 
+  it("a failed publish leaves its row unsent, with the error, while the rest of the batch is sent", async () => {
+    const failing = new Set<string>();
+    const relay = new OutboxRelay({
+      db,
+      bus,
+      pollIntervalMs: 600_000,
+      aroundPublish: (event, publish) =>
+        failing.has(event.id) ? Promise.reject(new Error("broker said no")) : publish(),
+    });
+    await relay.start();
+    await relay.flush();
+    try {
+      const [bad, good] = [crypto.randomUUID(), crypto.randomUUID()];
+      failing.add(bad);
+      await db.transaction(async (tx) => {
+        await enqueueEvent(tx, StringValueSchema, { value: "refused" }, { naming, eventId: bad });
+        await enqueueEvent(tx, StringValueSchema, { value: "accepted" }, { naming, eventId: good });
+      });
+      await relay.flush();
+      await waitFor("the good event to be published", () => publishedAt(good), { timeoutMs: 5_000 });
+      const [row] = await db.select().from(outbox).where(eq(outbox.id, bad));
+      expect(row.publishedAt).toBeNull();
+      expect(row.attempts).toBeGreaterThanOrEqual(1);
+      expect(row.lastError).toContain("broker said no");
+
+      failing.clear();
+      await relay.flush();
+      await waitFor("the refused event to be published on a later pass", () => publishedAt(bad), { timeoutMs: 5_000 });
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it("idle: polls less and less, and opens no transaction while nothing is unsent", async () => {
     let transactions = 0;
     let selects = 0;

@@ -8,10 +8,10 @@
 //   statement, no row locks), so an idle service does almost nothing.
 // - Takes unsent rows with FOR UPDATE SKIP LOCKED inside a transaction, so
 //   several replicas share the work without publishing the same row twice
-//   concurrently.
-// - Publishes with Nats-Msg-Id = event id and marks rows sent only after
-//   JetStream acked them. A crash between the ack and the commit leaves the
-//   rows unsent: the next relay republishes them with the same Nats-Msg-Id,
+//   concurrently, and marks them sent in the same statement.
+// - Publishes with Nats-Msg-Id = event id and commits the sent mark only
+//   after JetStream acked them. A crash between the ack and the commit leaves
+//   the rows unsent: the next relay republishes them with the same Nats-Msg-Id,
 //   JetStream's duplicate window drops them, and consumers' inboxes drop any
 //   that arrive after the window.
 // - Deletes rows published longer ago than the retention (default 7 days),
@@ -46,8 +46,8 @@ export interface OutboxRelayOptions {
   pruneIntervalMs?: number;
   logger?: EventLogger;
   /**
-   * Called after JetStream acked a batch and before the rows are marked sent
-   * (inside the row-locking transaction). For metrics, and the fault-injection
+   * Called after JetStream acked a batch and before the rows' sent mark is
+   * committed (inside the row-locking transaction). For metrics, and the fault-injection
    * hook the crash tests use to SIGKILL the process at exactly that point.
    */
   afterPublish?: (events: Pick<OutboxRow, "id" | "subject" | "eventType">[]) => void | Promise<void>;
@@ -234,13 +234,25 @@ export class OutboxRelay {
   async #publishBatch(): Promise<number> {
     const { db, bus, batchSize } = this.#o;
     return db.transaction(async (tx) => {
-      const rows = await tx
-        .select()
+      // Takes the batch and marks it sent in one statement. The mark is only
+      // committed after every publish was acked: until then the rows stay
+      // locked, and a crash (or a failed pass) rolls the mark back, so they
+      // stay unsent exactly as if they had been marked after publishing. A
+      // row whose publish fails is unmarked again below, before the commit.
+      const batch = tx
+        .select({ id: outbox.id })
         .from(outbox)
         .where(isNull(outbox.publishedAt))
         .orderBy(asc(outbox.seq))
         .limit(batchSize)
         .for("update", { skipLocked: true });
+      const rows = (
+        await tx
+          .update(outbox)
+          .set({ publishedAt: sql`now()` })
+          .where(inArray(outbox.id, batch))
+          .returning()
+      ).sort((a, b) => a.seq - b.seq);
       if (rows.length === 0) return 0;
 
       for (const type of new Set(rows.map((r) => r.eventType))) await bus.ensureStreamFor(type);
@@ -278,20 +290,11 @@ export class OutboxRelay {
 
       if (sent.length > 0) {
         await this.#o.afterPublish?.(sent.map(({ id, subject, eventType }) => ({ id, subject, eventType })));
-        await tx
-          .update(outbox)
-          .set({ publishedAt: sql`now()` })
-          .where(
-            inArray(
-              outbox.id,
-              sent.map((r) => r.id),
-            ),
-          );
       }
       for (const { row, error } of failed) {
         await tx
           .update(outbox)
-          .set({ attempts: sql`${outbox.attempts} + 1`, lastError: error.slice(0, 2000) })
+          .set({ publishedAt: null, attempts: sql`${outbox.attempts} + 1`, lastError: error.slice(0, 2000) })
           .where(inArray(outbox.id, [row.id]));
       }
       this.stats.published += sent.length;
