@@ -1,21 +1,21 @@
 -- The order service's database work for one order, statement for statement
 -- as the saga runs it (captured with log_statement = all, 2026-12-04):
--- PlaceOrder (the idempotency-key lookup, the admission count, then its
--- transaction), the relay publishing each of its events (one row per pass,
--- as under light load), the consumer transactions of StockReserved,
--- PaymentCaptured and StockCommitted, each with its inbox row, and the
--- order read WatchOrder sends after each change the load generator follows
--- (placed, AWAITING_PAYMENT, CONFIRMED). An event's outbox row and its
--- NOTIFY are one statement, as are a timeline entry and the watchers' NOTIFY.
--- The relay takes and marks its batch in one statement, committed after the
--- publish; its row lock names its own event here: the service runs one relay
--- pass at a time, pgbench many clients at once, which would otherwise lock
--- each other's rows and wait on them as the relay never does.
+-- PlaceOrder (the idempotency-key lookup, then its transaction; the
+-- admission rule's count of the saga's backlog is one statement per 200 ms
+-- whatever the rate, so not per order), the relay publishing each of its
+-- events (one row per pass, as under light load), the consumer transactions
+-- of StockReserved, PaymentCaptured and StockCommitted, each with its inbox
+-- row, and the order read WatchOrder sends after each change the load
+-- generator follows (placed, AWAITING_PAYMENT, CONFIRMED). An event's outbox
+-- row and its NOTIFY are one statement, as are a timeline entry and the
+-- watchers' NOTIFY. The relay takes and marks its batch in one statement,
+-- committed after the publish; its row lock names its own event here: the
+-- service runs one relay pass at a time, pgbench many clients at once, which
+-- would otherwise lock each other's rows and wait on them as the relay
+-- never does.
 \set key random(1, 2000000000)
 SELECT id, user_id, status, total_minor, currency, idempotency_key, request_fingerprint, version, created_at, updated_at, deadline_at
   FROM orders WHERE user_id = '00000000-0000-7000-8000-000000000001' AND idempotency_key = 'bench-' || :key::text || '-' || :client_id::text;
-SELECT count(*)::int, (count(*) FILTER (WHERE created_at < now() - 1500::double precision * interval '1 millisecond'))::int, 0, (extract(epoch FROM now()) * 1000)::float8
-  FROM orders WHERE deadline_at IS NOT NULL AND status IN ('PENDING', 'AWAITING_PAYMENT');
 BEGIN;
 INSERT INTO orders (id, user_id, status, total_minor, currency, idempotency_key, request_fingerprint, deadline_at, contact_email)
   VALUES (gen_random_uuid(), '00000000-0000-7000-8000-000000000001', 'PENDING', 1500, 'EUR', 'bench-' || :key::text || '-' || :client_id::text, 'fingerprint', clock_timestamp() + 60000::double precision * interval '1 millisecond', 'bench@shop.test')
