@@ -154,7 +154,8 @@ try {
     },
     {
       name: "direct",
-      call: () => Promise.all([catalog.getProduct({ productId }), inventory.batchGetStock({ productIds: [productId] })]),
+      call: () =>
+        Promise.all([catalog.getProduct({ productId }), inventory.batchGetStock({ productIds: [productId] })]),
       servers: [pidOf("catalog"), pidOf("inventory")],
     },
   ];

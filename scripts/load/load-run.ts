@@ -191,7 +191,10 @@ export async function runLoad(target: ShopTarget, options: LoadOptions, prepared
         errors[name] = (errors[name] ?? 0) + 1;
         if (code === Code.ResourceExhausted || code === Code.Unavailable) refused++;
         if (code === Code.ResourceExhausted && cardToken !== undefined) {
-          spareTokens.set(customer, [...(spareTokens.get(customer) ?? []), { token: cardToken, at: performance.now() }]);
+          spareTokens.set(customer, [
+            ...(spareTokens.get(customer) ?? []),
+            { token: cardToken, at: performance.now() },
+          ]);
         }
         // A refused client waits a little before its next order, as a polite client would.
         if (options.clients) await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));

@@ -29,5 +29,12 @@ export async function withStock(
   products: readonly Product[],
   signal: AbortSignal,
 ): Promise<ProductView[]> {
-  return asViews(products, await stockLevels(inventory, products.map((p) => p.id), signal));
+  return asViews(
+    products,
+    await stockLevels(
+      inventory,
+      products.map((p) => p.id),
+      signal,
+    ),
+  );
 }

@@ -806,7 +806,9 @@ describe("when a dependency is down", () => {
       expect(failure.code).toBe(Code.Unavailable);
       expect(failure.message).toContain("identity");
       // Catalog is asked at the same time; the account's answer still comes first.
-      const unknownProduct = await codeOf(place(customer, [{ productId: "019b0000-0000-7000-8000-000000000002", quantity: 1 }]));
+      const unknownProduct = await codeOf(
+        place(customer, [{ productId: "019b0000-0000-7000-8000-000000000002", quantity: 1 }]),
+      );
       expect(unknownProduct.code).toBe(Code.Unavailable);
       expect(unknownProduct.message).toContain("identity");
     } finally {
