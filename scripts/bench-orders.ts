@@ -23,6 +23,7 @@ import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
+import type { ScriptedService } from "./bench-orders/pgbench-scripts.ts";
 
 const { discoverManifests, portVariable, REPO_ROOT } = await import("./start/services.ts");
 const { planLaunch, startSystem } = await import("./start/system.ts");
@@ -30,11 +31,9 @@ const { freePorts } = await import("./start/ports.ts");
 const { migrate } = await import("@shop/runtime/db/migrate");
 const { prepareLoad, runLoad } = await import("./load/load-run.ts");
 const { shopTarget } = await import("./load/shop-target.ts");
+const { pgbenchScript, READERS, WRITERS } = await import("./bench-orders/pgbench-scripts.ts");
 type LoadSummary = import("./load/load-run.ts").LoadSummary;
 
-const SCRIPTS_DIR = path.join(REPO_ROOT, "scripts", "bench-orders");
-const WRITERS = ["order", "inventory", "payment", "notification"] as const;
-const READERS = ["catalog", "identity"] as const;
 const PGBENCH_SECONDS = 4;
 const PGBENCH_CLIENTS = 8;
 const STEP_SECONDS = 10;
@@ -42,7 +41,7 @@ const STEP_SECONDS = 10;
 function pgbenchBinary(): string {
   const found = spawnSync("sh", ["-c", "command -v pgbench"], { encoding: "utf8" }).stdout.trim();
   if (!found) {
-    console.error("bench:orders needs pgbench (Debian/Ubuntu: apt-get install postgresql-client)");
+    console.error("bench:orders needs pgbench (Debian: it comes with the server package, apt-get install postgresql)");
     process.exit(1);
   }
   return found;
@@ -96,7 +95,6 @@ try {
   await identityDb.end();
   if (!someUser) throw new Error("identity has no user to look up");
   const userId = someUser.id;
-  const productArray = `ARRAY[${fixtures.products.map((id) => `'${id}'`).join(",")}]::uuid[]`;
   for (const service of WRITERS) {
     const database = `bench_${service}`;
     await admin.unsafe(`drop database if exists ${database}`);
@@ -109,10 +107,8 @@ try {
       await inventory`insert into stock (product_id, available) values (${id}, 1000000000)`;
     await inventory.end();
   }
-  const scriptFile = (service: string) => {
-    const text = readFileSync(path.join(SCRIPTS_DIR, `${service}.sql`), "utf8")
-      .replaceAll("{{PRODUCT_IDS}}", productArray)
-      .replaceAll("{{USER_ID}}", userId);
+  const scriptFile = (service: ScriptedService) => {
+    const text = pgbenchScript(service, { productIds: fixtures.products, userId });
     const file = path.join(root, `${service}.sql`);
     writeSync(openSync(file, "w"), text);
     return file;
