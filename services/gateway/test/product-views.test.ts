@@ -92,6 +92,26 @@ describe("StorefrontService.GetProduct", () => {
     ).rejects.toMatchObject({ code: Code.NotFound });
   });
 
+  it("answers the catalog's NotFound at once while inventory hangs, and abandons the stock read", async () => {
+    let stockSignal: AbortSignal | undefined;
+    const inventory = {
+      batchGetStock: (_req: unknown, options: { signal: AbortSignal }) => {
+        stockSignal = options.signal;
+        return new Promise<never>((_, reject) =>
+          options.signal.addEventListener("abort", () => reject(new ConnectError("cancelled", Code.Canceled))),
+        );
+      },
+    };
+    const catalog = { getProduct: () => Promise.reject(new ConnectError("no such product", Code.NotFound)) };
+    await expect(
+      storefrontService({ inventory } as never, () => catalog as never).getProduct(
+        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
+        ctx,
+      ),
+    ).rejects.toMatchObject({ code: Code.NotFound });
+    expect(stockSignal?.aborted).toBe(true);
+  });
+
   it("fails with inventory's failure when only inventory fails", async () => {
     const inventory = { batchGetStock: () => Promise.reject(new ConnectError("down", Code.Unavailable)) };
     const catalog = { getProduct: async () => create(GetProductResponseSchema, { product: product(1) }) };

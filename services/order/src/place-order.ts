@@ -21,6 +21,7 @@ import {
 } from "@shop/gen/shop/order/v1/order_pb";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requirePrincipal } from "@shop/runtime/authorization";
+import { childAbort } from "@shop/runtime/child-abort";
 import type { Principal } from "@shop/runtime/interceptors/auth";
 import { forwardToken } from "@shop/runtime/tokens";
 import { oncePerDatabase } from "@shop/runtime/db/database";
@@ -63,20 +64,27 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
   return deps.admission ? deps.admission.admit(() => placeNew()) : placeNew();
 
   async function placeNew(): Promise<Order> {
-    // Asked at once (neither needs the other's answer); identity's refusal
-    // is the answer when both fail, as the caller's account comes first.
-    const [account, products] = await Promise.allSettled([
-      checkCustomer(deps.identity, principal, ctx.signal),
-      fetchProducts(
-        deps.catalog,
-        req.lines.map((l) => l.productId),
-        ctx.signal,
-      ),
-    ]);
-    if (account.status === "rejected") throw account.reason;
-    if (products.status === "rejected") throw products.reason;
-    const customer = account.value;
-    const priced = priceOrder(req.lines, products.value);
+    // Asked at once (neither needs the other's answer). The caller's account
+    // comes first: identity's refusal is the answer as soon as it comes (the
+    // price lookup still in flight is abandoned), whatever catalog says.
+    const pricing = childAbort(ctx.signal);
+    const products = fetchProducts(
+      deps.catalog,
+      req.lines.map((l) => l.productId),
+      pricing.signal,
+    );
+    products.catch(() => undefined); // awaited below unless identity refuses first
+    let customer: { email: string };
+    let priced: PricedOrder;
+    try {
+      customer = await checkCustomer(deps.identity, principal, ctx.signal);
+      priced = priceOrder(req.lines, await products);
+    } catch (err) {
+      pricing.abort();
+      throw err;
+    } finally {
+      pricing.release();
+    }
 
     const orderId = uuidv7();
     const placed = await deps.db.transaction(async (tx) => {
