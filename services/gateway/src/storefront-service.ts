@@ -10,7 +10,7 @@ import type {
   WatchOrderResponseSchema,
 } from "@shop/gen/shop/storefront/v1/storefront_pb";
 import { requirePrincipal } from "@shop/runtime/authorization";
-import { childAbort } from "@shop/runtime/child-abort";
+import { alongside } from "@shop/runtime/child-abort";
 import type { DependencyClients } from "@shop/runtime/clients";
 import { withHeartbeats } from "@shop/runtime/stream-heartbeats";
 import { forwardToken } from "@shop/runtime/tokens";
@@ -86,19 +86,15 @@ export function storefrontService(
       // Both asked at once (the id is all the stock read needs). The
       // catalog's failure (NotFound) is the answer as soon as it comes, and
       // the stock read still in flight is abandoned.
-      const stockRead = childAbort(ctx.signal);
-      const stock = stockLevels(inventory, [productId], stockRead.signal);
-      stock.catch(() => undefined); // awaited below unless the catalog fails first
-      try {
-        const { product } = await catalogReads(ctx).getProduct({ productId }, { signal: ctx.signal });
-        const [view] = asViews(product ? [product] : [], await stock);
-        return { product: view };
-      } catch (err) {
-        stockRead.abort();
-        throw err;
-      } finally {
-        stockRead.release();
-      }
+      return alongside(
+        ctx.signal,
+        (signal) => stockLevels(inventory, [productId], signal),
+        async (stock) => {
+          const { product } = await catalogReads(ctx).getProduct({ productId }, { signal: ctx.signal });
+          const [view] = asViews(product ? [product] : [], await stock);
+          return { product: view };
+        },
+      );
     },
 
     async tokenizeCard(req, ctx) {

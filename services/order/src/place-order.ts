@@ -21,7 +21,7 @@ import {
 } from "@shop/gen/shop/order/v1/order_pb";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requirePrincipal } from "@shop/runtime/authorization";
-import { childAbort } from "@shop/runtime/child-abort";
+import { alongside } from "@shop/runtime/child-abort";
 import type { Principal } from "@shop/runtime/interceptors/auth";
 import { forwardToken } from "@shop/runtime/tokens";
 import { oncePerDatabase } from "@shop/runtime/db/database";
@@ -67,24 +67,19 @@ export async function placeOrder(deps: PlaceOrderDeps, req: PlaceOrderRequest, c
     // Asked at once (neither needs the other's answer). The caller's account
     // comes first: identity's refusal is the answer as soon as it comes (the
     // price lookup still in flight is abandoned), whatever catalog says.
-    const pricing = childAbort(ctx.signal);
-    const products = fetchProducts(
-      deps.catalog,
-      req.lines.map((l) => l.productId),
-      pricing.signal,
+    const { customer, priced } = await alongside(
+      ctx.signal,
+      (signal) =>
+        fetchProducts(
+          deps.catalog,
+          req.lines.map((l) => l.productId),
+          signal,
+        ),
+      async (products) => {
+        const customer = await checkCustomer(deps.identity, principal, ctx.signal);
+        return { customer, priced: priceOrder(req.lines, await products) };
+      },
     );
-    products.catch(() => undefined); // awaited below unless identity refuses first
-    let customer: { email: string };
-    let priced: PricedOrder;
-    try {
-      customer = await checkCustomer(deps.identity, principal, ctx.signal);
-      priced = priceOrder(req.lines, await products);
-    } catch (err) {
-      pricing.abort();
-      throw err;
-    } finally {
-      pricing.release();
-    }
 
     const orderId = uuidv7();
     const placed = await deps.db.transaction(async (tx) => {

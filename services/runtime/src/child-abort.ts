@@ -22,3 +22,27 @@ export function childAbort(parent: AbortSignal): ChildAbort {
   parent.addEventListener("abort", follow, { once: true });
   return { signal: controller.signal, abort, release: () => parent.removeEventListener("abort", follow) };
 }
+
+/**
+ * Starts `side` at once, on a child of `parent`, and runs `main` with its
+ * (pending) answer: for two downstream calls where neither needs the other's
+ * answer but `main`'s failure decides. If `main` fails, that failure is
+ * returned at once and `side` is abandoned (aborted), not waited for.
+ */
+export async function alongside<S, T>(
+  parent: AbortSignal,
+  side: (signal: AbortSignal) => Promise<S>,
+  main: (side: Promise<S>) => Promise<T>,
+): Promise<T> {
+  const child = childAbort(parent);
+  const started = side(child.signal);
+  started.catch(() => undefined); // main awaits it unless main fails first
+  try {
+    return await main(started);
+  } catch (err) {
+    child.abort();
+    throw err;
+  } finally {
+    child.release();
+  }
+}

@@ -1,7 +1,8 @@
 // childAbort: a call started alongside another, abandoned on its own or with
-// the caller's whole request.
+// the caller's whole request; alongside: two calls where the main one's
+// failure decides.
 import { describe, expect, it } from "vitest";
-import { childAbort } from "../src/child-abort.ts";
+import { alongside, childAbort } from "../src/child-abort.ts";
 
 describe("childAbort", () => {
   it("aborts with the parent, carrying its reason", () => {
@@ -36,5 +37,43 @@ describe("childAbort", () => {
     expect(child.signal.aborted).toBe(true);
     expect(child.signal.reason).toBe("gone");
     child.release();
+  });
+});
+
+describe("alongside", () => {
+  it("gives main the side call's answer", async () => {
+    const answer = await alongside(
+      new AbortController().signal,
+      async () => 2,
+      async (side) => 40 + (await side),
+    );
+    expect(answer).toBe(42);
+  });
+
+  it("fails with main's failure at once and aborts the side call still in flight", async () => {
+    let sideSignal: AbortSignal | undefined;
+    const failure = new Error("refused");
+    await expect(
+      alongside(
+        new AbortController().signal,
+        (signal) => {
+          sideSignal = signal;
+          return new Promise<never>(() => undefined); // never answers
+        },
+        () => Promise.reject(failure),
+      ),
+    ).rejects.toBe(failure);
+    expect(sideSignal?.aborted).toBe(true);
+  });
+
+  it("fails with the side call's failure when main awaits it", async () => {
+    const failure = new Error("side down");
+    await expect(
+      alongside(
+        new AbortController().signal,
+        () => Promise.reject(failure),
+        async (side) => side,
+      ),
+    ).rejects.toBe(failure);
   });
 });
