@@ -191,10 +191,10 @@ export async function runLoad(target: ShopTarget, options: LoadOptions, prepared
         errors[name] = (errors[name] ?? 0) + 1;
         if (code === Code.ResourceExhausted || code === Code.Unavailable) refused++;
         if (code === Code.ResourceExhausted && cardToken !== undefined) {
-          spareTokens.set(customer, [
-            ...(spareTokens.get(customer) ?? []),
-            { token: cardToken, at: performance.now() },
-          ]);
+          const spare = { token: cardToken, at: performance.now() };
+          const spares = spareTokens.get(customer);
+          if (spares) spares.push(spare);
+          else spareTokens.set(customer, [spare]);
         }
         // A refused client waits a little before its next order, as a polite client would.
         if (options.clients) await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));

@@ -58,6 +58,12 @@ describe("withStock", () => {
 
 describe("StorefrontService.GetProduct", () => {
   const ctx = { signal: new AbortController().signal } as HandlerContext;
+  /** The storefront's GetProduct with these stand-ins for inventory and catalog. */
+  const getProduct = (inventory: object, catalog: object, productId: string) =>
+    storefrontService({ inventory } as never, () => catalog as never).getProduct(
+      create(StorefrontGetProductRequestSchema, { productId }),
+      ctx,
+    );
 
   it("asks catalog and inventory at once", async () => {
     const p = product(7);
@@ -70,10 +76,7 @@ describe("StorefrontService.GetProduct", () => {
         return create(GetProductResponseSchema, { product: p });
       },
     };
-    const answer = storefrontService({ inventory } as never, () => catalog as never).getProduct(
-      create(StorefrontGetProductRequestSchema, { productId: p.id }),
-      ctx,
-    );
+    const answer = getProduct(inventory, catalog, p.id);
     await vi.waitUntil(() => inventory.calls.length === 1);
     release();
     const { product: view } = await answer;
@@ -84,12 +87,7 @@ describe("StorefrontService.GetProduct", () => {
   it("answers with the catalog's failure when both fail", async () => {
     const inventory = { batchGetStock: () => Promise.reject(new ConnectError("down", Code.Unavailable)) };
     const catalog = { getProduct: () => Promise.reject(new ConnectError("no such product", Code.NotFound)) };
-    await expect(
-      storefrontService({ inventory } as never, () => catalog as never).getProduct(
-        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
-        ctx,
-      ),
-    ).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(getProduct(inventory, catalog, product(1).id)).rejects.toMatchObject({ code: Code.NotFound });
   });
 
   it("answers the catalog's NotFound at once while inventory hangs, and abandons the stock read", async () => {
@@ -103,23 +101,13 @@ describe("StorefrontService.GetProduct", () => {
       },
     };
     const catalog = { getProduct: () => Promise.reject(new ConnectError("no such product", Code.NotFound)) };
-    await expect(
-      storefrontService({ inventory } as never, () => catalog as never).getProduct(
-        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
-        ctx,
-      ),
-    ).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(getProduct(inventory, catalog, product(1).id)).rejects.toMatchObject({ code: Code.NotFound });
     expect(stockSignal?.aborted).toBe(true);
   });
 
   it("fails with inventory's failure when only inventory fails", async () => {
     const inventory = { batchGetStock: () => Promise.reject(new ConnectError("down", Code.Unavailable)) };
     const catalog = { getProduct: async () => create(GetProductResponseSchema, { product: product(1) }) };
-    await expect(
-      storefrontService({ inventory } as never, () => catalog as never).getProduct(
-        create(StorefrontGetProductRequestSchema, { productId: product(1).id }),
-        ctx,
-      ),
-    ).rejects.toMatchObject({ code: Code.Unavailable });
+    await expect(getProduct(inventory, catalog, product(1).id)).rejects.toMatchObject({ code: Code.Unavailable });
   });
 });
