@@ -87,6 +87,34 @@ export class CardProcessor {
    */
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     const last4 = request.cardNumber.slice(-4);
+    const settled = settledDecision(request.cardNumber);
+    if (settled) {
+      // Decided before the first attempt (it depends neither on attempts nor
+      // on time): ledger row and decision in one statement. A key seen before
+      // keeps its row; its decision stands, or, if an attempt left it
+      // undecided, the general path below takes over.
+      const [row] = await this.db
+        .insert(processorCharges)
+        .values({
+          idempotencyKey: request.idempotencyKey,
+          chargeId: uuidv7(),
+          amountMinor: request.amountMinor,
+          currencyCode: request.currencyCode,
+          cardLast4: last4,
+          attempts: 1,
+          outcome: settled,
+          decidedAt: new Date(),
+        })
+        .onConflictDoUpdate({
+          target: processorCharges.idempotencyKey,
+          set: { attempts: sql`${processorCharges.attempts}` },
+        })
+        .returning();
+      assertSameCharge(row, request, last4);
+      if (row.outcome !== null) {
+        return { decision: row.outcome as ChargeDecision, chargeId: row.chargeId, attempts: row.attempts };
+      }
+    }
     const result = await this.db.transaction(async (tx) => {
       // The key's row, new or existing, locked, in one statement: a conflict
       // updates nothing but takes the row lock (waiting for a concurrent
@@ -106,13 +134,7 @@ export class CardProcessor {
           set: { attempts: sql`${processorCharges.attempts}` },
         })
         .returning();
-      if (
-        row.amountMinor !== request.amountMinor ||
-        row.currencyCode !== request.currencyCode ||
-        row.cardLast4 !== last4
-      ) {
-        throw new ProcessorRejected("idempotency key reused with different charge parameters");
-      }
+      assertSameCharge(row, request, last4);
       if (row.outcome !== null) {
         return { decision: row.outcome as ChargeDecision, chargeId: row.chargeId, attempts: row.attempts };
       }
@@ -145,11 +167,9 @@ export class CardProcessor {
   }
 
   private async decide(cardNumber: string, attempt: number): Promise<ChargeDecision | "UNAVAILABLE"> {
+    const settled = settledDecision(cardNumber);
+    if (settled) return settled;
     switch (TEST_CARDS.get(cardNumber)) {
-      case "decline":
-        return "DECLINED";
-      case "insufficient_funds":
-        return "INSUFFICIENT_FUNDS";
       case "outage":
         return "UNAVAILABLE";
       case "outage_twice":
@@ -158,7 +178,27 @@ export class CardProcessor {
         await sleep(this.options.slowDelayMs);
         return "APPROVED";
       default:
-        return "APPROVED";
+        throw new Error(`no decision rule for test card behaviour ${TEST_CARDS.get(cardNumber)}`);
     }
+  }
+}
+
+/** The decision for a card whose answer is the same on every attempt (most cards), else undefined. */
+function settledDecision(cardNumber: string): ChargeDecision | undefined {
+  switch (TEST_CARDS.get(cardNumber)) {
+    case undefined:
+      return "APPROVED";
+    case "decline":
+      return "DECLINED";
+    case "insufficient_funds":
+      return "INSUFFICIENT_FUNDS";
+    default:
+      return undefined;
+  }
+}
+
+function assertSameCharge(row: typeof processorCharges.$inferSelect, request: ChargeRequest, last4: string): void {
+  if (row.amountMinor !== request.amountMinor || row.currencyCode !== request.currencyCode || row.cardLast4 !== last4) {
+    throw new ProcessorRejected("idempotency key reused with different charge parameters");
   }
 }

@@ -625,3 +625,45 @@ describe("reading payments", () => {
     );
   });
 });
+
+describe("the simulated card processor", () => {
+  const charge = (idempotencyKey: string, cardNumber: string, amount = AMOUNT) =>
+    new CardProcessor(db, { slowDelayMs: 0 }).charge({ idempotencyKey, cardNumber, ...amount });
+
+  it("answers a repeated key with its first decision, for approvals and declines alike", async () => {
+    for (const [card, decision] of [
+      [CARDS.approved, "APPROVED"],
+      [CARDS.declined, "DECLINED"],
+    ] as const) {
+      const key = uuidv7();
+      const first = await charge(key, card);
+      expect(first).toMatchObject({ decision, attempts: 1 });
+      expect(await charge(key, card)).toEqual(first);
+      const rows = await processorChargesFor(key);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ chargeId: first.chargeId, attempts: 1, outcome: decision });
+    }
+  });
+
+  it("refuses a key reused with a different amount", async () => {
+    const key = uuidv7();
+    await charge(key, CARDS.approved);
+    await expect(charge(key, CARDS.approved, { ...AMOUNT, amountMinor: AMOUNT.amountMinor + 1n })).rejects.toThrow(
+      "idempotency key reused with different charge parameters",
+    );
+  });
+
+  it("decides a key an earlier attempt left undecided, counting that attempt", async () => {
+    const key = uuidv7();
+    await db.insert(processorCharges).values({
+      idempotencyKey: key,
+      chargeId: uuidv7(),
+      amountMinor: AMOUNT.amountMinor,
+      currencyCode: AMOUNT.currencyCode,
+      cardLast4: CARDS.approved.slice(-4),
+      attempts: 1,
+    });
+    expect(await charge(key, CARDS.approved)).toMatchObject({ decision: "APPROVED", attempts: 2 });
+    expect((await processorChargesFor(key))[0]).toMatchObject({ attempts: 2, outcome: "APPROVED" });
+  });
+});
