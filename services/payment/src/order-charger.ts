@@ -90,42 +90,47 @@ export class OrderCharger {
     const amount = event.amount;
     // Inventory always sets it; an event without one can never be charged (retries end in the dead letters).
     if (!amount) throw new Error(`StockReserved for order ${event.orderId} has no amount`);
-    return this.db.transaction(async (tx) => {
-      const now = new Date();
-      const created = (
-        await tx
-          .insert(payments)
-          .values({
-            id: uuidv7(),
-            orderId: event.orderId,
-            userId: event.userId,
-            status: "PENDING",
-            amountMinor: amount.amountMinor,
-            currencyCode: amount.currencyCode,
-            createdAt: now,
-            updatedAt: now,
-          })
-          .onConflictDoNothing({ target: payments.orderId })
-          .returning()
-      ).at(0);
-      if (!created) {
-        const [existing] = await tx.select().from(payments).where(eq(payments.orderId, event.orderId));
-        return { payment: existing };
-      }
-      const token = await claimCardToken(tx, {
-        token: event.cardToken,
-        userId: event.userId,
-        orderId: event.orderId,
-        now,
+    const opened = await this.db
+      .transaction(async (tx) => {
+        const now = new Date();
+        // The token first, so that the payment goes in with its card in one
+        // insert. If the order has a payment already (a tombstone of an
+        // earlier OrderCancelled, or a duplicate event's), the claim is rolled
+        // back with the transaction.
+        const card = await claimCardToken(tx, {
+          token: event.cardToken,
+          userId: event.userId,
+          orderId: event.orderId,
+          now,
+        });
+        const created = (
+          await tx
+            .insert(payments)
+            .values({
+              id: uuidv7(),
+              orderId: event.orderId,
+              userId: event.userId,
+              status: "PENDING",
+              amountMinor: amount.amountMinor,
+              currencyCode: amount.currencyCode,
+              ...(card && { cardBrand: card.brand, cardLast4: card.last4 }),
+              createdAt: now,
+              updatedAt: now,
+            })
+            .onConflictDoNothing({ target: payments.orderId })
+            .returning()
+        ).at(0);
+        if (!created) throw new PaymentExists();
+        // Without a card, charge() fails it with INVALID_CARD_TOKEN.
+        return { payment: created, card };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof PaymentExists) return undefined;
+        throw err;
       });
-      if (!token) return { payment: created }; // charge() fails it with INVALID_CARD_TOKEN
-      const [withCard] = await tx
-        .update(payments)
-        .set({ cardBrand: token.brand, cardLast4: token.last4 })
-        .where(eq(payments.id, created.id))
-        .returning();
-      return { payment: withCard, card: token };
-    });
+    if (opened) return opened;
+    const [existing] = await this.db.select().from(payments).where(eq(payments.orderId, event.orderId));
+    return { payment: existing };
   }
 
   /** Step 2: the processor call, with bounded retries for outages. */
@@ -179,4 +184,9 @@ export class OrderCharger {
       .set({ attempts: sql`greatest(${payments.attempts}, ${attempts})`, updatedAt: new Date() })
       .where(and(eq(payments.id, paymentId), eq(payments.status, "PENDING")));
   }
+}
+
+/** open() found the order's payment in place: roll its transaction (and claim) back. */
+class PaymentExists extends Error {
+  override name = "PaymentExists";
 }
