@@ -18,8 +18,9 @@ export function notificationSubscription(logger: Logger) {
     events: [UserRegisteredSchema, OrderConfirmedSchema, OrderCancelledSchema, PaymentFailedSchema],
     async handle(tx: Transaction<typeof schema>, event, meta) {
       const content = notificationContent(event);
-      const row = await recordNotification(tx, content, meta.eventId);
-      if (!row) logger.info({ dedupeKey: content.dedupeKey, eventId: meta.eventId }, "event already notified; skipped");
+      const recorded = await recordNotification(tx, content, meta.eventId);
+      if (!recorded)
+        logger.info({ dedupeKey: content.dedupeKey, eventId: meta.eventId }, "event already notified; skipped");
     },
   });
 }

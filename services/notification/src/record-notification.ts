@@ -3,10 +3,10 @@
 // transaction, so Postgres delivers it on commit and drops it on rollback:
 // watchers never hear of a notification that does not exist.
 import { sql } from "drizzle-orm";
-import type { DbOrTx } from "@shop/runtime/events/outbox";
+import type { Transaction } from "@shop/runtime/db/database";
 import { v7 as uuidv7 } from "uuid";
 import type { NotificationContent } from "./notification-content.ts";
-import { notifications, type NotificationRow } from "./schema.ts";
+import { notifications } from "./schema.ts";
 
 /** LISTEN/NOTIFY channel; the payload is a JSON NotificationCreatedSignal. */
 export const NOTIFICATION_CHANNEL = "notification_created";
@@ -16,22 +16,25 @@ export interface NotificationCreatedSignal {
   id: string;
 }
 
-/** The new row, or undefined when this event already has its notification. */
+/**
+ * True when the notification was stored (and announced), false when this
+ * event already has its notification. Insert and NOTIFY are one statement.
+ */
 export async function recordNotification(
-  tx: DbOrTx,
+  tx: Transaction,
   content: NotificationContent,
   sourceEventId: string,
-): Promise<NotificationRow | undefined> {
+): Promise<boolean> {
   const now = Date.now();
-  const row = (
-    await tx
-      .insert(notifications)
-      .values({ ...content, id: uuidv7({ msecs: now }), sourceEventId, createdAt: new Date(now) })
-      .onConflictDoNothing({ target: notifications.dedupeKey })
-      .returning()
-  ).at(0);
-  if (!row) return undefined;
-  const signal: NotificationCreatedSignal = { userId: row.userId, id: row.id };
-  await tx.execute(sql`select pg_notify(${NOTIFICATION_CHANNEL}, ${JSON.stringify(signal)})`);
-  return row;
+  const id = uuidv7({ msecs: now });
+  const signal: NotificationCreatedSignal = { userId: content.userId, id };
+  const insert = tx
+    .insert(notifications)
+    .values({ ...content, id, sourceEventId, createdAt: new Date(now) })
+    .onConflictDoNothing({ target: notifications.dedupeKey })
+    .returning({ id: notifications.id });
+  const announced = await tx.execute(
+    sql`with inserted as ${insert} select pg_notify(${NOTIFICATION_CHANNEL}, ${JSON.stringify(signal)}) from inserted`,
+  );
+  return announced.length > 0;
 }
